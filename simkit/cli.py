@@ -1,0 +1,195 @@
+"""The ``simkit`` command: the same functions as the notebooks, from a terminal.
+
+    simkit validate STUDY
+    simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper]
+    simkit features STUDY --out FILE.npz [--weights ...] [--layer conv5_1] [--size 224]
+    simkit demo [--out DIR] [--groups N] [--weights ...]
+    simkit collect STUDY --export
+
+Exit status: 0 on success, 2 when the input is invalid (the message says where and how to fix).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .study import StudyError, load_study
+
+__all__ = ["main"]
+
+
+class UserError(Exception):
+    """Something the user can fix; printed without a traceback, exit status 2."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [StudyError, UserError, FileNotFoundError]
+    for module, name in (("simkit.backbones", "WeightsUnavailableError"),
+                         ("simkit.images", "ImageError")):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default="imagenet",
+                   help="imagenet (torchvision cache), a state_dict PATH, or random:SEED "
+                        "(for tests and offline demos; results mean nothing)")
+    p.add_argument("--layer", default="conv5_1", help="VGG-19 layer, after its ReLU")
+    p.add_argument("--size", type=int, default=224, help="input size in pixels")
+    p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"],
+                   help="preprocessing: resize to size×size, keep the aspect ratio, or native")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--cache-dir", default=None, help="feature store (default ~/.cache/simkit)")
+
+
+def _model_kwargs(args: argparse.Namespace) -> dict:
+    return dict(weights=args.weights, layer=args.layer, size=args.size, policy=args.policy,
+                precision=args.precision, cache_dir=args.cache_dir)
+
+
+def _machine_choices(study, args, out: Path):
+    """Compute features and choices; write choices.csv and pair_distances.csv to ``out``."""
+    from .fileio import write_csv
+    from .machine import study_choices
+
+    choices, distances, features = study_choices(study, **_model_kwargs(args))
+    if getattr(features, "weights_note", ""):
+        print(f"WARNING: {features.weights_note}", file=sys.stderr)
+    write_csv(choices, out / "choices.csv")
+    write_csv(distances, out / "pair_distances.csv")
+    return study.with_choices(choices), features
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    study = load_study(args.study)
+    print(study.summary())
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from .analysis import compute_tables
+    from .report import format_replay, format_tables, save_tables
+
+    study = load_study(args.study, choices=args.choices)
+    out = Path(args.out) if args.out else Path(args.study) / "results"
+    note = ""
+    if study.choices is None:
+        study, features = _machine_choices(study, args, out)
+        note = getattr(features, "weights_note", "")
+    tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
+    save_tables(tables, out)
+    title = f"Study {args.study}: {len(study.valid_participants)} valid participants"
+    if note:
+        title += f"\nWARNING: {note}"
+    print(format_tables(tables, title))
+    if args.paper:
+        from .paper import TABLES, replay
+        for name in TABLES:
+            print()
+            print(format_replay(replay(tables[name], name), name))
+    print(f"\nwrote {out}/")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from .features import extract_features, save_npz
+
+    study = load_study(args.study)
+    fs = extract_features(study, **_model_kwargs(args))
+    save_npz(fs, args.out)
+    if getattr(fs, "weights_note", ""):
+        print(f"WARNING: {fs.weights_note}", file=sys.stderr)
+    print(f"wrote {args.out}: {len(fs.image_ids)} images × "
+          + ", ".join(f"{k} {v.shape[1]}" for k, v in fs.vectors.items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the demo study, let the machines choose, print the paper's tables."""
+    from .demo import make_demo_study
+
+    out = Path(args.out)
+    print(f"Building the demo study in {out} (synthetic prints, SIMULATED votes) ...")
+    make_demo_study(out, groups_per_genre=args.groups, image_size=args.image_size)
+    if args.weights == "imagenet":
+        try:
+            from .backbones import load_backbone
+            load_backbone("vgg19", weights="imagenet")
+        except Exception as e:  # no cached weights and no internet: say so, use random ones
+            print(f"WARNING: ImageNet weights are not available ({e}).\n"
+                  f"WARNING: the demo continues with random:0 weights: the machine choices "
+                  f"below mean nothing.", file=sys.stderr)
+            args.weights = "random:0"
+    args.study, args.choices, args.paper = str(out), None, True
+    return cmd_tables(args)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .collect import collect_command
+
+    if not args.export:
+        raise UserError("nothing to do: add --export to write responses.csv and "
+                        "participants.csv from STUDY/votes.sqlite")
+    return collect_command(args.study, export=args.export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simkit", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a study folder and summarise it")
+    p.add_argument("study")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("tables", help="replay the paper's tables on a study")
+    p.add_argument("study")
+    p.add_argument("--choices", help="machine choices CSV (default STUDY/choices.csv; "
+                                     "without one, features are computed)")
+    p.add_argument("--out", help="output folder (default STUDY/results)")
+    p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
+    p.add_argument("--no-ci", action="store_true", help="skip the bootstrap intervals")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("features", help="extract Gram / Cosine / Gram·Cosine vectors")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="FILE.npz")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("demo", help="the terminal demo: demo study → machine choices → tables")
+    p.add_argument("--out", default="demo-study")
+    p.add_argument("--groups", type=int, default=20, help="groups per genre (paper: 20)")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--no-ci", action="store_true")
+    p.add_argument("--n-boot", type=int, default=2000)
+    _add_model_args(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("collect", help="votes collected in Jupyter (STUDY/votes.sqlite)")
+    p.add_argument("study")
+    p.add_argument("--export", action="store_true",
+                   help="write STUDY/responses.csv and STUDY/participants.csv")
+    p.set_defaults(func=cmd_collect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: files already written are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Jupyter views over the simkit API (ipywidgets + plotly).
+
+Each view is a class in its own module, imported on first use so that ``import simkit``
+never needs ipywidgets or plotly:
+
+- :class:`GroupExplorer`  — one question: prints, votes, the Majority and each method's pair
+- :class:`UmapExplorer`   — UMAP of the feature vectors, linked to the group explorer
+- :class:`TableReplay`    — a computed table beside the published one
+- :class:`Questionnaire`  — collect votes, the way the paper's online questionnaire did
+"""
+from __future__ import annotations
+
+import importlib
+
+_VIEWS = {
+    "GroupExplorer": "group_explorer",
+    "UmapExplorer": "umap_explorer",
+    "TableReplay": "table_replay",
+    "Questionnaire": "questionnaire",
+}
+__all__ = list(_VIEWS)
+
+
+def __getattr__(name: str):
+    if name in _VIEWS:
+        try:
+            module = importlib.import_module(f".{_VIEWS[name]}", __name__)
+        except ImportError as e:  # the optional [lab] extra is missing
+            raise ImportError(f"simkit.widgets.{name} needs the Jupyter extras: "
+                              f"pip install 'simkit[lab]' ({e})") from e
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,41 @@
+"""Shared fixtures: small hand-made studies written to tmp folders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def write_csv(path: Path, header: str, rows: list[str]) -> None:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def write_study(tmp_path):
+    """Write a study folder from compact descriptions; returns the folder.
+
+    ``questions``: {question_id: (genre, [5 image ids])}; ``votes``: {participant: {qid: choice}}.
+    """
+    def make(questions: dict, votes: dict, participants: dict | None = None,
+             choices: dict | None = None, name: str = "study") -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        image_ids = list(dict.fromkeys(i for _, ids in questions.values() for i in ids))
+        genre_of = {i: g for g, ids in questions.values() for i in ids}
+        write_csv(root / "images.csv", "image_id,file,genre",
+                  [f"{i},images/{i}.png,{genre_of[i]}" for i in image_ids])
+        write_csv(root / "questions.csv", "question_id,genre,image_1,image_2,image_3,image_4,image_5",
+                  [f"{q},{g}," + ",".join(ids) for q, (g, ids) in questions.items()])
+        write_csv(root / "responses.csv", "participant_id,question_id,choice",
+                  [f"{p},{q},{c}" for p, answers in votes.items() for q, c in answers.items()])
+        if participants is not None:
+            write_csv(root / "participants.csv", "participant_id,visual_impairment",
+                      [f"{p},{v}" for p, v in participants.items()])
+        if choices is not None:
+            write_csv(root / "choices.csv", "question_id,method,choice",
+                      [f"{q},{m},{c}" for (q, m), c in choices.items()])
+        return root
+    return make
