@@ -18,11 +18,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ "$(cat "$VENV/.simkit-stamp" 2>/dev/null)" != "$stamp_src" ]; then
   echo "== installing simkit and its dependencies into $VENV (first run takes a few minutes)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  pip_install() {  # quiet, but keep real errors (drop notes about absent local mirrors)
+    "$VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v -e "^WARNING: Location" -e "^  " || true; }
+  }
+  pip_install --upgrade pip
   # torch + torchvision first: on CPU-only machines set PIP_INDEX_URL to PyTorch's CPU
   # index to avoid the large CUDA build.
-  "$VENV/bin/python" -m pip install -q torch torchvision
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  pip_install torch torchvision
+  pip_install -e ".[dev]"
   echo "$stamp_src" > "$VENV/.simkit-stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"
