@@ -4,7 +4,11 @@
     simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper]
     simkit features STUDY --out FILE.npz [--weights ...] [--layer conv5_1] [--size 224]
     simkit demo [--out DIR] [--groups N] [--weights ...]
-    simkit collect STUDY --export
+    simkit collect STUDY [--export]
+    simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
+    simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
+    simkit fetch NAME --out DIR
+    simkit study new COLLECTION --out STUDY [--per-genre 20] [--by genre] [--seed 0]
 
 Exit status: 0 on success, 2 when the input is invalid (the message says where and how to fix).
 """
@@ -26,7 +30,9 @@ class UserError(Exception):
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [StudyError, UserError, FileNotFoundError]
     for module, name in (("simkit.backbones", "WeightsUnavailableError"),
-                         ("simkit.images", "ImageError")):
+                         ("simkit.backbones", "WeightsError"),
+                         ("simkit.images", "ImageError"),
+                         ("simkit.datasets", "FetchError")):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
         except (ImportError, AttributeError):
@@ -131,10 +137,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from .collect import collect_command
 
-    if not args.export:
-        raise UserError("nothing to do: add --export to write responses.csv and "
-                        "participants.csv from STUDY/votes.sqlite")
     return collect_command(args.study, export=args.export)
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from .retrieval import retrieve_command
+
+    return retrieve_command(args.collection, args.query, args.k, args.method, args.weights,
+                            size=args.size, policy=args.policy, precision=args.precision,
+                            cache_dir=args.cache_dir, index=args.index)
+
+
+def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
+    from .retrieval import evaluate_retrieval_command
+
+    return evaluate_retrieval_command(args.collection, args.label, args.methods, args.ks,
+                                      args.weights, args.out, size=args.size, policy=args.policy,
+                                      precision=args.precision, cache_dir=args.cache_dir,
+                                      sample=args.sample, seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,11 +191,46 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("collect", help="votes collected in Jupyter (STUDY/votes.sqlite)")
+    p = sub.add_parser("collect", help="summarise (or --export) the votes collected in "
+                                       "Jupyter (STUDY/votes.sqlite)")
     p.add_argument("study")
     p.add_argument("--export", action="store_true",
                    help="write STUDY/responses.csv and STUDY/participants.csv")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("retrieve", help="the k nearest images of a query in a collection")
+    p.add_argument("collection", help="a folder with images.csv (a study folder is one)")
+    p.add_argument("--query", required=True, help="an image_id of the collection, or an image file")
+    p.add_argument("-k", type=int, default=4)
+    p.add_argument("--method", default="style",
+                   help="style, colour, cnn, gram, cosine, gram_cosine, sift or orb")
+    p.add_argument("--index", default="exact", choices=["exact", "approximate"])
+    _add_model_args(p)
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("evaluate-retrieval",
+                       help="precision/recall/F1@k and mAP per method, images sharing a label relevant")
+    p.add_argument("collection")
+    p.add_argument("--label", required=True, help="the column whose equal values are relevant")
+    p.add_argument("--methods", default="style,colour,cnn,gram")
+    p.add_argument("-k", dest="ks", default="5,10", help="comma-separated cut-offs")
+    p.add_argument("--out", help="folder or .csv (default COLLECTION/results/retrieval.csv)")
+    p.add_argument("--sample", type=int, help="evaluate a seeded random subset of N images")
+    p.add_argument("--seed", type=int, default=0)
+    _add_model_args(p)
+    p.set_defaults(func=cmd_evaluate_retrieval)
+
+    from .datasets import add_fetch_arguments, cmd_fetch
+    p = sub.add_parser("fetch", help="download a public-domain collection (once) for offline work")
+    add_fetch_arguments(p)
+    p.set_defaults(func=cmd_fetch)
+
+    from .groups import add_study_new_arguments, cmd_study_new
+    study = sub.add_parser("study", help="make study folders").add_subparsers(
+        dest="study_command", required=True)
+    p = study.add_parser("new", help="sample groups of 5 from a collection, the paper's way")
+    add_study_new_arguments(p)
+    p.set_defaults(func=cmd_study_new)
     return parser
 
 

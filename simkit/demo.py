@@ -85,10 +85,11 @@ def simulate_votes(questions: pd.DataFrame, latent: dict[str, np.ndarray], *,
 def _group(ids: list[str], genre: str, groups: int, rng: np.random.Generator,
            start: int) -> list[dict]:
     """Random groups of 5 without reuse, the paper's way (100 images → 20 groups)."""
-    ids = list(rng.permutation(ids))[: groups * 5]
+    from .groups import random_groups
+
     return [{"question_id": f"q{start + g + 1:03d}", "genre": genre,
-             **{c: ids[g * 5 + j] for j, c in enumerate(IMAGE_COLUMNS)}}
-            for g in range(len(ids) // 5)]
+             **dict(zip(IMAGE_COLUMNS, group))}
+            for g, group in enumerate(random_groups(ids, groups, rng))]
 
 
 def _draw(z: np.ndarray, genre_idx: int, size: tuple[int, int], rng: np.random.Generator):

@@ -7,6 +7,7 @@ never needs ipywidgets or plotly:
 - :class:`UmapExplorer`   — UMAP of the feature vectors, linked to the group explorer
 - :class:`TableReplay`    — a computed table beside the published one
 - :class:`Questionnaire`  — collect votes, the way the paper's online questionnaire did
+- :class:`GroupBuilder`   — browse a collection, build 5-print groups, see the machines' picks
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ _VIEWS = {
     "UmapExplorer": "umap_explorer",
     "TableReplay": "table_replay",
     "Questionnaire": "questionnaire",
+    "GroupBuilder": "group_builder",
 }
 __all__ = list(_VIEWS)
 

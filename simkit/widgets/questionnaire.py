@@ -1,0 +1,440 @@
+"""The questionnaire of Wei et al. in a notebook: a self-assessment, then "which two images
+are the most similar?" for every 5-image question, in a random order per participant.
+
+Every step is a plain method, so the same questionnaire runs headless (tests, a simulated
+participant) and in JupyterLab (the widgets only show the state and call the methods):
+
+>>> q = Questionnaire(study, VoteStore.for_study(study))          # doctest: +SKIP
+>>> q.start(familiarity=3, field="design", visual_impairment=False)
+>>> q.current_question, q.images                                  # 'q007', 5 image ids (a–e)
+>>> q.toggle("b"); q.toggle("d"); q.next()                        # answer "b-d", go on
+>>> q                                                             # in a notebook: the view
+
+Answers go to the :class:`~simkit.collect.VoteStore` as soon as "Next" is pressed. When the
+store cannot be written (locked, read-only), the answers stay in memory (``q.pending``), a
+warning says so, and every later click tries again: nothing is lost.
+A participant resumes with their code: ``Questionnaire(study, store, participant_id=CODE)``
+or the "Resume" box on the first page.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import time
+from typing import Any, Callable
+
+import ipywidgets as widgets
+
+from ..collect import (Progress, StoreUnavailable, VoteError, VoteStore, _familiarity, _yes_no,
+                       question_order)
+from ..study import LETTERS, Study, normalize_choice
+
+__all__ = ["Questionnaire", "FIELDS", "FAMILIARITY"]
+
+#: Suggested fields of study (any text is accepted).
+FIELDS = ["Computer science", "Engineering", "Art / design", "Art history / humanities",
+          "Natural sciences", "Social sciences", "Other", "Prefer not to say"]
+#: The 5-point scale of the self-assessment.
+FAMILIARITY = {1: "1 · not at all", 2: "2 · a little", 3: "3 · somewhat", 4: "4 · quite",
+               5: "5 · very"}
+
+_FONT = "22px"  # readable from the back of a room with a projector
+_BIG = "font-size:26px; line-height:1.4"
+# ToggleButtons have no font size of their own: a style sheet scoped to the questionnaire.
+_CSS = ("<style>.simkit-questionnaire .widget-toggle-buttons button, "
+        ".simkit-questionnaire button {font-size: %s; min-height: 48px}</style>" % _FONT)
+
+
+def _seed_for(participant_id: str) -> int:
+    """A participant's default seed: stable, so the same code gives the same order."""
+    return int.from_bytes(hashlib.sha256(participant_id.encode("utf-8")).digest()[:4], "big")
+
+
+def _button(description: str, **kw: Any) -> widgets.Button:
+    b = widgets.Button(description=description, layout=widgets.Layout(height="52px",
+                       width=kw.pop("width", "auto"), min_width="140px"), **kw)
+    b.style.font_size = _FONT
+    return b
+
+
+class Questionnaire:
+    """Collect one participant's votes on ``study`` into ``store``.
+
+    ``participant_id``: a code to register (or, if already in the store, to resume);
+    by default a new random code, shown on screen so the participant can resume later.
+    ``seed``: the random question order (default: derived from the participant id);
+    seed and order are recorded in the store. ``thumb_px`` is the largest side of the
+    images shown. ``clock`` (seconds) times each question; tests may pass their own.
+    """
+
+    def __init__(self, study: Study, store: VoteStore, participant_id: str | None = None,
+                 seed: int | None = None, *, thumb_px: int = 320,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        store.check_study(study)
+        self.study, self.store = study, store
+        self.participant_id = str(participant_id) if participant_id else \
+            f"p-{secrets.token_hex(3)}"
+        self.seed = seed
+        self.page = "assessment"          # → "question" → "done"
+        self.order: list[str] = []
+        self.index = 0
+        self.warning = ""
+        self._thumb_px = thumb_px
+        self._clock = clock
+        self._thumbs: dict[str, bytes] = {}
+        self._picked: list[str] = []       # letters, in the order clicked
+        self._answers: dict[str, str] = {}  # saved or pending, question id → choice
+        self._spent: dict[str, float] = {}  # seconds on each question, over all visits
+        self._pending: dict[str, tuple[str, float]] = {}
+        self._pending_registration: dict[str, Any] | None = None
+        self._shown_at: float | None = None
+        self._syncing = False
+        self._build()
+        if participant_id and store.is_registered(self.participant_id):
+            self._resume_from_store()
+        self._render()
+
+    # -- state, read-only ---------------------------------------------------------------
+    @property
+    def current_question(self) -> str | None:
+        """The question id on screen (None on the first and last pages)."""
+        return self.order[self.index] if self.page == "question" else None
+
+    @property
+    def images(self) -> list[str]:
+        """The image ids of the current question, a–e."""
+        q = self.current_question
+        return self.study.question_images(q) if q else []
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The letters picked on the current question, sorted, e.g. ``('b', 'd')``."""
+        return tuple(sorted(self._picked))
+
+    @property
+    def choice(self) -> str | None:
+        """The picked pair as a choice (``"b-d"``) when exactly two are picked."""
+        return normalize_choice("-".join(self._picked)) if len(self._picked) == 2 else None
+
+    @property
+    def can_go_next(self) -> bool:
+        return self.page == "question" and len(self._picked) == 2
+
+    @property
+    def progress(self) -> Progress:
+        """Questions answered (saved or waiting to be saved) of all questions."""
+        return Progress(len(self._answers), len(self.study.questions))
+
+    @property
+    def pending(self) -> dict[str, str]:
+        """Answers kept in memory because the store could not be written yet."""
+        return {q: c for q, (c, _) in self._pending.items()}
+
+    @property
+    def finished(self) -> bool:
+        return self.page == "done"
+
+    # -- actions ------------------------------------------------------------------------
+    def start(self, familiarity: int, field: str, visual_impairment: bool | str) -> None:
+        """Submit the self-assessment and show the first question.
+
+        ``familiarity``: with ukiyo-e, 1 (not at all) to 5 (very); ``field``: of study or
+        work; ``visual_impairment``: yes/no (for example colour blindness)."""
+        if self.page != "assessment":
+            raise VoteError("the self-assessment is already done; answer the questions")
+        pid = self.participant_id
+        fam = _familiarity(familiarity, pid)
+        if not str(field).strip():
+            raise VoteError("field of study is empty; pick one (or 'Prefer not to say')")
+        vi = _yes_no(visual_impairment, pid)
+        seed = self.seed if self.seed is not None else _seed_for(pid)
+        self.order = question_order(self.study.questions["question_id"], seed)
+        self._pending_registration = {"familiarity": fam, "field": str(field).strip(),
+                                      "visual_impairment": vi, "seed": seed,
+                                      "order": self.order}
+        self._flush()
+        self.page, self.index = "question", 0
+        self._enter_question()
+        self._render()
+
+    def resume(self, participant_id: str) -> None:
+        """Continue as a participant already in the store, where they stopped."""
+        if self.page != "assessment":
+            raise VoteError("resume from the first page, before starting")
+        code = str(participant_id).strip()
+        if not code or not self.store.is_registered(code):
+            raise VoteError(f"no participant with code {code!r} in this study; check the "
+                            f"code, or start as a new participant")
+        self.participant_id = code
+        self._resume_from_store()
+        self._render()
+
+    def toggle(self, letter: str) -> None:
+        """Pick or unpick an image (a–e). A third pick replaces the earliest one."""
+        if self.page != "question":
+            raise VoteError("no question is on screen")
+        letter = str(letter).strip().lower()
+        if len(letter) != 1 or letter not in LETTERS:
+            raise VoteError(f"{letter!r} is not an image letter a-e")
+        if letter in self._picked:
+            self._picked.remove(letter)
+        else:
+            self._picked.append(letter)
+            if len(self._picked) > 2:
+                self._picked.pop(0)
+        if self._pending or self._pending_registration:
+            self._flush()  # the store may be free again: retry on every action
+        self._render()
+
+    def next(self) -> None:
+        """Save the picked pair (two images) for the current question and move on."""
+        if not self.can_go_next:
+            raise VoteError("pick exactly two images (the most similar pair) first"
+                            if self.page == "question" else "no question is on screen")
+        qid, choice = self.order[self.index], self.choice
+        self._leave_question()
+        self._answers[qid] = choice
+        self._pending[qid] = (choice, round(self._spent.get(qid, 0.0), 3))
+        self._flush()
+        self.index += 1
+        if self.index >= len(self.order):  # the end: anything skipped (resume) comes last
+            todo = [i for i, q in enumerate(self.order) if q not in self._answers]
+            self.index = todo[0] if todo else self.index
+        if self.index >= len(self.order):
+            self.page = "done"
+        else:
+            self._enter_question()
+        self._render()
+
+    def back(self) -> None:
+        """Go to the previous question (its answer can be changed, then "Next" again)."""
+        if self.page != "question" or self.index == 0:
+            raise VoteError("there is no previous question")
+        self._leave_question()
+        self.index -= 1
+        self._enter_question()
+        if self._pending or self._pending_registration:
+            self._flush()
+        self._render()
+
+    def retry(self) -> bool:
+        """Try again to save the answers kept in memory; True when all are saved."""
+        ok = self._flush()
+        self._render()
+        return ok
+
+    # -- internals ----------------------------------------------------------------------
+    def _resume_from_store(self) -> None:
+        info = self.store.participant(self.participant_id)
+        order = info["order"]
+        if not order or set(order) != set(self.study.questions["question_id"]):
+            seed = info["seed"] if info["seed"] is not None else (
+                self.seed if self.seed is not None else _seed_for(self.participant_id))
+            order = question_order(self.study.questions["question_id"], seed)
+            self._pending_registration = {"seed": seed, "order": order}
+            self._flush()
+        self.order = list(order)
+        self._answers = self.store.answered(self.participant_id)
+        self._spent = {q: s or 0.0 for q, s in self.store.seconds(self.participant_id).items()}
+        todo = [i for i, q in enumerate(self.order) if q not in self._answers]
+        if todo:
+            self.page, self.index = "question", todo[0]
+            self._enter_question()
+        else:
+            self.page, self.index = "done", len(self.order)
+
+    def _enter_question(self) -> None:
+        qid = self.order[self.index]
+        previous = self._answers.get(qid)
+        self._picked = [previous[0], previous[2]] if previous else []
+        self._shown_at = self._clock()
+
+    def _leave_question(self) -> None:
+        qid = self.order[self.index]
+        if self._shown_at is not None:
+            self._spent[qid] = self._spent.get(qid, 0.0) + max(0.0, self._clock() - self._shown_at)
+        self._shown_at = None
+
+    def _flush(self) -> bool:
+        """Write what is waiting (registration first, then answers in order)."""
+        try:
+            if self._pending_registration is not None:
+                self.store.register(self.participant_id, **self._pending_registration)
+                self._pending_registration = None
+            for qid in list(self._pending):
+                choice, seconds = self._pending[qid]
+                self.store.record(self.participant_id, qid, choice, seconds)
+                del self._pending[qid]
+        except StoreUnavailable as e:
+            n = len(self._pending)
+            what = (f"{n} answer{'s' if n != 1 else ''} are" if n else "self-assessment is")
+            self.warning = (f"⚠ Your {what} kept here but could not be saved yet; saving is "
+                            f"tried again at your next click. ({e})")
+            return False
+        self.warning = ""
+        return True
+
+    def _thumb(self, image_id: str) -> bytes:
+        """The image as PNG bytes, its longest side ``thumb_px`` (aspect ratio kept)."""
+        if image_id not in self._thumbs:
+            from PIL import Image
+
+            from ..images import load_rgb  # safe decoding: alpha on white, 16-bit, EXIF
+
+            try:
+                im = load_rgb(self.study.image_path(image_id))
+                im.thumbnail((self._thumb_px, self._thumb_px))
+            except (OSError, KeyError, ValueError):  # missing or unreadable: a grey square
+                im = Image.new("RGB", (self._thumb_px, self._thumb_px), (200, 200, 200))
+            buf = io.BytesIO()
+            im.save(buf, format="PNG")
+            self._thumbs[image_id] = buf.getvalue()
+        return self._thumbs[image_id]
+
+    # -- the view -----------------------------------------------------------------------
+    def _build(self) -> None:
+        W = widgets
+        self._code = W.HTML()
+        self._css = W.HTML(_CSS)
+        self._message = W.HTML()
+        # page 1: self-assessment
+        self._familiarity = W.ToggleButtons(
+            options=[(label, level) for level, label in FAMILIARITY.items()], value=None,
+            style={"button_width": "auto"})
+        self._field = W.Combobox(options=FIELDS, placeholder="choose or type",
+                                 ensure_option=False, layout=W.Layout(width="420px"))
+        self._field.style.font_size = _FONT
+        self._impairment = W.ToggleButtons(options=[("No", "no"), ("Yes", "yes")], value=None,
+                                           style={"button_width": "120px"})
+        self._start = _button("Start ▶", button_style="primary")
+        self._resume_code = W.Text(placeholder="your code, e.g. p-1a2b3c",
+                                   layout=W.Layout(width="300px"))
+        self._resume_code.style.font_size = _FONT
+        self._resume = _button("Resume")
+        for w in (self._familiarity, self._field, self._impairment):
+            w.observe(lambda _: self._render(), "value")
+        self._start.on_click(lambda _: self._ui(self._ui_start))
+        self._resume.on_click(lambda _: self._ui(lambda: self.resume(self._resume_code.value)))
+
+        def label(text: str) -> W.HTML:
+            return W.HTML(f"<div style='{_BIG}; margin-top:14px'>{text}</div>")
+
+        self._page_assessment = W.VBox([
+            W.HTML(f"<h2 style='font-size:34px'>Which images look alike?</h2>"
+                   f"<div style='{_BIG}'>You will see groups of five Japanese woodblock "
+                   f"prints (ukiyo-e). In each group, pick the <b>two</b> that look the most "
+                   f"similar to you. There are no right answers. First, three questions "
+                   f"about you.</div>"),
+            label("How familiar are you with ukiyo-e?"), self._familiarity,
+            label("Your field of study or work:"), self._field,
+            label("Do you have a visual impairment (for example colour blindness)?"),
+            self._impairment,
+            W.HBox([self._start], layout=W.Layout(margin="20px 0")),
+            label("Started before? Enter your code to continue where you stopped:"),
+            W.HBox([self._resume_code, self._resume]),
+        ])
+        # page 2: one question
+        self._counter = W.HTML()
+        self._bar = W.IntProgress(min=0, max=max(1, len(self.study.questions)),
+                                  layout=W.Layout(width="100%", height="24px"))
+        self._images = [W.Image(format="png", layout=W.Layout(
+            width="100%", max_height=f"{self._thumb_px}px", object_fit="contain"))
+            for _ in LETTERS]
+        self._toggles = []
+        for letter in LETTERS:
+            t = W.ToggleButton(description=f"({letter})", tooltip=f"pick image ({letter})",
+                               layout=W.Layout(width="100%", height="52px"))
+            t.style.font_size = _FONT
+            t.observe(lambda change, letter=letter: self._on_toggle(letter), "value")
+            self._toggles.append(t)
+        columns = [W.VBox([img, tog], layout=W.Layout(flex="1 1 0%", min_width="0",
+                   align_items="center", margin="0 6px"))
+                   for img, tog in zip(self._images, self._toggles)]
+        self._back = _button("◀ Back")
+        self._next = _button("Next ▶", button_style="primary")
+        self._back.on_click(lambda _: self._ui(self.back))
+        self._next.on_click(lambda _: self._ui(self.next))
+        self._page_question = W.VBox([
+            self._counter, self._bar,
+            W.HTML(f"<div style='{_BIG}'>Click the <b>two</b> most similar images "
+                   f"(keyboard: Tab to move, Space to pick, then Next).</div>"),
+            W.HBox(columns, layout=W.Layout(width="100%", align_items="flex-end")),
+            W.HBox([self._back, self._next], layout=W.Layout(
+                justify_content="space-between", margin="16px 0")),
+        ])
+        # page 3: thank you
+        self._thanks = W.HTML()
+        self._retry = _button("Save again")
+        self._retry.on_click(lambda _: self._ui(self.retry))
+        self._page_done = W.VBox([self._thanks, self._retry])
+        self.widget = W.VBox([self._css, self._code, self._page_assessment, self._message],
+                             layout=W.Layout(max_width="1400px"))
+        self.widget.add_class("simkit-questionnaire")
+
+    def _ui(self, action: Callable[[], object]) -> None:
+        """Run a click's action; a refused action becomes a message, not a traceback."""
+        try:
+            action()
+        except VoteError as e:
+            self._render()
+            self._message.value = self._box(str(e), "#fde2e1")
+
+    def _ui_start(self) -> None:
+        self.start(self._familiarity.value, self._field.value, self._impairment.value)
+
+    def _on_toggle(self, letter: str) -> None:
+        if not self._syncing:
+            self._ui(lambda: self.toggle(letter))
+
+    @staticmethod
+    def _box(text: str, colour: str) -> str:
+        return (f"<div style='{_BIG}; background:{colour}; padding:10px; "
+                f"border-radius:6px; margin-top:10px'>{text}</div>")
+
+    def _render(self) -> None:
+        """Make the widgets show the current state (they never hold state of their own)."""
+        self._syncing = True
+        try:
+            self._code.value = (f"<div style='font-size:18px; color:#555'>Your code: "
+                                f"<b>{self.participant_id}</b> (keep it to continue later)"
+                                f"</div>")
+            self._message.value = self._box(self.warning, "#fff3cd") if self.warning else ""
+            if self.page == "assessment":
+                page = self._page_assessment
+                self._start.disabled = (self._familiarity.value is None
+                                        or not str(self._field.value).strip()
+                                        or self._impairment.value is None)
+            elif self.page == "question":
+                page = self._page_question
+                n, total = self.index + 1, len(self.order)
+                self._counter.value = (f"<div style='font-size:30px; font-weight:bold'>"
+                                       f"Question {n} of {total}</div>")
+                self._bar.value = self.progress.answered
+                for img, image_id in zip(self._images, self.images):
+                    img.value = self._thumb(image_id)
+                for letter, t in zip(LETTERS, self._toggles):
+                    t.value = letter in self._picked
+                    t.button_style = "success" if t.value else ""
+                    # a tick as well as a colour: readable for colour-blind participants
+                    t.description = f"({letter}) ✓" if t.value else f"({letter})"
+                self._back.disabled = self.index == 0
+                self._next.disabled = not self.can_go_next
+                self._next.description = "Finish ✔" if n == total else "Next ▶"
+            else:
+                page = self._page_done
+                self._thanks.value = (
+                    f"<h2 style='font-size:34px'>Thank you!</h2><div style='{_BIG}'>You "
+                    f"answered {self.progress.answered} of {self.progress.total} questions."
+                    f"{'' if self._pending else ' Your answers are saved.'}</div>")
+                self._retry.layout.display = "" if self._pending else "none"
+            self.widget.children = (self._css, self._code, page, self._message)
+        finally:
+            self._syncing = False
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return (f"Questionnaire(participant={self.participant_id!r}, page={self.page!r}, "
+                f"answered={self.progress.answered}/{self.progress.total})")
