@@ -36,7 +36,8 @@ export MPLBACKEND=Agg
 
 case "$job" in
   lab)
-    exec jupyter lab --notebook-dir=notebooks "$@" ;;
+    root_flag=(); [ "$(id -u)" = 0 ] && root_flag=(--allow-root)  # containers often run as root
+    exec jupyter lab --notebook-dir=notebooks "${root_flag[@]}" "$@" ;;
   demo)
     exec simkit demo --out demo-study "$@" ;;
   test)

@@ -1,0 +1,115 @@
+"""Gram, Cosine and Gram·Cosine representations of deep feature maps (Wei et al., eqs. 1–3).
+
+A layer's output for one image is a ``C x HW`` matrix F (row i = feature map f_i,
+flattened). Then
+
+* Gram:        ``G_ij = sum_k f_ik f_jk``                   (eq. 1, a plain sum over HW)
+* Cosine:      ``C_ij = G_ij / (||f_i|| ||f_j||)``          (eq. 2; 0 where f_i or f_j is 0)
+* Gram·Cosine: ``GdC_ij = G_ij * C_ij``                      (eq. 3, element-wise)
+
+All three are symmetric, so each becomes its lower triangle with the diagonal, in
+``numpy.tril_indices(C)`` order (row by row: (0,0), (1,0), (1,1), (2,0), …): for C = 512 a
+131,328-dim float32 vector.
+
+Everything is batched (``N x C x HW`` in, ``N x C(C+1)/2`` out) and computed in float32 with
+one batched matrix product; pure computation, no I/O.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["REPRESENTATIONS", "tril_size", "tril_vector", "gram", "cosine", "gram_cosine",
+           "compute"]
+
+#: The methods of Wei et al., in the order used everywhere.
+REPRESENTATIONS = ("gram", "cosine", "gram_cosine")
+
+
+def tril_size(channels: int) -> int:
+    """Length of the lower-triangle vector: ``C (C + 1) / 2`` (131,328 for 512)."""
+    return channels * (channels + 1) // 2
+
+
+_TRIL_CACHE: dict[int, "torch.Tensor"] = {}
+
+
+def _tril_flat(channels: int) -> "torch.Tensor":
+    import torch
+    if channels not in _TRIL_CACHE:
+        r, c = np.tril_indices(channels)
+        _TRIL_CACHE[channels] = torch.from_numpy(r * channels + c)
+    return _TRIL_CACHE[channels]
+
+
+def _as_batch(features) -> "torch.Tensor":
+    """Accept ``(C, HW)``, ``(N, C, HW)`` or ``(N, C, H, W)``, numpy or torch -> float32 N,C,K."""
+    import torch
+    t = torch.as_tensor(features)
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    elif t.dim() == 4:
+        t = t.flatten(2)
+    if t.dim() != 3:
+        raise ValueError(f"feature maps must be (C, HW), (N, C, HW) or (N, C, H, W); "
+                         f"got shape {tuple(t.shape)}")
+    return t.to(torch.float32)
+
+
+def tril_vector(matrices: "torch.Tensor") -> "torch.Tensor":
+    """``(N, C, C)`` symmetric matrices -> ``(N, C(C+1)/2)`` lower triangles with diagonal."""
+    n, c, _ = matrices.shape
+    return matrices.reshape(n, c * c).index_select(1, _tril_flat(c))
+
+
+def gram(features) -> "torch.Tensor":
+    """Gram matrices ``F Fᵀ`` of a batch, ``(N, C, C)`` (eq. 1)."""
+    import torch
+    f = _as_batch(features)
+    return torch.bmm(f, f.transpose(1, 2))
+
+
+def _cosine_from_gram(g: "torch.Tensor") -> "torch.Tensor":
+    import torch
+    norms = torch.diagonal(g, dim1=1, dim2=2).clamp_min(0).sqrt()  # ||f_i||
+    inv = torch.where(norms > 0, 1.0 / norms, torch.zeros_like(norms))  # 0 for zero maps
+    return g * inv.unsqueeze(2) * inv.unsqueeze(1)
+
+
+def cosine(features) -> "torch.Tensor":
+    """Cosine matrices ``G_ij / (||f_i|| ||f_j||)``, 0 where a map is all zero (eq. 2)."""
+    return _cosine_from_gram(gram(features))
+
+
+def gram_cosine(features) -> "torch.Tensor":
+    """Gram·Cosine matrices ``G ⊙ C`` (eq. 3)."""
+    g = gram(features)
+    return g * _cosine_from_gram(g)
+
+
+def compute(features, names: Iterable[str] = REPRESENTATIONS) -> dict[str, "torch.Tensor"]:
+    """The requested representations of a batch as lower-triangle vectors.
+
+    ``features``: ``(N, C, H, W)`` / ``(N, C, HW)`` (or one ``(C, HW)``). Returns
+    ``{name: (N, C(C+1)/2) float32 tensor}``; the Gram matrix is computed once and shared.
+    """
+    names = list(names)
+    unknown = [n for n in names if n not in REPRESENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown representation(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(REPRESENTATIONS)}")
+    g = gram(features)
+    out: dict[str, "torch.Tensor"] = {}
+    c = _cosine_from_gram(g) if ("cosine" in names or "gram_cosine" in names) else None
+    for name in names:
+        if name == "gram":
+            out[name] = tril_vector(g)
+        elif name == "cosine":
+            out[name] = tril_vector(c)
+        else:
+            out[name] = tril_vector(g * c)
+    return out

@@ -1,0 +1,398 @@
+"""Group explorer: one question at a time — the five prints, the votes, every method's pair.
+
+>>> ex = GroupExplorer(study, choices, distances)       # doctest: +SKIP
+>>> ex                                                  # doctest: +SKIP   (shows the view)
+>>> ex.select("q007"); ex.state["majority"]             # doctest: +SKIP
+['b-d']
+
+The logic lives in plain methods and properties (:meth:`select`, :attr:`questions`,
+:attr:`state`) that tests drive without a browser; the ipywidgets and plotly figures only
+reflect :attr:`state`. Changing the question updates the existing figure traces in place
+(no figure is rebuilt) and thumbnails are cached, so a redraw takes a few milliseconds.
+
+``choices`` (``question_id, method, choice``, as from :func:`simkit.machine.study_choices`
+or ``choices.csv``) defaults to the study's own; ``distances`` (``question_id, method,
+pair, distance``) adds each method's 5×5 distance matrix as a heatmap.
+"""
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import per_question
+from ..report import display_name
+from ..study import LETTERS, PAIRS, Study, pair_letters
+
+__all__ = ["GroupExplorer", "thumbnail_png", "ORDERS"]
+
+#: Navigation orders: the paper's Tables 4 and 5 (easiest / hardest first) as an order.
+ORDERS = ("questions.csv", "easiest first", "hardest first")
+ALL_GENRES = "All genres"
+_MAJORITY_COLOUR = "#1f77b4"
+_OTHER_COLOUR = "#c7c7c7"
+_THUMBS: dict[tuple, bytes] = {}
+
+
+def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
+    """PNG bytes of an image shrunk to fit ``size`` × ``size``, keeping its aspect ratio.
+
+    Decoded safely by :func:`simkit.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…) and
+    cached per file, size and modification time."""
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    key = (str(path), size, mtime)
+    if key not in _THUMBS:
+        from PIL import Image
+
+        from ..images import load_rgb
+
+        img = load_rgb(path)
+        img.thumbnail((size, size), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        _THUMBS[key] = buf.getvalue()
+    return _THUMBS[key]
+
+
+def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
+    """(question_id, method) → symmetric 5×5 matrix (NaN on the diagonal / missing)."""
+    out: dict[tuple[str, str], np.ndarray] = {}
+    if distances is None or len(distances) == 0:
+        return out
+    for col in ("question_id", "method", "pair", "distance"):
+        if col not in distances.columns:
+            raise ValueError(f"distances needs columns question_id, method, pair, distance "
+                             f"(as from simkit.machine.pair_distances); {col!r} is missing")
+    for (q, m), grp in distances.groupby(["question_id", "method"], sort=False):
+        mat = np.full((5, 5), np.nan)
+        for pair, d in zip(grp["pair"], grp["distance"]):
+            i, j = pair_letters(str(pair))
+            mat[i, j] = mat[j, i] = float(d)
+        out[str(q), str(m)] = mat
+    return out
+
+
+class GroupExplorer:
+    """Pick a genre and a question; see the prints, the votes and each method's pair.
+
+    Parameters
+    ----------
+    study : Study
+        The study (images, questions, votes).
+    choices : DataFrame, optional
+        Machine choices ``question_id, method, choice``; default: ``study.choices``.
+    distances : DataFrame, optional
+        ``question_id, method, pair, distance`` for the 5×5 heatmaps.
+    thumb_size : int
+        Longer side of the thumbnails, in pixels.
+    """
+
+    def __init__(self, study: Study, choices: pd.DataFrame | None = None,
+                 distances: pd.DataFrame | None = None, *, thumb_size: int = 160) -> None:
+        if choices is not None:
+            study = study.with_choices(choices)
+        self.study = study
+        self.methods: list[str] = study.methods
+        self.table = per_question(study).set_index("question_id", drop=False)
+        self._distances = _distance_matrices(distances)
+        self.thumb_size = thumb_size
+        self._genre = study.genres[0] if study.genres else ALL_GENRES
+        self._order = ORDERS[0]
+        self._only_disagreements = False
+        self._question_id: str | None = None
+        self._listeners: list[Callable[[str], None]] = []
+        self._widget = None
+        qs = self.questions
+        if not qs:
+            raise ValueError("the study has no questions to explore")
+        self._question_id = qs[0]
+
+    # -- logic (no widgets) ---------------------------------------------------------------
+    @property
+    def genres(self) -> list[str]:
+        return [*self.study.genres, ALL_GENRES]
+
+    def disagrees(self, question_id: str) -> bool:
+        """True when at least one method's pair is not in the majority set."""
+        row = self.table.loc[question_id]
+        return any(not bool(row[f"agree_{m}"]) for m in self.methods)
+
+    @property
+    def questions(self) -> list[str]:
+        """The question ids the slider walks through: genre, filter and order applied."""
+        t = self.table
+        if self._genre != ALL_GENRES:
+            t = t[t["genre"] == self._genre]
+        if self._only_disagreements and self.methods:
+            t = t[[self.disagrees(q) for q in t["question_id"]]]
+        if self._order == "easiest first":
+            t = t.sort_values("ps_majority", ascending=False, kind="stable")
+        elif self._order == "hardest first":
+            t = t.sort_values("ps_majority", ascending=True, kind="stable")
+        return list(t["question_id"])
+
+    @property
+    def question_id(self) -> str | None:
+        return self._question_id
+
+    def set_view(self, *, genre: str | None = None, order: str | None = None,
+                 only_disagreements: bool | None = None) -> None:
+        """Change the navigation (genre, order, filter); keeps the question when it is
+        still in the list, else moves to the first one."""
+        if genre is not None:
+            if genre not in self.genres:
+                raise ValueError(f"unknown genre {genre!r}; choose one of {self.genres}")
+            self._genre = genre
+        if order is not None:
+            if order not in ORDERS:
+                raise ValueError(f"unknown order {order!r}; choose one of {ORDERS}")
+            self._order = order
+        if only_disagreements is not None:
+            self._only_disagreements = bool(only_disagreements)
+        qs = self.questions
+        if self._question_id not in qs:
+            self._question_id = qs[0] if qs else None
+        self._changed()
+
+    def select(self, question_id: str) -> None:
+        """Show ``question_id`` (switching genre / dropping the filter when needed)."""
+        if question_id not in self.table.index:
+            raise KeyError(f"unknown question_id {question_id!r}")
+        if question_id not in self.questions:
+            if self._genre != ALL_GENRES:
+                self._genre = str(self.table.loc[question_id, "genre"])
+            if question_id not in self.questions:
+                self._only_disagreements = False
+        self._question_id = question_id
+        self._changed()
+
+    def step(self, delta: int = 1) -> None:
+        """Move ``delta`` questions along the current list (clamped at the ends)."""
+        qs = self.questions
+        if not qs:
+            return
+        i = qs.index(self._question_id) if self._question_id in qs else 0
+        self._question_id = qs[max(0, min(len(qs) - 1, i + delta))]
+        self._changed()
+
+    def on_select(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(question_id)`` whenever the shown question changes."""
+        self._listeners.append(callback)
+
+    @property
+    def state(self) -> dict:
+        """What the view shows, as plain data (``None`` values when no question)."""
+        q = self._question_id
+        if q is None:
+            return {"question_id": None, "genre": self._genre, "questions": []}
+        row = self.table.loc[q]
+        ids = self.study.question_images(q)
+        meta = self.study.images.set_index("image_id")
+        titles = [str(meta.loc[i, "title"]) if "title" in meta.columns else i for i in ids]
+        majority = [p for p in str(row["majority"]).split("|") if p]
+        qs = self.questions
+        return {
+            "question_id": q,
+            "genre": str(row["genre"]),
+            "questions": qs,
+            "position": qs.index(q) if q in qs else None,
+            "image_ids": ids,
+            "titles": titles,
+            "votes": {p: int(row[f"votes_{p}"]) for p in PAIRS},
+            "n": int(row["N"]),
+            "majority": majority,
+            "ps_majority": float(row["ps_majority"]),
+            "methods": {m: {"pair": str(row[f"choice_{m}"]), "ps": float(row[f"ps_{m}"]),
+                            "agree": bool(row[f"agree_{m}"])} for m in self.methods},
+            "distances": {m: self._distances.get((q, m)) for m in self.methods
+                          if (q, m) in self._distances},
+        }
+
+    def choices_html(self, state: dict | None = None) -> str:
+        """The side-by-side pairs as HTML (stable class names and ``data-*`` attributes,
+        so a browser test can read what is shown)."""
+        s = state or self.state
+        if s["question_id"] is None:
+            return "<p>No question matches the filter.</p>"
+        cells = [
+            ("majority", "Majority", " ".join(f"({p[0]})-({p[2]})" for p in s["majority"]),
+             "|".join(s["majority"]), s["ps_majority"], None)]
+        for m, v in s["methods"].items():
+            cells.append((m, display_name(m), f"({v['pair'][0]})-({v['pair'][2]})"
+                          if v["pair"] else "—", v["pair"], v["ps"], v["agree"]))
+        boxes = []
+        for key, name, shown, raw, ps, agree in cells:
+            if agree is None:
+                mark, colour = "", _MAJORITY_COLOUR
+                tie = " (tie)" if len(s["majority"]) > 1 else ""
+                mark = f'<div style="font-size:85%;color:#555">people{tie}</div>'
+            else:
+                colour = "#2ca02c" if agree else "#d62728"
+                mark = (f'<div class="simkit-agree" data-method="{key}" data-agree='
+                        f'"{str(agree).lower()}" style="color:{colour};font-weight:bold">'
+                        f'{"✔ agrees" if agree else "✘ disagrees"}</div>')
+            boxes.append(
+                f'<div class="simkit-choice-box" style="border:2px solid {colour};'
+                f'border-radius:6px;padding:6px 10px;margin:2px;min-width:110px;'
+                f'text-align:center">'
+                f'<div style="font-weight:bold">{html.escape(name)}</div>'
+                f'<div class="simkit-choice" data-method="{key}" data-pairs="{raw}" '
+                f'style="font-size:130%">{html.escape(shown)}</div>'
+                f'<div>Ps {ps:.1f} %</div>{mark}</div>')
+        return ('<div class="simkit-choices" data-question="{}" style="display:flex;'
+                'flex-wrap:wrap">{}</div>').format(html.escape(s["question_id"]), "".join(boxes))
+
+    def _changed(self) -> None:
+        if self._widget is not None:
+            self._redraw()
+        for cb in list(self._listeners):
+            cb(self._question_id)
+
+    # -- widgets ----------------------------------------------------------------------------
+    @property
+    def widget(self):
+        """The ipywidgets view (built on first use)."""
+        if self._widget is None:
+            self._build()
+            self._redraw()
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+
+    def _build(self) -> None:
+        import ipywidgets as w
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        self._syncing = False
+        self._w_genre = w.Dropdown(options=self.genres, value=self._genre, description="Genre")
+        self._w_order = w.Dropdown(options=list(ORDERS), value=self._order,
+                                   description="Order")
+        self._w_filter = w.Checkbox(value=self._only_disagreements,
+                                    description="only disagreements", indent=False,
+                                    disabled=not self.methods)
+        self._w_slider = w.IntSlider(min=0, max=max(0, len(self.questions) - 1), value=0,
+                                     description="Question", continuous_update=True,
+                                     layout=w.Layout(width="420px"))
+        self._w_slider.add_class("simkit-question-slider")
+        self._w_label = w.HTML()
+        self._w_label.add_class("simkit-question-label")
+        self._w_thumbs = [w.Image(format="png", layout=w.Layout(max_width=f"{self.thumb_size}px",
+                                                                  max_height=f"{self.thumb_size}px",
+                                                                  object_fit="contain"))
+                          for _ in LETTERS]
+        self._w_captions = [w.HTML(layout=w.Layout(max_width=f"{self.thumb_size}px"))
+                            for _ in LETTERS]
+        cards = [w.VBox([img, cap], layout=w.Layout(align_items="center", margin="0 6px"))
+                 for img, cap in zip(self._w_thumbs, self._w_captions)]
+        self._w_choices = w.HTML()
+        self._w_choices.add_class("simkit-choices-panel")
+
+        self._bars = go.FigureWidget(
+            data=[go.Bar(x=PAIRS, y=[0] * len(PAIRS), marker_color=[_OTHER_COLOUR] * len(PAIRS),
+                         textposition="outside", cliponaxis=False,
+                         hovertemplate="%{x}: %{y} votes<extra></extra>")],
+            layout=go.Layout(title="Votes (blue: majority; above a bar: methods choosing it)",
+                             height=300, width=620, margin=dict(l=40, r=10, t=50, b=40),
+                             yaxis_title="votes", xaxis_title="pair",
+                             xaxis=dict(type="category")))
+        children = [w.HBox([self._w_genre, self._w_order, self._w_filter]),
+                    w.HBox([self._w_slider, self._w_label]),
+                    w.HBox(cards), self._w_choices, self._bars]
+        self._heat = None
+        ms = [m for m in self.methods if any(k[1] == m for k in self._distances)]
+        self._heat_methods = ms
+        if ms:
+            fig = make_subplots(rows=1, cols=len(ms), subplot_titles=[display_name(m) for m in ms],
+                                horizontal_spacing=0.08)
+            for i, m in enumerate(ms):
+                fig.add_trace(go.Heatmap(
+                    z=np.full((5, 5), np.nan), x=list(LETTERS), y=list(LETTERS),
+                    colorscale="Viridis_r", showscale=(i == len(ms) - 1),
+                    texttemplate="%{z:.3g}", hovertemplate=f"{display_name(m)} "
+                    "(%{y})-(%{x}): %{z:.4g}<extra></extra>"), row=1, col=i + 1)
+                fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
+            fig.update_layout(height=300, width=max(360, 300 * len(ms)),
+                              title="Distance between each two prints (smallest = the "
+                                    "method's choice)", margin=dict(l=30, r=10, t=70, b=30))
+            self._heat = go.FigureWidget(fig)
+            children.append(self._heat)
+        self._widget = w.VBox(children)
+        self._widget.add_class("simkit-group-explorer")
+
+        def on_nav(change):
+            if self._syncing:
+                return
+            self.set_view(genre=self._w_genre.value, order=self._w_order.value,
+                          only_disagreements=self._w_filter.value)
+
+        def on_slider(change):
+            if self._syncing:
+                return
+            qs = self.questions
+            if qs:
+                self._question_id = qs[min(change["new"], len(qs) - 1)]
+                self._changed()
+
+        for c in (self._w_genre, self._w_order, self._w_filter):
+            c.observe(on_nav, names="value")
+        self._w_slider.observe(on_slider, names="value")
+
+    def _redraw(self) -> None:
+        s = self.state
+        self._syncing = True
+        try:
+            self._w_genre.value = self._genre
+            self._w_order.value = self._order
+            self._w_filter.value = self._only_disagreements
+            n = len(s["questions"])
+            self._w_slider.max = max(0, n - 1)
+            self._w_slider.disabled = n <= 1
+            if s["position"] is not None:
+                self._w_slider.value = s["position"]
+        finally:
+            self._syncing = False
+        if s["question_id"] is None:
+            self._w_label.value = "<b>no question matches</b>"
+            self._w_choices.value = self.choices_html(s)
+            return
+        self._w_label.value = (f'<span class="simkit-question-id">{html.escape(s["question_id"])}'
+                               f'</span> — {html.escape(s["genre"])} '
+                               f'({s["position"] + 1} of {n}), N = {s["n"]}')
+        for k, image_id in enumerate(s["image_ids"]):
+            self._w_thumbs[k].value = thumbnail_png(self.study.image_path(image_id),
+                                                    self.thumb_size)
+            self._w_captions[k].value = (
+                f'<div style="text-align:center"><b>({LETTERS[k]})</b> '
+                f'<span style="font-size:85%">{html.escape(s["titles"][k])}</span></div>')
+        self._w_choices.value = self.choices_html(s)
+        marks = {p: [] for p in PAIRS}
+        for m, v in s["methods"].items():
+            if v["pair"] in marks:
+                marks[v["pair"]].append(display_name(m))
+        with self._bars.batch_update():
+            bar = self._bars.data[0]
+            bar.y = [s["votes"][p] for p in PAIRS]
+            bar.marker.color = [_MAJORITY_COLOUR if p in s["majority"] else _OTHER_COLOUR
+                                for p in PAIRS]
+            bar.text = ["<br>".join(marks[p]) for p in PAIRS]
+            self._bars.layout.yaxis.range = [0, max(1, max(s["votes"].values())) * 1.45]
+        if self._heat is not None:
+            with self._heat.batch_update():
+                for i, m in enumerate(self._heat_methods):
+                    z = s["distances"].get(m)
+                    self._heat.data[i].z = (np.full((5, 5), np.nan) if z is None else z).tolist()
+                    v = s["methods"][m]
+                    self._heat.layout.annotations[i].text = (
+                        f"{display_name(m)}: ({v['pair'][0]})-({v['pair'][2]})"
+                        if v["pair"] else display_name(m))

@@ -1,0 +1,185 @@
+"""Table replay: a computed table beside the published one, differences highlighted.
+
+>>> tables = compute_tables(study)                     # doctest: +SKIP
+>>> TableReplay(tables)                                 # doctest: +SKIP   (shows the view)
+
+Pick Table 2, 3, 4, 5, the easy-question summary (§4.3) or Fig. 1. Each cell shows ours
+beside the paper's value (from :func:`simkit.paper.replay`); a cell that differs by more
+than the paper's printing precision is highlighted. Tables 2 and 3 add their 95 %
+bootstrap intervals (over participants and over questions). Fig. 1 is drawn as a plotly
+line chart with the Majority's curve and every method's.
+
+The logic (:meth:`frame`, :meth:`html`, :attr:`n_differences`) works without a browser.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..paper import replay
+from ..report import display_name
+
+__all__ = ["TableReplay", "TABLE_NAMES"]
+
+#: name → title, in the order of the dropdown
+TABLE_NAMES = {
+    "table2": "Table 2 — average Ps per genre",
+    "table3": "Table 3 — agreement with the majority",
+    "table4": "Table 4 — the 10 easiest questions",
+    "table5": "Table 5 — the 10 hardest questions",
+    "easy": "§4.3 — easy questions (Ps(Majority) > 80 %)",
+    "fig1": "Fig. 1 — cumulative average Ps, easiest questions first",
+}
+_DIFF_STYLE = "background-color: #ffd6d6; font-weight: bold"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or str(v) in ("True", "False"):
+        return str(v).lower()
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "—" if v is None else str(v)
+    return "—" if pd.isna(f) else f"{f:.2f}"
+
+
+class TableReplay:
+    """Computed tables (from :func:`simkit.analysis.compute_tables`) beside the paper's."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], *, name: str = "table2") -> None:
+        missing = [n for n in TABLE_NAMES if n not in tables]
+        if missing:
+            raise ValueError(f"tables lacks {', '.join(missing)}; pass the dict returned by "
+                             f"simkit.analysis.compute_tables(study)")
+        self.tables = tables
+        self._name = name
+        self._widget = None
+
+    # -- logic --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def select(self, name: str) -> None:
+        if name not in TABLE_NAMES:
+            raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_NAMES)}")
+        self._name = name
+        if self._widget is not None:
+            self._redraw()
+
+    def replayed(self, name: str | None = None) -> pd.DataFrame | None:
+        """The long comparison of :func:`simkit.paper.replay` (``None`` for Fig. 1, which
+        the paper prints only as a figure)."""
+        name = name or self._name
+        return None if name == "fig1" else replay(self.tables[name], name)
+
+    def n_differences(self, name: str | None = None) -> int:
+        r = self.replayed(name)
+        return 0 if r is None else int(r["differs"].sum())
+
+    def frame(self, name: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(wide, differs)``: one row per method (Tables 2, 3) or rank (4, 5) or threshold,
+        columns ``(column, "ours" | "paper")``; ``differs`` flags the cells to highlight."""
+        name = name or self._name
+        r = self.replayed(name)
+        if r is None:
+            fig = self.tables["fig1"]
+            return fig, pd.DataFrame(False, index=fig.index, columns=fig.columns)
+        if "method" in r.columns:
+            index, cols = "method", "genre"
+            r = r.assign(method=r["method"].map(display_name))
+        else:
+            index = [c for c in r.columns if c not in
+                     ("column", "computed", "published", "diff", "differs")][0]
+            cols = "column"
+        order_i = list(dict.fromkeys(r[index]))
+        order_c = list(dict.fromkeys(r[cols]))
+        parts, flags = {}, {}
+        for c in order_c:
+            sub = r[r[cols] == c].set_index(index).reindex(order_i)
+            parts[(c, "ours")] = sub["computed"].map(_fmt)
+            parts[(c, "paper")] = sub["published"].map(_fmt)
+            flags[(c, "ours")] = sub["differs"].astype(bool)
+            flags[(c, "paper")] = sub["differs"].astype(bool)
+        wide = pd.DataFrame(parts)
+        differs = pd.DataFrame(flags)
+        wide.columns = differs.columns = pd.MultiIndex.from_tuples(wide.columns)
+        return wide, differs
+
+    def ci_frame(self, name: str | None = None) -> pd.DataFrame | None:
+        """Table 2/3 values with their 95 % intervals: ``value [low, high]`` per resample."""
+        name = name or self._name
+        ci = self.tables.get(f"{name}_ci")
+        if ci is None or len(ci) == 0:
+            return None
+        ci = ci.assign(cell=[f"{v:.2f} [{lo:.2f}, {hi:.2f}]" for v, lo, hi in
+                             zip(ci["value"], ci["ci_low"], ci["ci_high"])],
+                       method=ci["method"].map(display_name))
+        wide = ci.pivot_table(index=["resample", "method"], columns="genre", values="cell",
+                              aggfunc="first", sort=False)
+        return wide[list(dict.fromkeys(ci["genre"]))]
+
+    def html(self, name: str | None = None) -> str:
+        """The view of a table as HTML (a pandas Styler; differing cells highlighted)."""
+        name = name or self._name
+        if name == "fig1":
+            return (f"<h4>{TABLE_NAMES[name]}</h4><p>The paper prints Fig. 1 only as a figure: "
+                    f"our curves are drawn below.</p>")
+        wide, differs = self.frame(name)
+        styler = wide.style.apply(lambda _: differs.map(lambda d: _DIFF_STYLE if d else ""),
+                                  axis=None)
+        styler = styler.set_table_attributes('class="simkit-replay"')
+        n, total = self.n_differences(name), int(differs.size / 2)
+        out = [f"<h4>{TABLE_NAMES[name]}</h4>",
+               f'<p class="simkit-replay-summary">ours | paper — <b>{n}</b> of {total} values '
+               f"differ by more than the paper's printing precision (highlighted).</p>",
+               styler.to_html()]
+        ci = self.ci_frame(name)
+        if ci is not None:
+            out += ["<p>95 % bootstrap intervals (ours): resampling participants, and "
+                    "resampling questions within each genre.</p>", ci.to_html()]
+        return "\n".join(out)
+
+    def figure(self):
+        """Fig. 1 as a plotly figure: the Majority's curve and each method's."""
+        import plotly.graph_objects as go
+
+        fig1 = self.tables["fig1"]
+        fig = go.Figure()
+        for col in [c for c in fig1.columns if c.startswith("cma_")]:
+            m = col[len("cma_"):]
+            fig.add_trace(go.Scatter(x=fig1["k"], y=fig1[col], mode="lines", name=display_name(m),
+                                     line=dict(width=3 if m == "majority" else 2)))
+        fig.update_layout(title="Fig. 1 — cumulative moving average of Ps, questions sorted by "
+                                "Ps(Majority)", xaxis_title="number of questions (easiest first)",
+                          yaxis_title="average Ps (%)", height=420, width=720)
+        return fig
+
+    # -- widgets ------------------------------------------------------------------------------
+    @property
+    def widget(self):
+        if self._widget is None:
+            import ipywidgets as w
+
+            self._w_pick = w.Dropdown(options=[(t, n) for n, t in TABLE_NAMES.items()],
+                                      value=self._name, description="Table",
+                                      layout=w.Layout(width="480px"))
+            self._w_html = w.HTML()
+            self._w_plot = w.Output()
+            self._w_pick.observe(lambda ch: self.select(ch["new"]), names="value")
+            self._widget = w.VBox([self._w_pick, self._w_html, self._w_plot])
+            self._redraw()
+        return self._widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+
+    def _redraw(self) -> None:
+        self._w_pick.value = self._name
+        self._w_html.value = self.html()
+        self._w_plot.clear_output()
+        if self._name == "fig1":
+            import plotly.graph_objects as go
+            with self._w_plot:
+                from IPython.display import display
+                display(go.FigureWidget(self.figure()))

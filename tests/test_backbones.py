@@ -1,0 +1,125 @@
+"""VGG-19 cut at named layers; weights from a file, the ImageNet cache or a random seed."""
+import os
+
+import pytest
+import torch
+import torchvision
+from torchvision.models.vgg import cfgs, make_layers
+
+from simkit.backbones import (BACKBONES, WeightsError, WeightsUnavailableError,
+                              imagenet_cache_path, layer_names, load_backbone,
+                              weights_identity)
+
+
+def random_vgg19_features_state(seed: int) -> dict:
+    """A seeded random VGG-19 trunk in torchvision's state_dict format (features.*)."""
+    torch.manual_seed(seed)
+    trunk = make_layers(cfgs["E"])
+    return {f"features.{k}": v for k, v in trunk.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "vgg19-random.pth"
+    torch.save(random_vgg19_features_state(123), path)
+    return path
+
+
+def test_layer_names_and_conv5_1_cut():
+    names = layer_names("vgg19")
+    assert names == [f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 4, 4, 4))
+                     for i in range(1, n + 1)]
+    net = load_backbone("vgg19", "random:0", "conv5_1")
+    ref = torchvision.models.vgg19  # the torchvision layout the names refer to
+    with torch.device("meta"):
+        full = ref(weights=None).features
+    assert len(net.module) == 30  # features[:30]
+    assert isinstance(full[28], torch.nn.Conv2d) and full[28].out_channels == 512
+    assert isinstance(net.module[-1], torch.nn.ReLU) and net.channels == 512
+    out = net(torch.zeros(1, 3, 64, 64).contiguous(memory_format=torch.channels_last))
+    assert out.shape == (1, 512, 4, 4)
+    assert (out >= 0).all()  # after the ReLU
+    assert load_backbone("vgg19", "random:0", "conv1_1").module[-1].__class__ is torch.nn.ReLU
+    assert len(load_backbone("vgg19", "random:0", "conv3_4").module) == 18
+
+
+def test_registry_offers_vgg16_through_the_same_interface():
+    assert {"vgg19", "vgg16"} <= set(BACKBONES)
+    assert layer_names("vgg16")[-1] == "conv5_3"
+    with pytest.raises(WeightsError, match="unknown backbone"):
+        layer_names("resnet1000")
+    with pytest.raises(WeightsError, match="unknown layer 'conv6_1'"):
+        load_backbone("vgg19", "random:0", "conv6_1")
+
+
+def test_random_weights_are_deterministic_and_say_so():
+    a = load_backbone(weights="random:7")
+    b = load_backbone(weights="random:7")
+    c = load_backbone(weights="random:8")
+    wa, wb, wc = (n.module[0].weight for n in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+    assert a.is_random and "RANDOM" in a.weights_note
+    assert a.weights_id.startswith("random:7@torch-")
+
+
+def test_weights_file_is_loaded_exactly(weights_file):
+    net = load_backbone(weights=str(weights_file))
+    state = torch.load(weights_file, weights_only=True)
+    assert torch.equal(net.module[28].weight, state["features.28.weight"])
+    assert not net.is_random and net.weights_note == ""
+    assert net.weights_id == weights_identity(str(weights_file))
+    assert net.weights_id.startswith("sha256:")
+
+
+def test_bad_weights_files_get_clear_errors(tmp_path, weights_file):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="garbage.pth: cannot load it as a PyTorch"):
+        load_backbone(weights=str(garbage))
+    not_dict = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], not_dict)
+    with pytest.raises(WeightsError, match="holds a list, not a state_dict"):
+        load_backbone(weights=str(not_dict))
+    other = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, other)
+    with pytest.raises(WeightsError, match="not a torchvision vgg19 state_dict"):
+        load_backbone(weights=str(other))
+    state = torch.load(weights_file, weights_only=True)
+    state["features.0.weight"] = torch.zeros(32, 3, 3, 3)
+    wrong = tmp_path / "wrong_shape.pth"
+    torch.save(state, wrong)
+    with pytest.raises(WeightsError, match=r"features.0.weight has shape \(32, 3, 3, 3\)"):
+        load_backbone(weights=str(wrong))
+    del state["features.0.weight"]
+    del state["features.28.bias"]
+    partial = tmp_path / "partial.pth"
+    torch.save(state, partial)
+    with pytest.raises(WeightsError, match="missing 2 tensor"):
+        load_backbone(weights=str(partial))
+    with pytest.raises(WeightsError, match="not 'imagenet', not 'random:SEED'"):
+        load_backbone(weights=str(tmp_path / "does-not-exist.pth"))
+
+
+def test_imagenet_weights_missing_gives_instructions(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")  # never start a 548 MB download in a test
+    expected = tmp_path / "torch-home" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    assert imagenet_cache_path() == expected
+    with pytest.raises(WeightsUnavailableError) as info:
+        load_backbone(weights="imagenet")
+    msg = str(info.value)
+    assert str(expected) in msg and "--weights PATH" in msg and "internet" in msg
+    assert "download.pytorch.org" in msg
+
+
+def test_imagenet_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch, weights_file):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
+    cached = imagenet_cache_path()
+    cached.parent.mkdir(parents=True)
+    os.link(weights_file, cached) if hasattr(os, "link") else cached.write_bytes(
+        weights_file.read_bytes())
+    net = load_backbone(weights="imagenet")
+    assert net.weights_id == "imagenet-v1" and not net.is_random
+    state = torch.load(weights_file, weights_only=True)
+    assert torch.equal(net.module[0].weight, state["features.0.weight"])
