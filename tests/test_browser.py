@@ -93,6 +93,18 @@ def _shown(page) -> dict[str, str]:
         "[e.dataset.method, e.dataset.pairs]))")
 
 
+def _accept_dialogs(page) -> None:
+    """A fresh JupyterLab may ask which kernel to start ("Select Kernel"): take the one
+    offered (the notebook's own, Python 3)."""
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.first.wait_for(state="visible", timeout=3_000)
+    except Exception:
+        return
+    page.locator(".jp-Dialog .jp-mod-accept").first.click()
+    dialog.first.wait_for(state="detached", timeout=10_000)
+
+
 def test_compare_choices_in_jupyterlab(lab, notebook_env, monkeypatch):
     from playwright.sync_api import sync_playwright
 
@@ -117,6 +129,7 @@ def test_compare_choices_in_jupyterlab(lab, notebook_env, monkeypatch):
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=90_000)
             for attempt in range(3):  # a click while the kernel is still connecting is lost
+                _accept_dialogs(page)
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 item = page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first
                 item.wait_for(state="visible", timeout=10_000)
