@@ -39,3 +39,48 @@ def write_study(tmp_path):
                       [f"{q},{m},{c}" for (q, m), c in choices.items()])
         return root
     return make
+
+
+# -- notebooks ---------------------------------------------------------------------------
+NOTEBOOKS = REPO / "notebooks"
+
+
+def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
+    """Execute a notebook top to bottom with this interpreter's ipykernel (whatever
+    kernelspecs the machine has), the kernel inheriting ``env``; returns the executed
+    notebook. Raises nbclient's CellExecutionError on the first failing cell."""
+    import os
+    import sys
+
+    import nbclient
+    import nbformat
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    nb = nbformat.read(path, as_version=4)
+    km = KernelManager(kernel_name="python3")
+    km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
+                                       "{connection_file}"], display_name="simkit test",
+                                 language="python")
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment of this process
+    try:
+        nbclient.NotebookClient(nb, km=km, timeout=timeout,
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def outputs(nb) -> list[dict]:
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def outputs_text(nb) -> str:
+    """Everything a notebook printed or displayed as text."""
+    return "\n".join(o.get("text", "") + "\n" + o.get("data", {}).get("text/plain", "")
+                     for o in outputs(nb))

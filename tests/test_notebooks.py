@@ -17,11 +17,8 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-from jupyter_client import KernelManager  # noqa: E402
-from jupyter_client.kernelspec import KernelSpec  # noqa: E402
+from conftest import NOTEBOOKS, REPO, outputs_text, run_notebook  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO / "notebooks"
 NAMES = ["00_quickstart", "01_compare_choices", "02_umap", "03_replay_tables"]
 
 pytestmark = pytest.mark.slow
@@ -43,46 +40,15 @@ def notebook_env(tmp_path_factory):
     return env
 
 
-def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_notebook_is_stored_without_outputs_and_says_what_it_answers(path):
     nb = nbformat.read(path, as_version=4)
-    km = KernelManager(kernel_name="python3")
-    # this interpreter, whatever kernelspecs the machine has installed
-    km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
-                                       "{connection_file}"], display_name="simkit test",
-                                 language="python")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment of this process
-    try:
-        client = nbclient.NotebookClient(nb, km=km, timeout=timeout,
-                                         resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb
-
-
-def outputs_text(nb) -> str:
-    parts = []
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            data = out.get("data", {})
-            parts.append(data.get("text/plain", ""))
-    return "\n".join(parts)
-
-
-def test_notebooks_are_stored_without_outputs():
-    for name in NAMES:
-        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                assert not cell.outputs and cell.execution_count is None, name
-        first = nb.cells[0].source
-        assert "Question" in first and "own study" in first, name
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "?" in first.source  # the question it answers
+    assert any("your own" in c.source.lower() for c in nb.cells)  # how to use your own data
 
 
 @pytest.mark.parametrize("name", NAMES)
