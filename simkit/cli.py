@@ -7,6 +7,7 @@
     simkit collect STUDY [--export]
     simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
     simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
+    simkit index COLLECTION [--scheduler tcp://HOST:PORT]
     simkit fetch NAME --out DIR
     simkit study new COLLECTION --out STUDY [--per-genre 20] [--by genre] [--seed 0]
 
@@ -52,22 +53,32 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None, help="feature store (default ~/.cache/simkit)")
 
 
+def _add_methods_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--methods", default="gram,cosine,gram_cosine",
+                   help="machine methods, comma-separated, when the choices are computed: "
+                        "gram, cosine, gram_cosine (Wei et al.), style, colour, cnn, sift, orb")
+
+
 def _model_kwargs(args: argparse.Namespace) -> dict:
     return dict(weights=args.weights, layer=args.layer, size=args.size, policy=args.policy,
                 precision=args.precision, cache_dir=args.cache_dir)
 
 
 def _machine_choices(study, args, out: Path):
-    """Compute features and choices; write choices.csv and pair_distances.csv to ``out``."""
+    """Let the machine methods choose; write choices.csv and pair_distances.csv to ``out``."""
     from .fileio import write_csv
-    from .machine import study_choices
+    from .methods import machine_choices
 
-    choices, distances, features = study_choices(study, **_model_kwargs(args))
-    if getattr(features, "weights_note", ""):
-        print(f"WARNING: {features.weights_note}", file=sys.stderr)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        choices, distances, notes = machine_choices(study, methods, **_model_kwargs(args))
+    except ValueError as e:
+        if "unknown method" in str(e):
+            raise UserError(f"--methods: {e}") from None
+        raise
     write_csv(choices, out / "choices.csv")
     write_csv(distances, out / "pair_distances.csv")
-    return study.with_choices(choices), features
+    return study.with_choices(choices), notes
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -82,14 +93,13 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, choices=args.choices)
     out = Path(args.out) if args.out else Path(args.study) / "results"
-    note = ""
+    notes: list[str] = []
     if study.choices is None:
-        study, features = _machine_choices(study, args, out)
-        note = getattr(features, "weights_note", "")
+        study, notes = _machine_choices(study, args, out)
     tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
     save_tables(tables, out)
     title = f"Study {args.study}: {len(study.valid_participants)} valid participants"
-    if note:
+    for note in notes:
         title += f"\nWARNING: {note}"
     print(format_tables(tables, title))
     if args.paper:
@@ -173,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
     p.add_argument("--no-ci", action="store_true", help="skip the bootstrap intervals")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    _add_methods_arg(p)
     _add_model_args(p)
     p.set_defaults(func=cmd_tables)
 
@@ -188,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--no-ci", action="store_true")
     p.add_argument("--n-boot", type=int, default=2000)
+    _add_methods_arg(p)
     _add_model_args(p)
     p.set_defaults(func=cmd_demo)
 
@@ -219,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_model_args(p)
     p.set_defaults(func=cmd_evaluate_retrieval)
+
+    from .distributed import add_index_arguments, cmd_index
+    p = sub.add_parser("index", help="features of a whole collection on Dask, into the "
+                                     "chunked zarr store")
+    add_index_arguments(p)
+    p.set_defaults(func=cmd_index)
 
     from .datasets import add_fetch_arguments, cmd_fetch
     p = sub.add_parser("fetch", help="download a public-domain collection (once) for offline work")

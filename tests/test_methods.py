@@ -1,0 +1,45 @@
+"""Methods by name: any mix of families makes one choices table, as each family alone would."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from simkit import cli
+from simkit.demo import make_demo_study
+from simkit.methods import available_methods, machine_choices
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    return make_demo_study(tmp_path_factory.mktemp("m") / "demo", groups_per_genre=1, image_size=64)
+
+
+def test_mixed_methods_equal_each_family_alone(study, tmp_path):
+    kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
+    choices, distances, notes = machine_choices(study, ["colour", "gram"], **kw)
+    assert choices["method"].tolist() == ["colour", "gram"] * len(study.questions)
+    assert len(distances) == 10 * 2 * len(study.questions)
+    assert any("RANDOM" in n for n in notes)
+    gram, _, _ = machine_choices(study, ["gram"], **kw)
+    colour, _, notes_colour = machine_choices(study, ["colour"], **kw)
+    pd.testing.assert_frame_equal(choices[choices["method"] == "gram"].reset_index(drop=True), gram)
+    pd.testing.assert_frame_equal(choices[choices["method"] == "colour"].reset_index(drop=True), colour)
+    assert notes_colour == []  # the colour cube uses no network: nothing to warn about
+
+
+def test_unknown_method(study):
+    with pytest.raises(ValueError, match="unknown method 'lbp'"):
+        machine_choices(study, ["gram", "lbp"])
+    assert {"gram", "style", "sift"} <= set(available_methods())
+
+
+def test_tables_with_methods(study, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert cli.main(["tables", str(study.root), "--methods", "cosine,colour", "--weights",
+                     "random:0", "--size", "32", "--cache-dir", str(tmp_path / "c"),
+                     "--no-ci", "--out", str(out)]) == 0
+    assert "Agree(colour)" in capsys.readouterr().out
+    t3 = pd.read_csv(out / "table3.csv")
+    assert t3["method"].unique().tolist() == ["cosine", "colour"]
+    assert set(pd.read_csv(out / "choices.csv")["method"]) == {"cosine", "colour"}
+    assert cli.main(["tables", str(study.root), "--methods", "lbp", "--no-ci"]) == 2
