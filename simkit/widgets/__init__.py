@@ -8,6 +8,7 @@ never needs ipywidgets or plotly:
 - :class:`TableReplay`    — a computed table beside the published one
 - :class:`Questionnaire`  — collect votes, the way the paper's online questionnaire did
 - :class:`GroupBuilder`   — browse a collection, build 5-print groups, see the machines' picks
+- :class:`CollectionMap`  — a WebGL map of a whole collection, neighbours on click
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ _VIEWS = {
     "TableReplay": "table_replay",
     "Questionnaire": "questionnaire",
     "GroupBuilder": "group_builder",
+    "CollectionMap": "collection_map",
 }
 __all__ = list(_VIEWS)
 
