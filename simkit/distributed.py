@@ -142,7 +142,7 @@ def _index_chunk(spec: dict) -> dict:
     """One task: compute the missing rows of one store chunk and write them there."""
     import torch
 
-    from .images import ImageError, load_rgb, preprocess
+    from .images import iter_batches
     from .representations import compute
 
     t0 = time.perf_counter()
@@ -156,34 +156,17 @@ def _index_chunk(spec: dict) -> dict:
     rows_done: list[int] = []
     out: dict[str, list[np.ndarray]] = {r: [] for r in reps}
     errors: dict[int, str] = {}
-    batch: list[tuple[int, "torch.Tensor"]] = []
-
-    def flush():
-        if not batch:
-            return
-        x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
+    for rows, x in iter_batches(zip((int(r) for r in spec["rows"]), spec["paths"]),
+                                policy=spec["policy"], size=spec["size"],
+                                batch_size=spec["batch_size"], max_pixels=spec["max_pixels"],
+                                errors=errors):
         with torch.inference_mode(), autocast:
             fmap = net(x)
         with torch.inference_mode():
             vec = compute(fmap.float(), reps)
         for r in reps:
             out[r].append(vec[r].numpy().copy())
-        rows_done.extend(i for i, _ in batch)
-        batch.clear()
-
-    for row, path in zip(spec["rows"], spec["paths"]):
-        try:
-            t = preprocess(load_rgb(path, max_pixels=spec["max_pixels"]), spec["policy"],
-                           spec["size"])
-        except ImageError as e:
-            errors[int(row)] = str(e)
-            continue
-        if batch and tuple(batch[0][1].shape) != tuple(t.shape):
-            flush()  # keep-aspect / native: only equal shapes share a batch
-        batch.append((int(row), t))
-        if len(batch) >= spec["batch_size"]:
-            flush()
-    flush()
+        rows_done.extend(rows)
     vectors = {r: (np.concatenate(out[r]) if out[r] else
                    np.zeros((0, store.dim), np.float32)) for r in reps}
     store.write_rows(rows_done, vectors, errors)

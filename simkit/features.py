@@ -175,7 +175,7 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
     n_computed = 0
     if todo:
         from .backbones import load_backbone
-        from .images import load_rgb, preprocess
+        from .images import iter_batches
         from .representations import compute
 
         net = load_backbone(backbone, weights, layer)
@@ -183,45 +183,28 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
                     else _null())
         bar = tqdm(total=len(todo), desc=f"features ({layer}, {precision})", unit="img",
                    disable=not progress)
-        batch: list[tuple[int, "torch.Tensor"]] = []
-
-        def flush():
-            nonlocal n_computed
-            if not batch:
-                return
-            x = torch.stack([t for _, t in batch]).contiguous(
-                memory_format=torch.channels_last)
-            with torch.inference_mode(), autocast:
-                fmap = net(x)
-            with torch.inference_mode():
-                out = compute(fmap.float(), reps)
-            for j, (i, _) in enumerate(batch):
-                vec = {r: out[r][j].numpy() for r in reps}
-                if store is not None:
-                    store.put(keys[i], vec)
-                for r in reps:
-                    vectors[r][i] = vec[r]
-                done[i] = True
-            n_computed += len(batch)
-            bar.update(len(batch))
-            batch.clear()
-
+        bad: dict[int, str] = {}
         try:
-            for i in todo:
-                try:
-                    t = preprocess(load_rgb(paths[i], max_pixels=max_pixels), policy, size)
-                except ImageError as e:
-                    errors[ids[i]] = str(e)
-                    bar.update(1)
-                    continue
-                if batch and tuple(batch[0][1].shape) != tuple(t.shape):
-                    flush()  # keep-aspect / native: only equal shapes share a batch
-                batch.append((i, t))
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
+            for batch, x in iter_batches(((i, paths[i]) for i in todo), policy=policy,
+                                         size=size, batch_size=batch_size,
+                                         max_pixels=max_pixels, errors=bad,
+                                         on_skip=lambda _: bar.update(1)):
+                with torch.inference_mode(), autocast:
+                    fmap = net(x)
+                with torch.inference_mode():
+                    out = compute(fmap.float(), reps)
+                for j, i in enumerate(batch):
+                    vec = {r: out[r][j].numpy() for r in reps}
+                    if store is not None:
+                        store.put(keys[i], vec)
+                    for r in reps:
+                        vectors[r][i] = vec[r]
+                    done[i] = True
+                n_computed += len(batch)
+                bar.update(len(batch))
         finally:
             bar.close()
+        errors.update({ids[i]: msg for i, msg in bad.items()})
 
     if errors and on_error == "raise":
         bad = list(errors.values())

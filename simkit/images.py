@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # heavy imports stay out of import time
 
 __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
-    "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize",
+    "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
 ]
 
 #: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
@@ -185,3 +185,43 @@ def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224
                 max_pixels: int = MAX_PIXELS) -> "torch.Tensor":
     """:func:`load_rgb` then :func:`preprocess`: the network input for one file."""
     return preprocess(load_rgb(path, max_pixels=max_pixels), policy, size)
+
+
+def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: str = "resize",
+                 size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
+                 errors: dict | None = None, on_skip: "Callable[[int], None] | None" = None,
+                 ) -> "Iterator[tuple[list[int], torch.Tensor]]":
+    """Decode and preprocess ``(index, path)`` items into network batches.
+
+    Yields ``(indices, x)`` with ``x`` a channels-last ``(n, 3, H, W)`` tensor of at most
+    ``batch_size`` images. Only images of equal shape share a batch (they differ under the
+    keep-aspect and native policies). An image that cannot be used is skipped: its message
+    goes to ``errors[index]`` and ``on_skip(index)`` is called (e.g. to advance a progress
+    bar), so one bad file never stops the others.
+    """
+    import torch
+
+    batch: list[tuple[int, "torch.Tensor"]] = []
+
+    def stacked():
+        x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
+        return [i for i, _ in batch], x
+
+    for index, path in items:
+        try:
+            t = load_tensor(path, policy, size, max_pixels=max_pixels)
+        except ImageError as e:
+            if errors is not None:
+                errors[index] = str(e)
+            if on_skip is not None:
+                on_skip(index)
+            continue
+        if batch and tuple(batch[0][1].shape) != tuple(t.shape):
+            yield stacked()
+            batch = []
+        batch.append((index, t))
+        if len(batch) >= batch_size:
+            yield stacked()
+            batch = []
+    if batch:
+        yield stacked()

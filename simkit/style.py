@@ -259,7 +259,7 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
 
     from .backbones import _layer_ends, _meta_features, load_backbone
     from .features import feature_config
-    from .images import ImageError, load_rgb, preprocess
+    from .images import iter_batches
     from .representations import compute
     from .store import FeatureStore, content_hash
 
@@ -308,47 +308,30 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
                     else torch.autocast("cpu", enabled=False))
         bar = tqdm(total=len(todo), desc="deep features (one pass)", unit="img",
                    disable=not progress)
-        batch: list[tuple[int, "torch.Tensor"]] = []
-
-        def flush() -> None:
-            if not batch:
-                return
-            x = torch.stack([t for _, t in batch]).contiguous(
-                memory_format=torch.channels_last)
-            out: dict[tuple[str, str], "torch.Tensor"] = {}
-            with torch.inference_mode():
-                for idx, module in enumerate(net.module):  # capture layers on the way
-                    with autocast:
-                        x = module(x)
-                    for kind, layer in at_end.get(idx + 1, ()):
-                        f = x.float()
-                        out[kind, layer] = (compute(f, ["gram"])["gram"] if kind == "gram"
-                                            else f.mean(dim=(2, 3)))
-            for j, (i, _) in enumerate(batch):
-                vec = {w: out[w][j].numpy().astype(np.float32, copy=True) for w in out}
-                for w, v in vec.items():
-                    if stores[w] is not None:
-                        stores[w].put(keys[i], {w[0]: v})
-                found[i] = vec
-            bar.update(len(batch))
-            batch.clear()
-
+        bad: dict[int, str] = {}
         try:
-            for i in todo:
-                try:
-                    t = preprocess(load_rgb(paths[i]), policy, size)
-                except ImageError as e:
-                    errors[ids[i]] = str(e)
-                    bar.update(1)
-                    continue
-                if batch and tuple(batch[0][1].shape) != tuple(t.shape):
-                    flush()  # keep-aspect / native: only equal shapes share a batch
-                batch.append((i, t))
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
+            for batch, x in iter_batches(((i, paths[i]) for i in todo), policy=policy,
+                                         size=size, batch_size=batch_size, errors=bad,
+                                         on_skip=lambda _: bar.update(1)):
+                out: dict[tuple[str, str], "torch.Tensor"] = {}
+                with torch.inference_mode():
+                    for idx, module in enumerate(net.module):  # capture layers on the way
+                        with autocast:
+                            x = module(x)
+                        for kind, layer in at_end.get(idx + 1, ()):
+                            f = x.float()
+                            out[kind, layer] = (compute(f, ["gram"])["gram"] if kind == "gram"
+                                                else f.mean(dim=(2, 3)))
+                for j, i in enumerate(batch):
+                    vec = {w: out[w][j].numpy().astype(np.float32, copy=True) for w in out}
+                    for w, v in vec.items():
+                        if stores[w] is not None:
+                            stores[w].put(keys[i], {w[0]: v})
+                    found[i] = vec
+                bar.update(len(batch))
         finally:
             bar.close()
+        errors.update({ids[i]: msg for i, msg in bad.items()})
     keep = [i for i in range(len(ids)) if i in found]
     if errors and on_error == "raise":
         _raise_errors(errors, len(keep))
