@@ -166,39 +166,13 @@ def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Col
 
 
 def _read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
-    """A CSV as strings with line numbers kept (for error messages), like study.py's
-    reader but with the columns of a collection (study.py requires ``genre``)."""
-    import csv
+    """A collection's CSV, read and checked like a study's (line numbers kept)."""
+    from .study import StudyError, read_table
 
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise CollectionError(f"{path}, line {line}: not UTF-8 text; save the file as "
-                              f"UTF-8 (CSV UTF-8 in a spreadsheet)") from None
-    rows = list(csv.reader(text.splitlines()))
-    header = [h.strip() for h in rows[0]] if rows else []
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise CollectionError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
-                              f"the header must include {', '.join(required)} "
-                              f"(found: {', '.join(header) or 'nothing'})")
-    dup = [h for h in header if header.count(h) > 1]
-    if dup:
-        raise CollectionError(f"{path}, line 1: column {dup[0]!r} appears twice; rename one")
-    body, lines = [], []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise CollectionError(f"{path}, line {lineno}: {len(row)} values for "
-                                  f"{len(header)} columns; check for a missing or extra comma")
-        body.append([cell.strip() for cell in row])
-        lines.append(lineno)
-    df = pd.DataFrame(body, columns=header, dtype=str)
-    df.attrs.update(lines=lines, path=str(path))
-    return df
+        return read_table(path, list(required))
+    except StudyError as e:
+        raise CollectionError(str(e)) from None
 
 
 # -- search --------------------------------------------------------------------------------

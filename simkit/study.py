@@ -34,7 +34,7 @@ from .fileio import write_csv
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
-    "normalize_choice", "pair_letters",
+    "normalize_choice", "pair_letters", "read_table",
 ]
 
 LETTERS = "abcde"
@@ -169,12 +169,24 @@ class Study:
 def _read_csv(path: Path, kind: str | None = None, *, optional: bool = False
               ) -> pd.DataFrame | None:
     """Read a study CSV as strings; ``kind`` (default: the file name) picks the columns."""
-    name = kind or path.name
+    required = REQUIRED[kind or path.name]
     if not path.exists():
         if optional:
             return None
         raise StudyError(f"{path}: file not found; every study folder needs {path.name} "
-                         f"with columns {', '.join(REQUIRED[name])}")
+                         f"with columns {', '.join(required)}")
+    return read_table(path, required)
+
+
+def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV file as a table of strings, checking it the way study files are checked.
+
+    UTF-8 (a BOM is fine), a header with the ``required`` columns and no duplicates, the
+    same number of values on every line; blank lines are skipped. Raises
+    :class:`StudyError` naming the file and line. The file's line numbers are kept in
+    ``df.attrs["lines"]`` for later messages about a row.
+    """
+    path = Path(path)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -184,13 +196,13 @@ def _read_csv(path: Path, kind: str | None = None, *, optional: bool = False
                          f"save the file as UTF-8 (CSV UTF-8 in a spreadsheet)") from None
     if not text.strip():
         raise StudyError(f"{path}: the file is empty; it needs a header line with "
-                         f"{', '.join(REQUIRED[name])}")
+                         f"{', '.join(required)}")
     rows = list(csv.reader(text.splitlines()))
     header = [h.strip() for h in rows[0]]
-    missing = [c for c in REQUIRED[name] if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
         raise StudyError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
-                         f"the header must include {', '.join(REQUIRED[name])} "
+                         f"the header must include {', '.join(required)} "
                          f"(found: {', '.join(header) or 'nothing'})")
     dup = [h for h in header if header.count(h) > 1]
     if dup:
