@@ -136,9 +136,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             from .backbones import load_backbone
             load_backbone("vgg19", weights="imagenet")
         except Exception as e:  # no cached weights and no internet: say so, use random ones
-            print(f"WARNING: ImageNet weights are not available ({e}).\n"
-                  f"WARNING: the demo continues with random:0 weights: the machine choices "
-                  f"below mean nothing.", file=sys.stderr)
+            print(f"WARNING: {e}\n\nWARNING: the demo continues with random:0 weights: "
+                  f"the machine choices below mean nothing.\n", file=sys.stderr)
             args.weights = "random:0"
     args.study, args.choices, args.paper = str(out), None, True
     return cmd_tables(args)
