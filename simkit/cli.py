@@ -132,10 +132,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Building the demo study in {out} (synthetic prints, SIMULATED votes) ...")
     make_demo_study(out, groups_per_genre=args.groups, image_size=args.image_size)
     if args.weights == "imagenet":
+        from .backbones import WeightsUnavailableError, load_backbone
         try:
-            from .backbones import load_backbone
             load_backbone("vgg19", weights="imagenet")
-        except Exception as e:  # no cached weights and no internet: say so, use random ones
+        except WeightsUnavailableError as e:  # not cached, no internet: say so, use random
             print(f"WARNING: {e}\n\nWARNING: the demo continues with random:0 weights: "
                   f"the machine choices below mean nothing.\n", file=sys.stderr)
             args.weights = "random:0"
