@@ -139,7 +139,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"WARNING: {e}\n\nWARNING: the demo continues with random:0 weights: "
                   f"the machine choices below mean nothing.\n", file=sys.stderr)
             args.weights = "random:0"
-    args.study, args.choices, args.paper = str(out), None, True
+    # results go to STUDY/results: a choices.csv in the study itself would be taken as
+    # given machine choices by the next run
+    args.study, args.choices, args.paper, args.out = str(out), None, True, None
     return cmd_tables(args)
 
 
