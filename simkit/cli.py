@@ -7,6 +7,8 @@
     simkit collect STUDY [--export]
     simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
     simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
+    simkit perceptual score --data material-appearance=PATH --net alexnet --out FILE.json
+    simkit perceptual adapt --data study=STUDY --net alexnet --out SCALARS.npz
     simkit index COLLECTION [--scheduler tcp://HOST:PORT]
     simkit fetch NAME --out DIR
     simkit study new COLLECTION --out STUDY [--per-genre 20] [--by genre] [--seed 0]
@@ -56,7 +58,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def _add_methods_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default="gram,cosine,gram_cosine",
                    help="machine methods, comma-separated, when the choices are computed: "
-                        "gram, cosine, gram_cosine (Wei et al.), style, colour, cnn, sift, orb")
+                        "gram, cosine, gram_cosine (Wei et al.), style, colour, cnn, sift, orb, "
+                        "lpips_<net>[_<comparison>] (e.g. lpips_alexnet, lpips_vgg16_sort)")
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
@@ -232,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_model_args(p)
     p.set_defaults(func=cmd_evaluate_retrieval)
+
+    from .perceptual.command import add_parser as add_perceptual
+    add_perceptual(sub)  # simkit perceptual score|adapt
 
     from .distributed import add_index_arguments, cmd_index
     p = sub.add_parser("index", help="features of a whole collection on Dask, into the "

@@ -10,6 +10,8 @@ family         methods                                    from
 deep           ``gram``, ``cosine``, ``gram_cosine``      Wei et al. (VGG-19 conv5_1)
 style          ``style``, ``colour``, ``cnn``             Holtes; Mtasher & msad
 local          ``sift``, ``orb``                          keypoint matches (OpenCV)
+perceptual     ``lpips_<net>[_<comparison>]``, e.g.       Pihlgren et al. (baseline,
+               ``lpips_alexnet``, ``lpips_vgg16_sort``    unit channel weights)
 =============  =========================================  ==============================
 
 The result concatenates into one ``choices.csv`` (``question_id,method,choice``) and one
@@ -33,14 +35,24 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 DEFAULT_METHODS = FAMILIES["deep"]
 
 
+def _perceptual_methods() -> dict[str, tuple[str, str]]:
+    """``lpips_<net>[_<comparison>]`` → (net, comparison), for every network × comparison."""
+    from .perceptual.metrics import COMPARISONS, method_name
+    from .perceptual.networks import NETWORKS
+
+    return {method_name(n, c): (n, c) for n in NETWORKS for c in COMPARISONS}
+
+
 def available_methods() -> list[str]:
-    return [m for members in FAMILIES.values() for m in members]
+    return [m for members in FAMILIES.values() for m in members] + list(_perceptual_methods())
 
 
 def _family(method: str) -> str:
     for family, members in FAMILIES.items():
         if method in members:
             return family
+    if method in _perceptual_methods():
+        return "perceptual"
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(available_methods())}")
 
 
@@ -81,6 +93,16 @@ def machine_choices(study, methods: Iterable[str] = DEFAULT_METHODS, *,
         c, d = local_choices(study, by_family["local"], progress=progress)
         choices.append(c)
         distances.append(d)
+    if "perceptual" in by_family:
+        from .perceptual.adapt import study_choices as perceptual_choices
+        from .perceptual.metrics import PerceptualMetric
+        spec = _perceptual_methods()
+        metrics = [PerceptualMetric.baseline(*spec[m], weights=str(weights))
+                   for m in by_family["perceptual"]]
+        c, d, note = perceptual_choices(study, metrics, progress=progress)
+        choices.append(c)
+        distances.append(d)
+        notes.append(note)
     order = {m: i for i, m in enumerate(methods)}
 
     def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -43,3 +43,14 @@ def test_tables_with_methods(study, tmp_path, capsys):
     assert t3["method"].unique().tolist() == ["cosine", "colour"]
     assert set(pd.read_csv(out / "choices.csv")["method"]) == {"cosine", "colour"}
     assert cli.main(["tables", str(study.root), "--methods", "lbp", "--no-ci"]) == 2
+
+
+def test_perceptual_methods_by_name(study, tmp_path):
+    choices, distances, notes = machine_choices(study, ["lpips_alexnet", "lpips_squeezenet_sort"],
+                                                weights="random:0", progress=False)
+    assert choices["method"].tolist() == ["lpips_alexnet", "lpips_squeezenet_sort"] * len(study.questions)
+    # each choice is the closest of its 10 pairs
+    for (q, m), grp in distances.groupby(["question_id", "method"]):
+        chosen = choices[(choices["question_id"] == q) & (choices["method"] == m)]["choice"].item()
+        assert grp.set_index("pair")["distance"].idxmin() == chosen
+    assert any("random" in n.lower() for n in notes)
