@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NOTEBOOKS, outputs_text, run_notebook
+from conftest import NOTEBOOKS, outputs, outputs_text, run_notebook
 
 
 @pytest.mark.slow
@@ -13,5 +13,7 @@ def test_notebook_04_collect_votes_runs(tmp_path):
     text = outputs_text(nb)
     assert "answered=8/8" in text                       # the simulated participant finished
     assert "participants: 1 recruited, 1 valid" in text  # the export loads as a study
+    views = [o for o in outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) >= 2  # the questionnaire and the live group explorer
     stores = list(tmp_path.glob("simkit-collect-*/demo-study/votes.sqlite"))
     assert len(stores) == 1
