@@ -18,8 +18,13 @@ __all__ = ["atomic_write", "write_csv", "write_text"]
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
+def atomic_write(path: str | os.PathLike, mode: str = "w", *, durable: bool = True,
+                 **kwargs) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    ``durable=True`` also flushes the file to disk before the rename, so it survives a
+    power cut. Caches that can recompute what they hold pass ``False``: the rename alone
+    already means a crashed or killed program never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,7 +32,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -199,10 +199,6 @@ def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: st
     goes to ``errors[index]`` and ``on_skip(index)`` is called (e.g. to advance a progress
     bar), so one bad file never stops the others.
     """
-    import itertools
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
     import torch
 
     batch: list[tuple[int, "torch.Tensor"]] = []
@@ -211,39 +207,21 @@ def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: st
         x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
         return [i for i, _ in batch], x
 
-    def load(path):
+    for index, path in items:
         try:
-            return load_tensor(path, policy, size, max_pixels=max_pixels)
+            t = load_tensor(path, policy, size, max_pixels=max_pixels)
         except ImageError as e:
-            return e
-
-    # Decode the next images in a thread while the network works on this batch (decoding
-    # and torch both release the GIL); the lookahead bounds the memory held.
-    items = iter(items)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: deque = deque()
-
-        def refill():
-            for index, path in itertools.islice(items, 2 * batch_size - len(pending)):
-                pending.append((index, pool.submit(load, path)))
-
-        refill()
-        while pending:
-            index, future = pending.popleft()
-            refill()
-            t = future.result()
-            if isinstance(t, ImageError):
-                if errors is not None:
-                    errors[index] = str(t)
-                if on_skip is not None:
-                    on_skip(index)
-                continue
-            if batch and tuple(batch[0][1].shape) != tuple(t.shape):
-                yield stacked()
-                batch = []
-            batch.append((index, t))
-            if len(batch) >= batch_size:
-                yield stacked()
-                batch = []
-        if batch:
+            if errors is not None:
+                errors[index] = str(e)
+            if on_skip is not None:
+                on_skip(index)
+            continue
+        if batch and tuple(batch[0][1].shape) != tuple(t.shape):
             yield stacked()
+            batch = []
+        batch.append((index, t))
+        if len(batch) >= batch_size:
+            yield stacked()
+            batch = []
+    if batch:
+        yield stacked()

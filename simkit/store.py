@@ -88,5 +88,6 @@ class FeatureStore:
                        self.folder / "config.json")
         for rep, v in vectors.items():
             v = np.ascontiguousarray(v, dtype=np.float32).reshape(-1)
-            with atomic_write(self._path(key, rep), "wb") as fh:
+            # no fsync: a cache entry lost to a power cut is recomputed (get() checks sizes)
+            with atomic_write(self._path(key, rep), "wb", durable=False) as fh:
                 np.save(fh, v, allow_pickle=False)
