@@ -57,6 +57,7 @@ def main() -> None:
     figures: dict[str, float | int] = {"images": len(fs.image_ids)}
 
     explorer = GroupExplorer(study, choices, distances)
+    explorer.widget  # build the view, as displaying it in a notebook does: redraws update it
     qids = list(study.questions["question_id"])
     for label in ("cold", "warm"):  # cold: thumbnails decoded on the way; warm: cached
         times = []
