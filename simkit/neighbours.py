@@ -278,7 +278,8 @@ def large_umap(reduced: np.ndarray, *, n_dims: int = 50, fit_sample: int = 10_00
     from tqdm.auto import tqdm
 
     from .fileio import atomic_write
-    from .projection import PROJECTION_VERSION, _import_umap, _key, projection_cache_dir
+    from .projection import (PROJECTION_VERSION, _cached, _import_umap, _key,
+                             projection_cache_dir)
 
     z = np.ascontiguousarray(np.asarray(reduced, dtype=np.float32)[:, :n_dims])
     n = len(z)
@@ -290,13 +291,9 @@ def large_umap(reduced: np.ndarray, *, n_dims: int = 50, fit_sample: int = 10_00
               "version": PROJECTION_VERSION}
     folder = Path(cache_dir) if cache_dir is not None else projection_cache_dir()
     path = folder / f"umap-large-{_key(z, params)}.npy"
-    if path.exists():
-        try:
-            xy = np.load(path)
-            if xy.shape == (n, 2):
-                return xy
-        except (OSError, ValueError):
-            pass
+    xy = _cached(path, n)
+    if xy is not None:
+        return xy
     umap = _import_umap()
     fit = _sample_positions(n, fit_sample, seed)
     reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kwargs)

@@ -106,6 +106,15 @@ def _import_umap():
     return umap
 
 
+def _cached(path: Path, n: int) -> np.ndarray | None:
+    """A cached N x 2 projection, or None (absent, or damaged: then it is recomputed)."""
+    try:
+        xy = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return xy if xy.shape == (n, 2) else None
+
+
 def project(vectors: np.ndarray, *, n_pca: int = 50, seed: int = 0,
             cache_dir: str | os.PathLike | None = None, progress: bool = True,
             **umap_kwargs) -> np.ndarray:
@@ -131,13 +140,9 @@ def project(vectors: np.ndarray, *, n_pca: int = 50, seed: int = 0,
 
     folder = Path(cache_dir) if cache_dir is not None else projection_cache_dir()
     path = folder / f"umap-{_key(x, params)}.npy"
-    if path.exists():
-        try:
-            xy = np.load(path)
-            if xy.shape == (n, 2):
-                return xy
-        except (OSError, ValueError):
-            pass  # a damaged cache file is recomputed (and replaced) below
+    xy = _cached(path, n)
+    if xy is not None:
+        return xy
 
     from tqdm.auto import tqdm
 
