@@ -202,37 +202,52 @@ def load_backbone(name: str = "vgg19", weights: str | os.PathLike = "imagenet",
     """
     import torch
 
-    spec = _spec(name)
     ends = _layer_ends(_meta_features(name))
     if layer not in ends:
         raise WeightsError(f"unknown layer {layer!r} for {name}; choose one of "
                            f"{', '.join(ends)}")
     end, channels = ends[layer]
+    trunk, wid, is_random = load_trunk(name, weights, end)
+    wspec = str(weights)
+    note = RANDOM_WEIGHTS_NOTE.format(spec=wspec) if is_random else ""
+    trunk = trunk.to(memory_format=torch.channels_last)
+    return Backbone(trunk, name, layer, channels, wspec, wid, is_random, note,
+                    {"end": end})
+
+
+def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | None = None
+               ) -> "tuple[torch.nn.Sequential, str, bool]":
+    """The convolutional trunk (``features``) of backbone ``name``, its first ``end``
+    modules, with ``weights``; frozen, in eval mode.
+
+    Returns ``(trunk, weights_identity, is_random)``. ``random:SEED`` uses torchvision's
+    VGG initialisation (Kaiming normal, fan-out, zero bias), seeded; ``imagenet`` and a
+    file path load a torchvision state_dict (only the trunk's keys are needed).
+    """
+    import torch
+
+    spec = _spec(name)
     wid = weights_identity(weights, name)  # validates the spec first
     wspec = str(weights)
     m = _RANDOM_RE.match(wspec)
-    with torch.device("meta"):
+    with torch.device("meta"):  # no memory, no initialisation until the weights are known
         trunk = spec.make_features()[:end]
     trunk = trunk.to_empty(device="cpu")
     if m:
         gen = torch.Generator().manual_seed(int(m.group(1)))
-        for mod in trunk.modules():  # torchvision's VGG initialisation, seeded
+        for mod in trunk.modules():
             if isinstance(mod, torch.nn.Conv2d):
                 torch.nn.init.kaiming_normal_(mod.weight, mode="fan_out",
                                               nonlinearity="relu", generator=gen)
                 torch.nn.init.zeros_(mod.bias)
-        note = RANDOM_WEIGHTS_NOTE.format(spec=wspec)
     else:
         if wspec == "imagenet":
             state, where = _imagenet_state_dict(name), "ImageNet weights"
         else:
             state, where = _file_state_dict(Path(wspec).expanduser()), wspec
         _load_trunk(trunk, state, spec.prefix, name, where)
-        note = ""
     trunk.eval().requires_grad_(False)
-    trunk = trunk.to(memory_format=torch.channels_last)
-    return Backbone(trunk, name, layer, channels, wspec, wid, bool(m), note,
-                    {"end": end})
+    return trunk, wid, bool(m)
 
 
 def _imagenet_state_dict(backbone: str) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .fileio import write_text
-from .study import IMAGE_COLUMNS, PAIRS, LETTERS, Study, load_study, save_study
+from .study import IMAGE_COLUMNS, PAIRS, Study, load_study, save_study
 
 __all__ = ["PAPER_GENRES", "make_demo_study", "make_print_study", "simulate_votes",
            "find_wikiart", "default_study"]

@@ -35,12 +35,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .representations import REPRESENTATIONS, tril_size
 from .zarrstore import MISSING, CollectionFeatures, ZarrFeatureStore
+
+if TYPE_CHECKING:  # dask is an optional extra, imported when a job starts
+    from distributed import Client
 
 __all__ = ["index_collection", "IndexResult", "connect", "worker_model", "SCHEDULER_ENV",
            "open_collection_features", "add_index_arguments", "cmd_index", "index_command"]
@@ -77,7 +80,7 @@ def _require_distributed():
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, *, workers: int | None = None,
             threads_per_worker: int = 1, dashboard: str | None = ":8787",
-            memory_limit: str | float = "auto") -> Iterator["distributed.Client"]:
+            memory_limit: str | float = "auto") -> Iterator["Client"]:
     """A Dask client: to ``scheduler`` (or ``$SIMKIT_DASK_SCHEDULER``) when given, else to
     a new ``LocalCluster`` of ``workers`` processes (default: one per core, at most 8) that
     is closed on exit. ``dashboard=None`` starts no dashboard (":0" picks a free port)."""

@@ -45,6 +45,26 @@ def write_study(tmp_path):
 NOTEBOOKS = REPO / "notebooks"
 
 
+@pytest.fixture(scope="session")
+def notebook_env(tmp_path_factory):
+    """The environment of notebooks 00–03 and the browser test: a small default study and
+    one feature cache for the whole session (the first notebook computes, the rest read)."""
+    import os
+
+    cache = tmp_path_factory.mktemp("simkit-cache")
+    env = {"SIMKIT_NOTEBOOK_GROUPS": "2", "SIMKIT_CACHE": str(cache), "SIMKIT_OFFLINE": "1",
+           "MPLBACKEND": "Agg"}
+    # the real prints when this machine has them, whatever the kernel's folder
+    from simkit.demo import find_wikiart
+    wikiart = find_wikiart(REPO)
+    if wikiart is not None:
+        env["SIMKIT_WIKIART"] = str(wikiart)
+    # numba's compiled UMAP code: reuse the project's cache when run.sh set one
+    env.setdefault("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR",
+                                                     str(REPO / ".cache" / "numba")))
+    return env
+
+
 def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
     """Execute a notebook top to bottom with this interpreter's ipykernel (whatever
     kernelspecs the machine has), the kernel inheriting ``env``; returns the executed

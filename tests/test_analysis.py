@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from simkit.analysis import (bootstrap_ci, chance_levels, compute_tables, easy_questions, fig1,

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from test_notebooks import notebook_env  # noqa: F401  (one shared feature cache per session)
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -9,35 +9,15 @@ random-weights path without waiting for a network timeout.
 """
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-from conftest import NOTEBOOKS, REPO, outputs_text, run_notebook  # noqa: E402
+from conftest import NOTEBOOKS, outputs_text, run_notebook  # noqa: E402
 
 NAMES = ["00_quickstart", "01_compare_choices", "02_umap", "03_replay_tables"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def notebook_env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("simkit-cache")
-    env = {"SIMKIT_NOTEBOOK_GROUPS": "2", "SIMKIT_CACHE": str(cache), "SIMKIT_OFFLINE": "1",
-           "MPLBACKEND": "Agg"}
-    # the real prints when this machine has them, whatever the kernel's folder
-    from simkit.demo import find_wikiart
-    wikiart = find_wikiart(REPO)
-    if wikiart is not None:
-        env["SIMKIT_WIKIART"] = str(wikiart)
-    # numba's compiled UMAP code: reuse the project's cache when run.sh set one
-    env.setdefault("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR",
-                                                     str(REPO / ".cache" / "numba")))
-    return env
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)

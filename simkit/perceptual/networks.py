@@ -26,7 +26,7 @@ C-vector is divided by its Euclidean norm (+1e-10), so every position weighs the
 from __future__ import annotations
 
 import os
-import re
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,7 +70,6 @@ NETWORKS: dict[str, NetworkSpec] = {
                          (64, 128, 256, 512, 512), "VGG19_Weights.IMAGENET1K_V1"),
 }
 
-_RANDOM_RE = re.compile(r"^random:(\d+)$")
 
 
 def _spec(name: str) -> NetworkSpec:
@@ -151,35 +150,11 @@ def load_network(name: str = "alexnet", weights: str | os.PathLike = "imagenet",
     cached and cannot be downloaded, :class:`~simkit.backbones.WeightsError` for a bad file
     or specification.
     """
-    import torch
-
     from .. import backbones as bb
 
     spec = _spec(name)
     ensure_registered()
     wspec = str(weights)
-    wid = bb.weights_identity(weights, spec.torchvision)  # validates the spec first
-    with torch.device("meta"):
-        trunk = bb._spec(spec.torchvision).make_features()[: spec.taps[-1] + 1]
-    trunk = trunk.to_empty(device="cpu")
-    m = _RANDOM_RE.match(wspec)
-    if m:
-        # the deep features' random initialisation (Kaiming normal, fan-out, zero bias)
-        gen = torch.Generator().manual_seed(int(m.group(1)))
-        for mod in trunk.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(mod.weight, mode="fan_out",
-                                              nonlinearity="relu", generator=gen)
-                torch.nn.init.zeros_(mod.bias)
-        note = RANDOM_NOTE.format(spec=wspec)
-    else:
-        if wspec == "imagenet":
-            state, where = bb._imagenet_state_dict(spec.torchvision), "ImageNet weights"
-        else:
-            from pathlib import Path
-            path = Path(wspec).expanduser()
-            state, where = bb._file_state_dict(path), wspec
-        bb._load_trunk(trunk, state, "features.", spec.torchvision, where)
-        note = ""
-    trunk.eval().requires_grad_(False)
-    return LossNetwork(name, spec, trunk, wspec, wid, bool(m), note, normalize)
+    trunk, wid, is_random = bb.load_trunk(spec.torchvision, weights, spec.taps[-1] + 1)
+    note = RANDOM_NOTE.format(spec=wspec) if is_random else ""
+    return LossNetwork(name, spec, trunk, wspec, wid, is_random, note, normalize)
