@@ -25,7 +25,6 @@ Other torchvision CNNs are added by one entry in :data:`BACKBONES`.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -138,14 +137,6 @@ def _weights_enum(backbone: str):
 _RANDOM_RE = re.compile(r"^random:(\d+)$")
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 _HASH_MEMO: dict[tuple[str, int, int], str] = {}
 
 
@@ -171,7 +162,8 @@ def weights_identity(weights: str | os.PathLike, backbone: str = "vgg19") -> str
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASH_MEMO:
-        _HASH_MEMO[key] = "sha256:" + _file_sha256(path)[:32]
+        from .store import content_hash
+        _HASH_MEMO[key] = "sha256:" + content_hash(path)[:32]
     return _HASH_MEMO[key]
 
 

@@ -65,6 +65,7 @@ from typing import Callable, Iterable, Iterator
 import pandas as pd
 
 from .fileio import atomic_write, write_csv, write_text
+from .store import content_hash
 
 __all__ = [
     "SOURCES", "COLUMNS", "FetchError", "LicenceRefused", "Item", "FetchReport",
@@ -504,14 +505,6 @@ def _verify_image(path: Path) -> None:
         raise ValueError(f"not a complete image: {e}") from None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _image_size(path: Path) -> tuple[int, int]:
     from PIL import Image
     with Image.open(path) as im:
@@ -644,7 +637,7 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
             ok = False
             if dest.exists():
                 if old and old.get("sha256"):
-                    ok = _sha256(dest) == old["sha256"]
+                    ok = content_hash(dest) == old["sha256"]
                 else:  # written by an interrupted run before images.csv was saved
                     try:
                         _verify_image(dest)
@@ -673,7 +666,7 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
                 "artist": it.artist, "date": it.date, "year": it.year, "width": str(w),
                 "height": str(h), "source": it.source, "source_id": it.source_id,
                 "source_url": it.source_url, "image_url": it.image_url,
-                "licence": it.licence, "sha256": _sha256(dest),
+                "licence": it.licence, "sha256": content_hash(dest),
                 "bytes": str(dest.stat().st_size), "subjects": "; ".join(it.subjects)}
             bar.update(1)
             if k % 20 == 19:

@@ -41,6 +41,32 @@ def write_study(tmp_path):
     return make
 
 
+# -- weights -----------------------------------------------------------------------------
+def seeded_vgg19_state(seed: int) -> dict:
+    """A seeded random VGG-19 trunk in torchvision's state_dict format (features.*):
+    Kaiming-normal weights and small random biases."""
+    import torch
+    from torchvision.models.vgg import cfgs, make_layers
+
+    g = torch.Generator().manual_seed(seed)
+    trunk = make_layers(cfgs["E"])
+    for m in trunk:
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
+            torch.nn.init.normal_(m.bias, 0.0, 0.01, generator=g)
+    return {f"features.{k}": v for k, v in trunk.state_dict().items()}
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """A VGG-19 weights file written by the test session, for the ``--weights PATH`` path."""
+    import torch
+
+    path = tmp_path_factory.mktemp("weights") / "vgg19-seeded.pth"
+    torch.save(seeded_vgg19_state(2024), path)
+    return path
+
+
 # -- notebooks ---------------------------------------------------------------------------
 NOTEBOOKS = REPO / "notebooks"
 

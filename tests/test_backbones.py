@@ -4,25 +4,10 @@ import os
 import pytest
 import torch
 import torchvision
-from torchvision.models.vgg import cfgs, make_layers
 
 from simkit.backbones import (BACKBONES, WeightsError, WeightsUnavailableError,
                               imagenet_cache_path, layer_names, load_backbone,
                               weights_identity)
-
-
-def random_vgg19_features_state(seed: int) -> dict:
-    """A seeded random VGG-19 trunk in torchvision's state_dict format (features.*)."""
-    torch.manual_seed(seed)
-    trunk = make_layers(cfgs["E"])
-    return {f"features.{k}": v for k, v in trunk.state_dict().items()}
-
-
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "vgg19-random.pth"
-    torch.save(random_vgg19_features_state(123), path)
-    return path
 
 
 def test_layer_names_and_conv5_1_cut():

@@ -192,19 +192,25 @@ def _writer(path: str, k: int, barrier, results) -> None:
     results.put((pid, mine))
 
 
-def test_eight_processes_lose_nothing(study80):
-    path = study80.root / "votes.sqlite"
-    VoteStore(path, study80).close()
+def run_at_once(target, n: int, *args) -> list:
+    """Start ``n`` processes that call ``target(*args, k, barrier, results)`` and pass the
+    barrier together; return what they put in ``results``, after they all exited 0."""
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    barrier, results = ctx.Barrier(8), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(path), k, barrier, results))
-             for k in range(8)]
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, k, barrier, results)) for k in range(n)]
     for p in procs:
         p.start()
-    expected = dict(results.get(timeout=60) for _ in procs)
+    out = [results.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(timeout=30)
         assert p.exitcode == 0
+    return out
+
+
+def test_eight_processes_lose_nothing(study80):
+    path = study80.root / "votes.sqlite"
+    VoteStore(path, study80).close()
+    expected = dict(run_at_once(_writer, 8, str(path)))
     store = VoteStore(path, study80)
     assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     got = store.responses()
@@ -225,16 +231,8 @@ def _opener(path: str, study, k: int, barrier, results) -> None:
 
 def test_a_whole_class_creates_the_store_at_once(study):
     path = study.root / "votes.sqlite"
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    barrier, results = ctx.Barrier(6), ctx.Queue()
-    procs = [ctx.Process(target=_opener, args=(str(path), study, k, barrier, results))
-             for k in range(6)]
-    for p in procs:
-        p.start()
-    done = sorted(results.get(timeout=60) for _ in procs)
-    for p in procs:
-        p.join(timeout=30)
-    assert done == list(range(6)) and all(p.exitcode == 0 for p in procs)
+    done = sorted(run_at_once(_opener, 6, str(path), study))
+    assert done == list(range(6))
     store = VoteStore(path, study)
     assert len(store.responses()) == 6
     assert store.question_ids == list(study.questions["question_id"])

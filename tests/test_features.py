@@ -14,24 +14,6 @@ MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
 
 
-def seeded_vgg19_state(seed: int) -> dict:
-    """A seeded random VGG-19 trunk (Kaiming-normal weights, small random biases)."""
-    g = torch.Generator().manual_seed(seed)
-    trunk = make_layers(cfgs["E"])
-    for m in trunk:
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
-            torch.nn.init.normal_(m.bias, 0.0, 0.01, generator=g)
-    return {f"features.{k}": v for k, v in trunk.state_dict().items()}
-
-
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "vgg19-seeded.pth"
-    torch.save(seeded_vgg19_state(2024), path)
-    return path
-
-
 def write_images(folder, n, size=(56, 48), seed=0):
     """Smooth random colour images (noise blurred by upsampling), as PNG files."""
     rng = np.random.default_rng(seed)

@@ -156,11 +156,12 @@ def _score(args) -> int:
     triplets = _triplets(kind, path, args, split=args.split)
     net = load_network(metric.net, metric.weights)
     _warn(net)
-    extra = None
+    extra = study = None
     if kind == "study" and args.choices_out:
         from ..study import load_study
         from .adapt import question_pairs
-        extra = question_pairs(load_study(path))
+        study = load_study(path)
+        extra = question_pairs(study)
     stats = triplet_statistics(triplets, net, comparison_parts(metric.comparison),
                                size=args.size, batch_size=args.batch_size, extra_pairs=extra,
                                progress=not args.no_progress)
@@ -171,10 +172,8 @@ def _score(args) -> int:
            "method": metric.name, "scalars": args.scalars, "size": args.size,
            **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
            "score_2afc": score, "human_ceiling_2afc": human_ceiling(triplets.J)}
-    if kind == "study" and args.choices_out:
-        from ..study import load_study
+    if study is not None:
         from .adapt import _choices_from_distances, _pair_rows
-        study = load_study(path)
         d = stats.pair_distances(metric.comparison, w)[_pair_rows(stats, extra)]
         choices, _ = _choices_from_distances(list(study.questions["question_id"]), d,
                                              metric.name)
