@@ -130,13 +130,18 @@ def _warn(net) -> None:
         print(net.weights_note, file=sys.stderr)
 
 
-def score_command(args: argparse.Namespace) -> int:
-    """``simkit perceptual score``: write ``n_triplets``, ``score_2afc`` (eq. 5) and more."""
+def _run(command, args: argparse.Namespace) -> int:
+    """Run a command; input the user can fix is reported in one line, exit status 2."""
     try:
-        return _score(args)
+        return command(args)
     except _errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """``simkit perceptual score``: write ``n_triplets``, ``score_2afc`` (eq. 5) and more."""
+    return _run(_score, args)
 
 
 def _score(args) -> int:
@@ -188,11 +193,7 @@ def _score(args) -> int:
 
 def adapt_command(args: argparse.Namespace) -> int:
     """``simkit perceptual adapt``: learn the scalars, save them and a JSON report."""
-    try:
-        return _adapt(args)
-    except _errors() as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return _run(_adapt, args)
 
 
 def _seeds(text: str) -> list[int]:
