@@ -73,8 +73,8 @@ def forward_flops(net, size=224):
 
 def bench_forward(batch=8, repeat=3):
     import torch
-    from simkit.backbones import load_backbone
-    from simkit.representations import compute
+    from simkit.features.backbones import load_backbone
+    from simkit.features.representations import compute
 
     net = load_backbone("vgg19", "random:0", "conv5_1")
     x = torch.randn(batch, 3, 224, 224).contiguous(memory_format=torch.channels_last)
@@ -93,7 +93,7 @@ def bench_forward(batch=8, repeat=3):
 def bench_distances(X, label):
     """all_pairs_distances vs one matmul of the same shape; nearest pairs vs float64."""
     import torch
-    from simkit.machine import all_pairs_distances
+    from simkit.methods.choices import all_pairs_distances
 
     n = len(X)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
@@ -139,9 +139,9 @@ def bench_distances(X, label):
 STUDY_CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from simkit.study import load_study
-from simkit.machine import study_choices
-from simkit.analysis import compute_tables
+from simkit.study.model import load_study
+from simkit.methods.choices import study_choices
+from simkit.analysis.tables import compute_tables
 study = load_study(sys.argv[1])
 out = {}
 for run in ("cold", "warm"):
@@ -238,7 +238,7 @@ def main(argv=None):
         tmp = Path(tmp)
         groups = 4 if args.quick else 20
         print(f"demo study ({groups * 4 * 5} images) ...", flush=True)
-        from simkit.demo import make_demo_study
+        from simkit.study.demo import make_demo_study
         t = time.perf_counter()
         make_demo_study(tmp / "study", groups_per_genre=groups, seed=0)
         res["demo_study_build_s"] = time.perf_counter() - t

@@ -49,10 +49,10 @@ def main(argv=None) -> int:
     import torch
 
     from simkit.fileio import write_text
-    from simkit.perceptual.adapt import adapt
-    from simkit.perceptual.datasets import distortion_triplets, load_material_appearance
-    from simkit.perceptual.networks import load_network
-    from simkit.perceptual.twoafc import triplet_statistics
+    from simkit.methods.perceptual.adaptation import adapt
+    from simkit.methods.perceptual.datasets import distortion_triplets, load_material_appearance
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import triplet_statistics
 
     n_img = 100 if args.quick else 400
     res: dict = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),

@@ -4,11 +4,11 @@
 
 Measures on this machine, prints, and writes benchmarks/results/scale.json (atomically):
 
-1. **Extraction**: images/s of :func:`simkit.distributed.index_collection` on an embedded
+1. **Extraction**: images/s of :func:`simkit.scale.cluster.index_collection` on an embedded
    LocalCluster with 1 and with 2 single-threaded worker processes (VGG-19 conv5_1, random
    weights, 224x224 inputs, all three representations written to the store), each after a
    warm-up job so model loading is not counted; the single-process extractor
-   (:func:`simkit.features.extract_features`, torch using every core) beside them; memory
+   (:func:`simkit.features.extract.extract_features`, torch using every core) beside them; memory
    per worker process (resident and peak).
 2. **Store**: write and read throughput of the zarr store, float32 and float16, on
    131,328-dim rows.
@@ -54,10 +54,10 @@ def _rss_mb() -> dict:
 
 
 def bench_extraction(tmp: Path, n_images: int) -> dict:
-    from simkit.demo import make_demo_study
-    from simkit.distributed import connect, index_collection
-    from simkit.features import extract_features
-    from simkit.retrieval import load_collection
+    from simkit.study.demo import make_demo_study
+    from simkit.scale.cluster import connect, index_collection
+    from simkit.features.extract import extract_features
+    from simkit.search.retrieval import load_collection
 
     make_demo_study(tmp / "col", groups_per_genre=max(1, n_images // 20), image_size=256)
     col = load_collection(tmp / "col")
@@ -111,7 +111,7 @@ def synthetic_rows(n: int, dim: int, seed: int, *, rank: int = 512, block: int =
 
 
 def _fill(tmp: Path, n: int, dtype: str, seed: int = 0):
-    from simkit.zarrstore import CollectionFeatures, ZarrFeatureStore
+    from simkit.features.zarr_store import CollectionFeatures, ZarrFeatureStore
     st = ZarrFeatureStore({"synthetic": n, "seed": seed}, tmp / "stores", dtype=dtype,
                           chunk_rows=64, dim=DIM)
     rows = st.register([f"{i:064x}" for i in range(n)], ["gram"])
@@ -125,8 +125,8 @@ def _fill(tmp: Path, n: int, dtype: str, seed: int = 0):
 
 
 def bench_store_and_neighbours(tmp: Path, n: int, n_queries: int) -> dict:
-    from simkit.neighbours import CollectionIndex, stream_exact_search
-    from simkit.zarrstore import float16_ranking_error
+    from simkit.scale.neighbours import CollectionIndex, stream_exact_search
+    from simkit.features.zarr_store import float16_ranking_error
 
     out: dict = {"n": n, "dim": DIM}
     cf, write_s = _fill(tmp, n, "float32")
@@ -189,7 +189,7 @@ def bench_faiss_100k(n: int = 100_000, d: int = 256, n_queries: int = 200) -> di
     """HNSW on n PCA-like vectors (decaying spectrum, clusters), measured."""
     import faiss
 
-    from simkit.retrieval import ApproximateIndex
+    from simkit.search.retrieval import ApproximateIndex
     rng = np.random.default_rng(2)
     spectrum = (30.0 / np.arange(1, d + 1) ** 0.7).astype(np.float32)
     centres = rng.standard_normal((60, d), dtype=np.float32) * spectrum

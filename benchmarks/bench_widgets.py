@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 CHILD = """
 import sys, time, numpy as np
 t = time.perf_counter()
-from simkit.projection import project
+from simkit.search.projection import project
 X = np.load(sys.argv[1])
 project(X, cache_dir=sys.argv[2], progress=False)
 print(time.perf_counter() - t)
@@ -46,8 +46,8 @@ def main() -> None:
 
     import numpy as np
 
-    from simkit.demo import make_demo_study
-    from simkit.machine import study_choices
+    from simkit.study.demo import make_demo_study
+    from simkit.methods.choices import study_choices
     from simkit.widgets import GroupExplorer
 
     tmp = Path(tempfile.mkdtemp(prefix="simkit-bench-widgets-"))

@@ -81,7 +81,7 @@ def notebook_env(tmp_path_factory):
     env = {"SIMKIT_NOTEBOOK_GROUPS": "2", "SIMKIT_CACHE": str(cache), "SIMKIT_OFFLINE": "1",
            "MPLBACKEND": "Agg"}
     # the real prints when this machine has them, whatever the kernel's folder
-    from simkit.demo import find_wikiart
+    from simkit.study.demo import find_wikiart
     wikiart = find_wikiart(REPO)
     if wikiart is not None:
         env["SIMKIT_WIKIART"] = str(wikiart)

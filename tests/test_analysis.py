@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simkit.analysis import (bootstrap_ci, chance_levels, compute_tables, easy_questions, fig1,
+from simkit.analysis.tables import (bootstrap_ci, chance_levels, compute_tables, easy_questions, fig1,
                              per_question, table2, table3, table4, table5)
-from simkit.study import load_study
+from simkit.study.model import load_study
 
 QUESTIONS = {
     "q1": ("G1", ["a1", "b1", "c1", "d1", "e1"]),

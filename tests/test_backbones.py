@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from simkit.backbones import (BACKBONES, WeightsError, WeightsUnavailableError,
+from simkit.features.backbones import (BACKBONES, WeightsError, WeightsUnavailableError,
                               imagenet_cache_path, layer_names, load_backbone,
                               weights_identity)
 

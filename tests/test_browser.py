@@ -108,9 +108,9 @@ def test_compare_choices_in_jupyterlab(lab, notebook_env, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     from simkit import load_study
-    from simkit.analysis import per_question
-    from simkit.demo import default_study
-    from simkit.machine import study_choices
+    from simkit.analysis.tables import per_question
+    from simkit.study.demo import default_study
+    from simkit.methods.choices import study_choices
 
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)

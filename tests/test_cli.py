@@ -7,7 +7,8 @@ import sys
 import pandas as pd
 import pytest
 
-from simkit import cli, fileio
+from simkit import fileio
+import simkit.cli.app as cli
 from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES
 
 
@@ -33,7 +34,7 @@ def test_validate_bad_study_exits_2_with_the_message(folder, capsys):
 
 
 def test_console_script_runs(folder):
-    r = subprocess.run([sys.executable, "-m", "simkit.cli", "validate", str(folder)],
+    r = subprocess.run([sys.executable, "-m", "simkit.cli.app", "validate", str(folder)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

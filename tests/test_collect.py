@@ -13,11 +13,11 @@ import textwrap
 import pandas as pd
 import pytest
 
-from simkit.analysis import compute_tables
-from simkit.collect import (StoreError, StoreMismatch, StoreUnavailable, VoteError, VoteStore,
+from simkit.analysis.tables import compute_tables
+from simkit.votes.store import (VoteStoreError, StoreMismatch, StoreUnavailable, VoteError, VoteStore,
                             collect_command, open_study, question_order)
-from simkit.demo import make_demo_study
-from simkit.study import PAIRS, load_study
+from simkit.study.demo import make_demo_study
+from simkit.study.model import PAIRS, load_study
 
 pytest.importorskip("ipywidgets")
 from simkit.widgets import Questionnaire  # noqa: E402
@@ -243,8 +243,8 @@ def test_killed_kernel_keeps_every_confirmed_answer(study):
     VoteStore(path, study).close()
     script = textwrap.dedent(f"""
         import itertools, sys
-        from simkit.collect import VoteStore
-        from simkit.study import PAIRS
+        from simkit.votes.store import VoteStore
+        from simkit.study.model import PAIRS
         store = VoteStore({str(path)!r})
         store.register("k1", familiarity=3, field="x", visual_impairment=False)
         for n in itertools.count():
@@ -328,16 +328,16 @@ def test_store_from_another_study_is_refused(study, tmp_path):
     assert (other.root / "responses.csv").read_bytes() == before
     junk = tmp_path / "junk.sqlite"
     junk.write_text("not a database " * 100)
-    with pytest.raises(StoreError, match="not a simkit vote store"):
+    with pytest.raises(VoteStoreError, match="not a simkit vote store"):
         VoteStore(junk, study)
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as raw:
         raw.execute("CREATE TABLE notes (text)")
-    with pytest.raises(StoreError, match="not a simkit vote store"):
+    with pytest.raises(VoteStoreError, match="not a simkit vote store"):
         VoteStore(foreign, study)
     with sqlite3.connect(foreign) as raw:   # left alone
         assert raw.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
-    with pytest.raises(StoreError, match="no vote store here yet"):
+    with pytest.raises(VoteStoreError, match="no vote store here yet"):
         VoteStore(tmp_path / "none.sqlite")
 
 

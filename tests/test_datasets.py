@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from simkit.datasets import (FetchError, LicenceRefused, fetch_collection, infer_genre,
+from simkit.fetch.museums import (FetchError, LicenceRefused, fetch_collection, infer_genre,
                              is_open_licence, load_collection)
-from simkit.study import StudyError
+from simkit.study.model import StudyError
 
 FAST = dict(min_interval=0.0, backoff=0.01, retries=2, timeout=5, progress=False)
 

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED_DATA
-from simkit.analysis import compute_tables
-from simkit.demo import make_demo_study, make_print_study
-from simkit.study import IMAGE_COLUMNS, load_study
+from simkit.analysis.tables import compute_tables
+from simkit.study.demo import make_demo_study, make_print_study
+from simkit.study.model import IMAGE_COLUMNS, load_study
 
 WIKIART = SHARED_DATA / "ukiyoe-wikiart"
 

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
-from simkit.distributed import (add_index_arguments, cmd_index, connect,  # noqa: E402
+from simkit.scale.cluster import (add_index_arguments, cmd_index, connect,  # noqa: E402
                                 index_collection, open_collection_features)
 
 SIZE = 64
@@ -22,9 +22,9 @@ KW = dict(weights="random:0", size=SIZE, batch_size=2, chunk_rows=2, progress=Fa
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from simkit.demo import make_demo_study
-    from simkit.features import extract_features
-    from simkit.retrieval import load_collection
+    from simkit.study.demo import make_demo_study
+    from simkit.features.extract import extract_features
+    from simkit.search.retrieval import load_collection
 
     root = tmp_path_factory.mktemp("dist") / "demo"
     make_demo_study(root, groups_per_genre=1, image_size=SIZE)  # 20 images
@@ -83,7 +83,7 @@ def test_a_killed_job_leaves_a_readable_store_and_a_rerun_computes_only_the_rest
     # a whole job (no Dask, one process) killed with SIGKILL after its second chunk
     script = textwrap.dedent(f"""
         import sys
-        from simkit.distributed import index_collection
+        from simkit.scale.cluster import index_collection
         def said(res):
             print("chunk", res["chunk"], flush=True)
         index_collection({str(col.root)!r}, workers=0, store_root={str(tmp_path)!r},
@@ -117,7 +117,7 @@ def test_a_killed_job_leaves_a_readable_store_and_a_rerun_computes_only_the_rest
 
 
 def _keys(col, part):
-    from simkit.store import content_hash
+    from simkit.features.cache import content_hash
     paths = col.paths
     return [content_hash(paths[i]) for i in part.missing]
 

@@ -5,10 +5,10 @@ import torch
 from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 
-import simkit.backbones
-import simkit.representations
-from simkit.features import FeatureSet, extract_features, load_npz, save_npz
-from simkit.images import ImageError
+import simkit.features.backbones
+import simkit.features.representations
+from simkit.features.extract import FeatureSet, extract_features, load_npz, save_npz
+from simkit.features.images import ImageError
 
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
@@ -77,7 +77,7 @@ def test_full_size_224_input(tmp_path, weights_file):
 def forward_counter(monkeypatch):
     """Counts forward passes of the real network built during a test."""
     calls = {"built": 0, "forward": 0}
-    real = simkit.backbones.load_backbone
+    real = simkit.features.backbones.load_backbone
 
     def counting(*args, **kwargs):
         net = real(*args, **kwargs)
@@ -85,7 +85,7 @@ def forward_counter(monkeypatch):
         net.module.register_forward_hook(lambda *a: calls.__setitem__(
             "forward", calls["forward"] + 1))
         return net
-    monkeypatch.setattr(simkit.backbones, "load_backbone", counting)
+    monkeypatch.setattr(simkit.features.backbones, "load_backbone", counting)
     return calls
 
 
@@ -116,7 +116,7 @@ def test_interrupted_extraction_resumes(tmp_path, weights_file, monkeypatch):
     paths = write_images(tmp_path, 5)
     kw = dict(weights=str(weights_file), size=48, cache_dir=tmp_path / "cache",
               progress=False, batch_size=1)
-    real = simkit.representations.compute
+    real = simkit.features.representations.compute
     seen = []
 
     def failing(*args, **kwargs):
@@ -124,10 +124,10 @@ def test_interrupted_extraction_resumes(tmp_path, weights_file, monkeypatch):
             raise KeyboardInterrupt  # Ctrl-C after two images
         seen.append(1)
         return real(*args, **kwargs)
-    monkeypatch.setattr(simkit.representations, "compute", failing)
+    monkeypatch.setattr(simkit.features.representations, "compute", failing)
     with pytest.raises(KeyboardInterrupt):
         extract_features(paths, **kw)
-    monkeypatch.setattr(simkit.representations, "compute", real)
+    monkeypatch.setattr(simkit.features.representations, "compute", real)
     leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     resumed = extract_features(paths, **kw)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from simkit.machine import study_choices
-from simkit.study import IMAGE_COLUMNS, PAIRS, StudyError, load_study
+from simkit.methods.choices import study_choices
+from simkit.study.model import IMAGE_COLUMNS, PAIRS, StudyError, load_study
 from simkit.widgets.group_builder import GroupBuilder
 
 FEATURES = dict(weights="random:0", size=32)

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from simkit.datasets import load_collection
-from simkit.features import FeatureSet
-from simkit.groups import (describe_picks, group_picks, new_study, random_groups,
+from simkit.fetch.museums import load_collection
+from simkit.features.extract import FeatureSet
+from simkit.study.groups import (describe_picks, group_picks, new_study, random_groups,
                            sample_groups, suggest_groups)
-from simkit.machine import choose
-from simkit.study import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
+from simkit.methods.choices import choose
+from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
 
 
 def make_collection(root: Path, counts: dict[str, int], size=(24, 32)) -> Path:
@@ -99,7 +99,7 @@ def test_study_new_by_any_column_and_options(tmp_path):
 
 def test_cli_functions(tmp_path, capsys):
     import argparse
-    from simkit.groups import add_study_new_arguments, cmd_study_new
+    from simkit.study.groups import add_study_new_arguments, cmd_study_new
 
     col = make_collection(tmp_path / "col", {"A": 12, "B": 10})
     p = argparse.ArgumentParser()
@@ -142,7 +142,7 @@ def test_suggestions_reproducible_with_reasons():
             for m, p in picks.items():
                 assert f"{m} picks {p}" in row.reason
 
-    # the picks shown are those `simkit.machine.choose` makes for a study of these groups
+    # the picks shown are those `simkit.methods.choices.choose` makes for a study of these groups
     qs = s1[IMAGE_COLUMNS].copy()
     qs.insert(0, "genre", "g")
     qs.insert(0, "question_id", [f"q{k}" for k in range(len(qs))])

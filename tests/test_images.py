@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from simkit.images import (IMAGENET_MEAN, IMAGENET_STD, MIN_SIDE, ImageError, load_rgb,
+from simkit.features.images import (IMAGENET_MEAN, IMAGENET_STD, MIN_SIDE, ImageError, load_rgb,
                            load_tensor, preprocess)
 
 

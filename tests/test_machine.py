@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 
-from simkit.features import FeatureSet
-from simkit.machine import all_pairs_distances, choose, pair_distances, study_choices
-from simkit.study import PAIRS, load_study
+from simkit.features.extract import FeatureSet
+from simkit.methods.choices import all_pairs_distances, choose, pair_distances, study_choices
+from simkit.study.model import PAIRS, load_study
 
 
 def brute_d64(X):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simkit import cli
-from simkit.demo import make_demo_study
-from simkit.methods import available_methods, machine_choices
+import simkit.cli.app as cli
+from simkit.study.demo import make_demo_study
+from simkit.methods.registry import available_methods, machine_choices
 
 
 @pytest.fixture(scope="module")

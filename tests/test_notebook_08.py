@@ -20,7 +20,7 @@ def test_notebook_08_builds_a_study(tmp_path):
     assert "questions: 2" in text
     studies = list(tmp_path.glob("simkit-build-*/my-study"))
     assert len(studies) == 1
-    from simkit.study import load_study
+    from simkit.study.model import load_study
     study = load_study(studies[0])
     assert len(study.questions) == 2
     assert (studies[0] / "votes.sqlite").exists()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simkit.analysis import easy_questions
-from simkit.paper import TABLES, published, replay
+from simkit.analysis.tables import easy_questions
+from simkit.analysis.published import TABLES, published, replay
 
 
 @pytest.mark.parametrize("name", list(TABLES))

@@ -12,8 +12,8 @@ tvm = pytest.importorskip("torchvision.models")
 
 from conftest import SHARED_DATA  # noqa: E402
 
-from simkit.perceptual import adapt as padapt  # noqa: E402
-from simkit.perceptual import datasets, distortions, metrics, networks, twoafc  # noqa: E402
+from simkit.methods.perceptual import adaptation as padapt  # noqa: E402
+from simkit.methods.perceptual import datasets, distortions, metrics, networks, twoafc  # noqa: E402
 
 MATERIAL = SHARED_DATA / "material-appearance"
 
@@ -77,7 +77,7 @@ def _eq(za, zb, ws, kind):
 def test_comparisons_match_equations_on_random_networks(net_name, size):
     net = networks.load_network(net_name, "random:3")
     px = smooth_images(4, size, seed=1)
-    from simkit.images import normalize
+    from simkit.features.images import normalize
     ref = _hooked_features(net_name, net.module.state_dict(), normalize(px))
     pairs = np.array([[0, 1], [2, 3], [1, 3]])
     stats = metrics.pair_statistics(net, px, pairs, metrics.BASES, progress=False)
@@ -120,7 +120,7 @@ def test_distance_properties_and_layers():
     with pytest.raises(ValueError, match="unknown comparison"):
         metrics.comparison_parts("cosine")
     # VGG-19 layers are the Gatys / Wei et al. layers of the deep features
-    from simkit.backbones import _layer_ends, _meta_features
+    from simkit.features.backbones import _layer_ends, _meta_features
     ends = _layer_ends(_meta_features("vgg19"))
     spec = networks.NETWORKS["vgg19"]
     assert [ends[l][0] - 1 for l in spec.layers] == list(spec.taps)
@@ -134,13 +134,13 @@ def test_weights_file_and_errors(tmp_path, monkeypatch):
     net = networks.load_network("alexnet", path)
     assert not net.is_random and net.weights_note == ""
     assert torch.equal(net.module[3].weight, model.features[3].weight)
-    from simkit.backbones import WeightsError, WeightsUnavailableError
+    from simkit.features.backbones import WeightsError, WeightsUnavailableError
     torch.save(tvm.squeezenet1_1(weights=None).state_dict(), tmp_path / "sq.pth")
     with pytest.raises(WeightsError, match="alexnet"):
         networks.load_network("alexnet", tmp_path / "sq.pth")
     with pytest.raises(WeightsError, match="random:0"):
         networks.load_network("alexnet", tmp_path / "missing.pth")
-    from simkit.backbones import imagenet_cache_path
+    from simkit.features.backbones import imagenet_cache_path
     networks.ensure_registered()
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.setenv("SIMKIT_OFFLINE", "1")
@@ -252,7 +252,7 @@ def test_vote_triplets_exact(write_study):
         {"p1": {"q1": "a-b"}, "p2": {"q1": "b-a"}, "p3": {"q1": "a-c"}, "p4": {"q1": "d-e"},
          "p5": {"q1": "a-c"}},
         participants={"p1": "no", "p2": "no", "p3": "no", "p4": "no", "p5": "yes"})
-    from simkit.study import load_study
+    from simkit.study.model import load_study
     table = datasets.vote_triplets(load_study(root))   # p5 (impaired) is not counted
     got = {(r.x, r.y, r.z): (r.votes_xy, r.votes_xz, r.J) for r in table.itertuples()}
     want = {("a", "b", "c"): (2, 1, 1 / 3), ("a", "b", "d"): (2, 0, 0.0),
@@ -286,8 +286,8 @@ def test_study_choices_ties_and_twins(write_study):
     twin = rng.integers(0, 255, (32, 32, 3))
     _png(root / "images" / "t1.png", twin)
     _png(root / "images" / "t2.png", twin)
-    from simkit.analysis import per_question
-    from simkit.study import load_study
+    from simkit.analysis.tables import per_question
+    from simkit.study.model import load_study
     study = load_study(root)
     ms = [metrics.PerceptualMetric.baseline("alexnet", c, weights="random:0", size=32)
           for c in ("spatial", "sort")]
@@ -304,8 +304,8 @@ def test_study_choices_ties_and_twins(write_study):
 
 
 def test_cross_validation_on_demo_study(tmp_path):
-    from simkit.analysis import per_question
-    from simkit.demo import make_demo_study
+    from simkit.analysis.tables import per_question
+    from simkit.study.demo import make_demo_study
     study = make_demo_study(tmp_path / "demo", groups_per_genre=2, image_size=64)
     cv = padapt.cross_validate_study(study, "alexnet", ["spatial", "mean"], weights="random:0",
                                      folds=2, seeds=(0, 1), size=32, epochs=2,
@@ -359,7 +359,7 @@ def test_material_appearance_bad_files(tmp_path):
 
 # -- the terminal commands -------------------------------------------------------------
 def _parser():
-    from simkit.perceptual.command import add_parser
+    from simkit.cli.perceptual import add_parser
     p = argparse.ArgumentParser(prog="simkit")
     add_parser(p.add_subparsers(dest="command", required=True))
     return p

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("umap")
 
-from simkit.projection import _pca, project  # noqa: E402
+from simkit.search.projection import _pca, project  # noqa: E402
 
 
 def test_pca_matches_sklearn_up_to_sign():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from simkit.representations import (REPRESENTATIONS, compute, cosine, gram, gram_cosine,
+from simkit.features.representations import (REPRESENTATIONS, compute, cosine, gram, gram_cosine,
                                     tril_size, tril_vector)
 
 

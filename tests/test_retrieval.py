@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simkit import retrieval as R
-from simkit.demo import find_wikiart, make_demo_study
+import simkit.search.retrieval as R
+from simkit.study.demo import find_wikiart, make_demo_study
 
 from conftest import SHARED_DATA
 

@@ -1,7 +1,7 @@
 """The feature store: keyed by content and configuration, atomic, robust to damage."""
 import numpy as np
 
-from simkit.store import FeatureStore, config_hash, content_hash, default_cache_dir
+from simkit.features.cache import FeatureStore, config_hash, content_hash, default_cache_dir
 
 CONFIG = {"backbone": "vgg19", "weights_id": "random:0", "layer": "conv5_1",
           "policy": "resize", "size": 224, "precision": "fp32"}
@@ -48,6 +48,6 @@ def test_content_hash_follows_bytes_not_names(tmp_path):
 
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SIMKIT_CACHE", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
+    assert default_cache_dir() == tmp_path / "c" / "features"  # one cache root, a folder per kind
     monkeypatch.delenv("SIMKIT_CACHE")
     assert default_cache_dir().parts[-3:] == (".cache", "simkit", "features")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simkit.study import PAIRS, StudyError, load_study, normalize_choice, save_study
+from simkit.study.model import PAIRS, StudyError, load_study, normalize_choice, save_study
 
 Q = {"q1": ("G", ["i1", "i2", "i3", "i4", "i5"]), "q2": ("G", ["i6", "i7", "i8", "i9", "i10"])}
 V = {"P1": {"q1": "a-b", "q2": "c-d"}, "P2": {"q1": "e-d", "q2": "a-e"}}

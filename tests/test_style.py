@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from simkit import style
-from simkit.study import load_study
+import simkit.methods.style as style
+from simkit.study.model import load_study
 
 
 def texture(seed: int, size: int = 96) -> Image.Image:
@@ -107,7 +107,7 @@ def test_combine_style_weights_unit_parts():
 
 # -- the methods on a study -------------------------------------------------------------------
 def test_identical_images_are_nearest_and_chosen(twin_study, tmp_path):
-    from simkit.machine import choose
+    from simkit.methods.choices import choose
 
     fs = style.style_features(twin_study, weights="random:0", size=32,
                               layers=("conv1_1", "conv3_1"), cache_dir=tmp_path,
@@ -128,7 +128,7 @@ def test_identical_images_are_nearest_and_chosen(twin_study, tmp_path):
 
 
 def test_colour_needs_no_network_and_style_gram_shares_the_feature_store(twin_study, tmp_path):
-    from simkit.features import extract_features
+    from simkit.features.extract import extract_features
 
     fs = style.style_features(twin_study, methods=["colour"], weights="no-such-weights-file",
                               cache_dir=tmp_path, progress=False)
@@ -146,7 +146,7 @@ def test_colour_needs_no_network_and_style_gram_shares_the_feature_store(twin_st
 @pytest.mark.parametrize("method", ["sift", "orb"])
 def test_local_features_match_a_transformed_copy_more_than_another_image(method):
     pytest.importorskip("cv2")
-    from simkit.local_features import match_counts
+    from simkit.methods.local import match_counts
 
     a = texture(1, 192)
     b = a.rotate(7, resample=Image.Resampling.BILINEAR).resize((176, 176))  # turned, smaller
@@ -158,7 +158,7 @@ def test_local_features_match_a_transformed_copy_more_than_another_image(method)
 
 def test_local_choices_pick_the_identical_pair_and_surf_is_explained(twin_study):
     pytest.importorskip("cv2")
-    from simkit.local_features import descriptors, local_choices
+    from simkit.methods.local import descriptors, local_choices
 
     choices, dists = local_choices(twin_study, progress=False)
     assert choices["choice"].tolist() == ["a-e", "a-e"]

@@ -1,7 +1,7 @@
 """The widgets' logic, headless: what each view shows must follow from the study's data.
 
 Expected values are computed here independently (from responses.csv and participants.csv
-with collections.Counter), not with simkit.analysis.
+with collections.Counter), not with simkit.analysis.tables.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("plotly")
 
-from simkit.demo import make_demo_study  # noqa: E402
-from simkit.study import PAIRS  # noqa: E402
+from simkit.study.demo import make_demo_study  # noqa: E402
+from simkit.study.model import PAIRS  # noqa: E402
 from simkit.widgets import GroupExplorer, TableReplay, UmapExplorer  # noqa: E402
 from simkit.widgets.group_explorer import thumbnail_png  # noqa: E402
 
@@ -131,7 +131,7 @@ def test_slider_genre_order_and_filter(study, machine):
 
 @pytest.fixture(scope="module")
 def features(study, tmp_path_factory):
-    from simkit.features import extract_features
+    from simkit.features.extract import extract_features
     return extract_features(study, weights="random:0", size=32, progress=False,
                             cache_dir=tmp_path_factory.mktemp("features"))
 
@@ -179,8 +179,8 @@ def test_umap_points_match_the_study_and_link_to_the_group_explorer(study, featu
 
 
 def test_table_replay_highlights_exactly_the_differences(study, machine):
-    from simkit.analysis import compute_tables
-    from simkit.paper import published, replay
+    from simkit.analysis.tables import compute_tables
+    from simkit.analysis.published import published, replay
 
     choices, _ = machine
     tables = compute_tables(study.with_choices(choices), n_boot=50)

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("zarr")
 
-from simkit.neighbours import CollectionIndex, fit_pca, stream_exact_search  # noqa: E402
-from simkit.retrieval import exact_search  # noqa: E402
-from simkit.zarrstore import (CollectionFeatures, StoreError, ZarrFeatureStore,  # noqa: E402
+from simkit.scale.neighbours import CollectionIndex, fit_pca, stream_exact_search  # noqa: E402
+from simkit.search.retrieval import exact_search  # noqa: E402
+from simkit.features.zarr_store import (CollectionFeatures, ZarrStoreError, ZarrFeatureStore,  # noqa: E402
                               float16_ranking_error)
 
 CONFIG = {"backbone": "synthetic", "weights": "random:0"}
@@ -80,7 +80,7 @@ def test_an_interrupted_writer_leaves_a_readable_store(tmp_path):
                                                                            "an image"}
     assert np.array_equal(again.read("gram", rows[:16]), X[:16])
     assert again.remove_partial_files() == 1
-    with pytest.raises(StoreError, match="one chunk"):
+    with pytest.raises(ZarrStoreError, match="one chunk"):
         again.write_rows([0, 20], {"gram": X[[0, 20]]})
 
 

@@ -3,10 +3,10 @@
 >>> m = CollectionMap(xy, collection.images, index=ann, colour="genre")   # doctest: +SKIP
 >>> m                                                                    # doctest: +SKIP
 
-``xy`` comes from :func:`simkit.neighbours.large_umap`; the points are drawn with plotly's
+``xy`` comes from :func:`simkit.scale.neighbours.large_umap`; the points are drawn with plotly's
 ``Scattergl`` (WebGL: SVG ``Scatter`` stalls beyond some 10,000 points), one trace per value
 of the colour column (the most frequent 20, the rest as "other"). Clicking a point lists its
-nearest images from the approximate index (:class:`simkit.neighbours.CollectionIndex`) and
+nearest images from the approximate index (:class:`simkit.scale.neighbours.CollectionIndex`) and
 highlights them. The logic (:meth:`click`, :attr:`selected`) works without a browser.
 """
 from __future__ import annotations

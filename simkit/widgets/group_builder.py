@@ -13,8 +13,8 @@ being built. As soon as it is full, every method the feature extractor offers (G
 Cosine, Gram·Cosine and any later one) shows its pair with the 10 pair distances, and the
 group is flagged when the methods disagree. Add it to a study (new or existing) with one
 click, reorder or remove groups, undo any step; "Suggest" proposes informative groups
-(:func:`simkit.groups.suggest_groups`) with their reason. Saving validates the whole study
-with :func:`simkit.study.load_study` before it replaces anything (each file atomically).
+(:func:`simkit.study.groups.suggest_groups`) with their reason. Saving validates the whole study
+with :func:`simkit.study.model.load_study` before it replaces anything (each file atomically).
 
 All logic lives in plain methods and properties that tests drive headless; the widgets only
 show the state and call them.
@@ -30,9 +30,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from ..datasets import load_collection
-from ..groups import GROUP_SIZE, describe_picks, group_picks, suggest_groups, write_study
-from ..study import IMAGE_COLUMNS, LETTERS, PAIRS, Study, StudyError
+from simkit.fetch.museums import load_collection
+from simkit.study.groups import GROUP_SIZE, describe_picks, group_picks, suggest_groups, write_study
+from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS, Study, StudyError
 
 __all__ = ["GroupBuilder", "ASPECTS"]
 
@@ -48,7 +48,7 @@ class GroupBuilder:
     with ``image_id`` and ``path`` columns. ``study``: an existing study folder to add to,
     or a new folder. Features: ``weights`` (``imagenet`` | a file | ``random:SEED``),
     ``layer``, ``size``, ``policy``, ``precision``, ``cache_dir`` as in
-    :func:`simkit.features.extract_features`; ``methods`` limits the methods shown.
+    :func:`simkit.features.extract.extract_features`; ``methods`` limits the methods shown.
     """
 
     def __init__(self, collection: str | os.PathLike | pd.DataFrame,
@@ -90,7 +90,7 @@ class GroupBuilder:
 
     # -- the study ------------------------------------------------------------------------
     def _load_study(self, path: Path) -> None:
-        from ..collect import open_study  # also accepts a study nobody has voted in yet
+        from simkit.votes.store import open_study  # also accepts a study nobody has voted in yet
 
         study = open_study(path)
         self.groups = [{k: str(v) for k, v in row.items()}
@@ -223,7 +223,7 @@ class GroupBuilder:
         return len(self.group) == GROUP_SIZE
 
     def _features(self, ids: list[str]):
-        from ..features import extract_features
+        from simkit.features.extract import extract_features
 
         fs = extract_features({i: self.path_of(i) for i in ids}, progress=self.progress,
                               **self.feature_options)
@@ -233,7 +233,7 @@ class GroupBuilder:
     def machine(self, ids: list[str] | None = None) -> tuple[dict[str, str], pd.DataFrame]:
         """``(picks, distances)`` for 5 images (default: the group): each method's pair and
         the 10 pair distances (rows a-b … d-e, one column per method), exactly as
-        :func:`simkit.machine.choose` computes them for a question with these images."""
+        :func:`simkit.methods.choices.choose` computes them for a question with these images."""
         ids = list(self.group if ids is None else ids)
         if len(ids) != GROUP_SIZE:
             raise ValueError(f"the group has {len(ids)} of {GROUP_SIZE} images")
@@ -342,7 +342,7 @@ class GroupBuilder:
     def suggest(self, n: int = 5, *, seed: int = 0, candidates: int = 500,
                 prefer: str = "any", by_genre: bool = True) -> pd.DataFrame:
         """Informative groups from the visible images not yet in the study, with reasons
-        (see :func:`simkit.groups.suggest_groups`). Extracts features of those images
+        (see :func:`simkit.study.groups.suggest_groups`). Extracts features of those images
         (cached). ``by_genre``: keep each suggestion within one genre."""
         used = {g[c] for g in self.groups for c in IMAGE_COLUMNS}
         pool = [i for i in self._visible if i not in used]
@@ -374,7 +374,7 @@ class GroupBuilder:
     def save(self, path: str | os.PathLike | None = None, *, copy_images: bool = False) -> Study:
         """Write the study folder (``path``, default the one given at construction).
 
-        Validates everything first (:func:`simkit.study.load_study` on a staged copy);
+        Validates everything first (:func:`simkit.study.model.load_study` on a staged copy);
         existing votes, participants and machine choices are kept. When the study has a
         ``choices.csv``, the new questions get the picks shown here for its methods."""
         out = Path(path) if path is not None else self.study_path
@@ -406,7 +406,7 @@ class GroupBuilder:
 
     # -- the view ------------------------------------------------------------------------
     def _thumb(self, image_id: str, px: int | None = None) -> bytes:
-        from .group_explorer import thumbnail_png
+        from simkit.widgets.group_explorer import thumbnail_png
         try:
             return thumbnail_png(self.path_of(image_id), px or self._thumb_px)
         except Exception:  # unreadable: a grey square rather than a broken view
@@ -498,7 +498,7 @@ class GroupBuilder:
         self._render()
 
     def _machine_html(self) -> str:
-        from ..report import display_name
+        from simkit.analysis.report import display_name
 
         if not self.full:
             return (f"<i>{len(self.group)} of {GROUP_SIZE} prints chosen; the machines' "

@@ -10,7 +10,7 @@ The logic lives in plain methods and properties (:meth:`select`, :attr:`question
 reflect :attr:`state`. Changing the question updates the existing figure traces in place
 (no figure is rebuilt) and thumbnails are cached, so a redraw takes a few milliseconds.
 
-``choices`` (``question_id, method, choice``, as from :func:`simkit.machine.study_choices`
+``choices`` (``question_id, method, choice``, as from :func:`simkit.methods.choices.study_choices`
 or ``choices.csv``) defaults to the study's own; ``distances`` (``question_id, method,
 pair, distance``) adds each method's 5×5 distance matrix as a heatmap.
 """
@@ -24,9 +24,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..analysis import per_question
-from ..report import display_name
-from ..study import LETTERS, PAIRS, Study, pair_letters
+from simkit.analysis.tables import per_question
+from simkit.analysis.report import display_name
+from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
 
 __all__ = ["GroupExplorer", "thumbnail_png", "ORDERS"]
 
@@ -41,7 +41,7 @@ _THUMBS: dict[tuple, bytes] = {}
 def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
     """PNG bytes of an image shrunk to fit ``size`` × ``size``, keeping its aspect ratio.
 
-    Decoded safely by :func:`simkit.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…) and
+    Decoded safely by :func:`simkit.features.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…) and
     cached per file, size and modification time."""
     path = Path(path)
     try:
@@ -52,7 +52,7 @@ def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
     if key not in _THUMBS:
         from PIL import Image
 
-        from ..images import load_rgb
+        from simkit.features.images import load_rgb
 
         img = load_rgb(path)
         img.thumbnail((size, size), Image.Resampling.LANCZOS)
@@ -70,7 +70,7 @@ def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], 
     for col in ("question_id", "method", "pair", "distance"):
         if col not in distances.columns:
             raise ValueError(f"distances needs columns question_id, method, pair, distance "
-                             f"(as from simkit.machine.pair_distances); {col!r} is missing")
+                             f"(as from simkit.methods.choices.pair_distances); {col!r} is missing")
     for (q, m), grp in distances.groupby(["question_id", "method"], sort=False):
         mat = np.full((5, 5), np.nan)
         for pair, d in zip(grp["pair"], grp["distance"]):

@@ -10,7 +10,7 @@ participant) and in JupyterLab (the widgets only show the state and call the met
 >>> q.toggle("b"); q.toggle("d"); q.next()                        # answer "b-d", go on
 >>> q                                                             # in a notebook: the view
 
-Answers go to the :class:`~simkit.collect.VoteStore` as soon as "Next" is pressed. When the
+Answers go to the :class:`~simkit.votes.store.VoteStore` as soon as "Next" is pressed. When the
 store cannot be written (locked, read-only), the answers stay in memory (``q.pending``), a
 warning says so, and every later click tries again: nothing is lost.
 A participant resumes with their code: ``Questionnaire(study, store, participant_id=CODE)``
@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from ..collect import (Progress, StoreUnavailable, VoteError, VoteStore, _familiarity, _yes_no,
+from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore, _familiarity, _yes_no,
                        question_order)
-from ..study import LETTERS, Study, normalize_choice
+from simkit.study.model import LETTERS, Study, normalize_choice
 
 __all__ = ["Questionnaire", "FIELDS", "FAMILIARITY"]
 
@@ -280,7 +280,7 @@ class Questionnaire:
         if image_id not in self._thumbs:
             from PIL import Image
 
-            from ..images import load_rgb  # safe decoding: alpha on white, 16-bit, EXIF
+            from simkit.features.images import load_rgb  # safe decoding: alpha on white, 16-bit, EXIF
 
             try:
                 im = load_rgb(self.study.image_path(image_id))

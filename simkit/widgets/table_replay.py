@@ -4,7 +4,7 @@
 >>> TableReplay(tables)                                 # doctest: +SKIP   (shows the view)
 
 Pick Table 2, 3, 4, 5, the easy-question summary (§4.3) or Fig. 1. Each cell shows ours
-beside the paper's value (from :func:`simkit.paper.replay`); a cell that differs by more
+beside the paper's value (from :func:`simkit.analysis.published.replay`); a cell that differs by more
 than the paper's printing precision is highlighted. Tables 2 and 3 add their 95 %
 bootstrap intervals (over participants and over questions). Fig. 1 is drawn as a plotly
 line chart with the Majority's curve and every method's.
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..paper import replay
-from ..report import display_name
+from simkit.analysis.published import replay
+from simkit.analysis.report import display_name
 
 __all__ = ["TableReplay", "TABLE_NAMES"]
 
@@ -43,13 +43,13 @@ def _fmt(v) -> str:
 
 
 class TableReplay:
-    """Computed tables (from :func:`simkit.analysis.compute_tables`) beside the paper's."""
+    """Computed tables (from :func:`simkit.analysis.tables.compute_tables`) beside the paper's."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], *, name: str = "table2") -> None:
         missing = [n for n in TABLE_NAMES if n not in tables]
         if missing:
             raise ValueError(f"tables lacks {', '.join(missing)}; pass the dict returned by "
-                             f"simkit.analysis.compute_tables(study)")
+                             f"simkit.analysis.tables.compute_tables(study)")
         self.tables = tables
         self._name = name
         self._widget = None
@@ -67,7 +67,7 @@ class TableReplay:
             self._redraw()
 
     def replayed(self, name: str | None = None) -> pd.DataFrame | None:
-        """The long comparison of :func:`simkit.paper.replay` (``None`` for Fig. 1, which
+        """The long comparison of :func:`simkit.analysis.published.replay` (``None`` for Fig. 1, which
         the paper prints only as a figure)."""
         name = name or self._name
         return None if name == "fig1" else replay(self.tables[name], name)

@@ -4,7 +4,7 @@
 >>> ux                                                                  # doctest: +SKIP
 
 The vectors of the chosen representation (``gram``, ``cosine``, ``gram_cosine`` or any
-other in ``featureset.vectors``) are projected by :func:`simkit.projection.project`
+other in ``featureset.vectors``) are projected by :func:`simkit.search.projection.project`
 (PCA → UMAP, cached on disk). Points are coloured by genre, by artist, or by whether the
 machine (the method of the same name as the representation) agreed with people on the
 questions the print is in. Hovering shows the print's thumbnail and title beside the map;
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..analysis import per_question
-from ..report import display_name
-from ..study import LETTERS, Study, pair_letters
+from simkit.analysis.tables import per_question
+from simkit.analysis.report import display_name
+from simkit.study.model import LETTERS, Study, pair_letters
 
 if TYPE_CHECKING:
-    from ..features import FeatureSet
-    from .group_explorer import GroupExplorer
+    from simkit.features.extract import FeatureSet
+    from simkit.widgets.group_explorer import GroupExplorer
 
 __all__ = ["UmapExplorer", "COLOUR_BY"]
 
@@ -99,7 +99,7 @@ class UmapExplorer:
 
     def coordinates(self, representation: str | None = None) -> np.ndarray:
         """``N x 2`` UMAP coordinates (row i = ``image_ids[i]``), computed once, cached."""
-        from ..projection import project
+        from simkit.search.projection import project
 
         rep = representation or self._rep
         if rep not in self._xy:
@@ -180,7 +180,7 @@ class UmapExplorer:
         """Show a print's thumbnail and title beside the map."""
         self._hovered = image_id
         if self._widget is not None:
-            from .group_explorer import thumbnail_png
+            from simkit.widgets.group_explorer import thumbnail_png
             row = self.meta.set_index("image_id").loc[image_id]
             self._w_thumb.value = thumbnail_png(self.study.image_path(image_id), self.thumb_size)
             qs = ", ".join(self._questions_of.get(image_id, [])) or "none"

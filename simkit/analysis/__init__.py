@@ -1,0 +1,1 @@
+"""Analysis: Ps, Majority, Agree, the paper's tables and intervals; the published numbers; text reports."""

@@ -1,0 +1,87 @@
+"""Configuration: where simkit keeps its caches and which environment variables it reads.
+
+This is the only module that reads the environment (the command line aside). Everything
+is read when a function is called, never at import, so a notebook or a test can change a
+variable and the next call sees it.
+
+==========================  ==============================================================
+variable                    meaning
+==========================  ==============================================================
+``SIMKIT_CACHE``            the cache root (default: the platform's user cache folder,
+                            ``~/.cache/simkit`` on Linux); features, zarr stores,
+                            projections and demo studies live in sub-folders of it
+``SIMKIT_OFFLINE``          ``1``: never try to download pretrained weights
+``SIMKIT_WIKIART``          the folder of the WikiArt ukiyo-e prints (demo studies)
+``SIMKIT_DASK_SCHEDULER``   address of a running Dask scheduler (``tcp://HOST:8786``)
+``SIMKIT_CONTACT``          an e-mail or URL sent in the User-Agent of museum requests
+``SIMKIT_PAPER_DATA``       another folder of published tables (default: the package's)
+==========================  ==============================================================
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["ENV_VARS", "cache_root", "cache_dir", "offline", "wikiart_dir",
+           "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir"]
+
+ENV_VARS = ("SIMKIT_CACHE", "SIMKIT_OFFLINE", "SIMKIT_WIKIART", "SIMKIT_DASK_SCHEDULER",
+            "SIMKIT_CONTACT", "SIMKIT_PAPER_DATA")
+#: The sub-folders of the cache root, one per kind of cached thing.
+CACHE_KINDS = ("features", "zarr", "projections", "studies", "numba")
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def cache_root() -> Path:
+    """``$SIMKIT_CACHE``, else the platform's user cache folder for simkit."""
+    env = _env("SIMKIT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("simkit", appauthor=False))
+
+
+def cache_dir(kind: str) -> Path:
+    """The cache folder of one kind of thing (``features``, ``zarr``, ``projections``,
+    ``studies`` or ``numba``) under :func:`cache_root`."""
+    if kind not in CACHE_KINDS:
+        raise ValueError(f"unknown cache kind {kind!r}; one of {', '.join(CACHE_KINDS)}")
+    return cache_root() / kind
+
+
+def offline() -> bool:
+    """``SIMKIT_OFFLINE`` is set to anything but ``0``: never try to download weights."""
+    return _env("SIMKIT_OFFLINE") not in (None, "0")
+
+
+def wikiart_dir() -> Path | None:
+    """``$SIMKIT_WIKIART``, when set."""
+    env = _env("SIMKIT_WIKIART")
+    return Path(env).expanduser() if env else None
+
+
+def dask_scheduler() -> str | None:
+    """``$SIMKIT_DASK_SCHEDULER``, when set."""
+    return _env("SIMKIT_DASK_SCHEDULER")
+
+
+def contact() -> str | None:
+    """``$SIMKIT_CONTACT``, when set (sent to museum APIs in the User-Agent)."""
+    return _env("SIMKIT_CONTACT")
+
+
+def paper_data_dir() -> Path | None:
+    """``$SIMKIT_PAPER_DATA``, when set (another folder of published tables)."""
+    env = _env("SIMKIT_PAPER_DATA")
+    return Path(env).expanduser() if env else None
+
+
+def numba_cache_dir() -> Path:
+    """``$NUMBA_CACHE_DIR`` when set, else ``numba`` under the cache root."""
+    env = _env("NUMBA_CACHE_DIR")
+    return Path(env) if env else cache_dir("numba")

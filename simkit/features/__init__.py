@@ -1,0 +1,1 @@
+"""Deep features: images -> backbones -> representations, one extractor, the feature caches."""

@@ -1,0 +1,328 @@
+"""A torchvision CNN cut at a named layer, with explicit weights.
+
+>>> net = load_backbone("vgg19", weights="random:0", layer="conv5_1")   # doctest: +SKIP
+>>> net.channels, net.weights_id                                          # doctest: +SKIP
+(512, 'random:0')
+
+Layer names follow the VGG papers: ``convB_I`` is the I-th convolution of block B, and the
+cut is always taken **after its ReLU** (so VGG-19 ``conv5_1`` is ``features[:30]``, 512
+channels, as in Wei et al. and Gatys et al.).
+
+``weights`` is one of
+
+* ``"imagenet"`` – torchvision's ``IMAGENET1K_V1`` weights through its weights API and the
+  torch hub cache (``$TORCH_HOME/hub/checkpoints``). When the file is not cached and cannot
+  be downloaded, :class:`WeightsUnavailableError` says exactly how to get it. Setting
+  ``SIMKIT_OFFLINE=1`` skips the download attempt. Never falls back silently.
+* a path to a torchvision-format ``state_dict`` file (``torch.load(weights_only=True)``);
+  the classifier keys may be absent (only ``features.*`` up to the layer are needed).
+* ``"random:SEED"`` – a deterministic random network for tests and offline demos:
+  torchvision's initialisation of the convolutions (Kaiming normal, fan-out, zero bias)
+  drawn from a generator seeded with SEED. Everything made with it says so
+  (:attr:`Backbone.is_random`, :attr:`Backbone.weights_note`).
+
+Other torchvision CNNs are added by one entry in :data:`BACKBONES`.
+"""
+from __future__ import annotations
+
+from simkit.errors import SimkitError
+
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "BACKBONES", "BackboneSpec", "Backbone", "WeightsError", "WeightsUnavailableError",
+    "load_backbone", "layer_names", "weights_identity", "imagenet_cache_path",
+    "RANDOM_WEIGHTS_NOTE",
+]
+
+RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not ImageNet: "
+                       "for tests and offline demos only; its choices say nothing about "
+                       "VGG-19 similarity.")
+
+
+class WeightsError(SimkitError, ValueError):
+    """A weights specification or file cannot be used; the message says how to fix it."""
+
+
+class WeightsUnavailableError(SimkitError, RuntimeError):
+    """Pretrained weights are neither cached nor downloadable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one torchvision CNN's convolutional trunk.
+
+    ``make_features`` builds the ``nn.Sequential`` trunk (on any device, weights not
+    initialised); ``weights_enum`` names the torchvision weights enum member used for
+    ``"imagenet"``; ``prefix`` is the state_dict prefix of the trunk.
+    """
+
+    make_features: Callable[[], "torch.nn.Sequential"]
+    weights_enum: str
+    imagenet_id: str
+    prefix: str = "features."
+
+
+def _vgg(cfg: str) -> Callable[[], "torch.nn.Sequential"]:
+    def make():
+        from torchvision.models.vgg import cfgs, make_layers
+        return make_layers(cfgs[cfg], batch_norm=False)
+    return make
+
+
+#: The registry: name -> spec. Add a CNN here (its trunk must be an nn.Sequential of
+#: Conv2d/ReLU/MaxPool2d so named layers can be cut after their ReLU).
+BACKBONES: dict[str, BackboneSpec] = {
+    "vgg19": BackboneSpec(_vgg("E"), "VGG19_Weights.IMAGENET1K_V1", "imagenet-v1"),
+    "vgg16": BackboneSpec(_vgg("D"), "VGG16_Weights.IMAGENET1K_V1", "imagenet-v1"),
+}
+
+
+def _spec(name: str) -> BackboneSpec:
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise WeightsError(f"unknown backbone {name!r}; available: "
+                           f"{', '.join(BACKBONES)}") from None
+
+
+def _layer_ends(features) -> dict[str, tuple[int, int]]:
+    """``{"conv1_1": (end, channels), ...}``: cut ``features[:end]`` is after that ReLU."""
+    import torch.nn as nn
+
+    out: dict[str, tuple[int, int]] = {}
+    block, conv, last = 1, 0, None
+    for i, m in enumerate(features):
+        if isinstance(m, nn.Conv2d):
+            conv += 1
+            last = (f"conv{block}_{conv}", m.out_channels)
+        elif isinstance(m, nn.ReLU) and last is not None:
+            out[last[0]] = (i + 1, last[1])
+            last = None
+        elif isinstance(m, nn.MaxPool2d):
+            block, conv = block + 1, 0
+    return out
+
+
+def _meta_features(name: str):
+    import torch
+    with torch.device("meta"):
+        return _spec(name).make_features()
+
+
+def layer_names(backbone: str = "vgg19") -> list[str]:
+    """The selectable layers of a backbone, input to output (e.g. conv1_1 … conv5_4)."""
+    return list(_layer_ends(_meta_features(backbone)))
+
+
+def imagenet_cache_path(backbone: str = "vgg19") -> Path:
+    """Where torch hub keeps the ImageNet weights file (``$TORCH_HOME/hub/checkpoints``)."""
+    import torch
+    enum = _weights_enum(backbone)
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(enum.url)
+
+
+def _weights_enum(backbone: str):
+    import torchvision.models as tvm
+    cls, member = _spec(backbone).weights_enum.split(".")
+    return getattr(getattr(tvm, cls), member)
+
+
+_RANDOM_RE = re.compile(r"^random:(\d+)$")
+
+
+_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def weights_identity(weights: str | os.PathLike, backbone: str = "vgg19") -> str:
+    """A short string that identifies the weights, for the feature-store key.
+
+    ``"imagenet-v1"``, ``"random:SEED@torchvision-X.Y"`` or ``"sha256:<hash of the file>"``.
+    Cheap: it never builds the network.
+    """
+    spec = str(weights)
+    if spec == "imagenet":
+        return _spec(backbone).imagenet_id
+    m = _RANDOM_RE.match(spec)
+    if m:
+        import torch
+        # the init draws depend on torch's RNG, so the version is part of the identity
+        return f"random:{int(m.group(1))}@torch-{torch.__version__.split('+')[0]}"
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"--weights {spec!r}: not 'imagenet', not 'random:SEED' and not an existing "
+            f"file; give a torchvision VGG-19 state_dict file, 'imagenet' or 'random:0'")
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_MEMO:
+        from simkit.features.cache import content_hash
+        _HASH_MEMO[key] = "sha256:" + content_hash(path)[:32]
+    return _HASH_MEMO[key]
+
+
+@dataclass
+class Backbone:
+    """A trunk cut after the ReLU of ``layer``; call it on a ``(N, 3, H, W)`` batch."""
+
+    module: "torch.nn.Module"
+    name: str
+    layer: str
+    channels: int
+    weights: str
+    weights_id: str
+    is_random: bool
+    weights_note: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        return self.module(x)
+
+
+def load_backbone(name: str = "vgg19", weights: str | os.PathLike = "imagenet",
+                  layer: str = "conv5_1") -> Backbone:
+    """Build ``name`` with ``weights``, cut after the ReLU of ``layer``, in eval mode.
+
+    The module is in ``channels_last`` memory format (faster convolutions on CPU) and has
+    ``requires_grad`` off.
+    """
+    import torch
+
+    ends = _layer_ends(_meta_features(name))
+    if layer not in ends:
+        raise WeightsError(f"unknown layer {layer!r} for {name}; choose one of "
+                           f"{', '.join(ends)}")
+    end, channels = ends[layer]
+    trunk, wid, is_random = load_trunk(name, weights, end)
+    wspec = str(weights)
+    note = RANDOM_WEIGHTS_NOTE.format(spec=wspec) if is_random else ""
+    trunk = trunk.to(memory_format=torch.channels_last)
+    return Backbone(trunk, name, layer, channels, wspec, wid, is_random, note,
+                    {"end": end})
+
+
+def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | None = None
+               ) -> "tuple[torch.nn.Sequential, str, bool]":
+    """The convolutional trunk (``features``) of backbone ``name``, its first ``end``
+    modules, with ``weights``; frozen, in eval mode.
+
+    Returns ``(trunk, weights_identity, is_random)``. ``random:SEED`` uses torchvision's
+    VGG initialisation (Kaiming normal, fan-out, zero bias), seeded; ``imagenet`` and a
+    file path load a torchvision state_dict (only the trunk's keys are needed).
+    """
+    import torch
+
+    spec = _spec(name)
+    wid = weights_identity(weights, name)  # validates the spec first
+    wspec = str(weights)
+    m = _RANDOM_RE.match(wspec)
+    with torch.device("meta"):  # no memory, no initialisation until the weights are known
+        trunk = spec.make_features()[:end]
+    trunk = trunk.to_empty(device="cpu")
+    if m:
+        gen = torch.Generator().manual_seed(int(m.group(1)))
+        for mod in trunk.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(mod.weight, mode="fan_out",
+                                              nonlinearity="relu", generator=gen)
+                torch.nn.init.zeros_(mod.bias)
+    else:
+        if wspec == "imagenet":
+            state, where = _imagenet_state_dict(name), "ImageNet weights"
+        else:
+            state, where = _file_state_dict(Path(wspec).expanduser()), wspec
+        _load_trunk(trunk, state, spec.prefix, name, where)
+    trunk.eval().requires_grad_(False)
+    return trunk, wid, bool(m)
+
+
+def _imagenet_state_dict(backbone: str) -> dict:
+    import torch
+
+    enum = _weights_enum(backbone)
+    path = imagenet_cache_path(backbone)
+    how = (f"To get them: (1) on a machine with internet run\n"
+           f"      python -c \"import torchvision; torchvision.models.{backbone}("
+           f"weights='IMAGENET1K_V1')\"\n"
+           f"    and copy ~/.cache/torch/hub/checkpoints/{path.name} from there to\n"
+           f"      {path}\n"
+           f"    (the folder is $TORCH_HOME/hub/checkpoints; $TORCH_HOME defaults to "
+           f"~/.cache/torch); or (2) download {enum.url}\n"
+           f"    yourself and pass --weights PATH/{path.name} (weights=PATH in Python).\n"
+           f"    For an offline demo only, --weights random:0 runs a random network.")
+    if not path.exists():
+        from simkit.config import offline
+
+        if offline():
+            raise WeightsUnavailableError(
+                f"ImageNet weights for {backbone} are not in the torch hub cache "
+                f"({path}) and SIMKIT_OFFLINE is set, so no download was tried.\n{how}")
+        old = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(60)  # an unreachable network must not hang forever
+        try:
+            return enum.get_state_dict(progress=True, check_hash=True)
+        except Exception as e:
+            raise WeightsUnavailableError(
+                f"ImageNet weights for {backbone} are not in the torch hub cache ({path}) "
+                f"and downloading them failed ({type(e).__name__}: {e}).\n{how}") from None
+        finally:
+            socket.setdefaulttimeout(old)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise WeightsUnavailableError(
+            f"the cached ImageNet weights {path} cannot be read ({e}); delete the file "
+            f"and get it again.\n{how}") from None
+
+
+def _file_state_dict(path: Path) -> dict:
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise WeightsError(f"{path}: cannot load it as a PyTorch state_dict ({e}); give "
+                           f"a file saved with torch.save(model.state_dict(), PATH)") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state_dict "
+                           f"(a dict of parameter name -> tensor)")
+    return obj
+
+
+def _load_trunk(trunk, state: dict, prefix: str, name: str, where: str) -> None:
+    """Load ``features.*`` tensors into ``trunk``, checking names and shapes."""
+    import torch
+
+    full = {k: v.shape for k, v in _meta_features(name).state_dict().items()}
+    with torch.device("meta"):
+        import torchvision.models as tvm
+        classifier = {k for k in getattr(tvm, name)(weights=None).state_dict()
+                      if not k.startswith(prefix)}
+    unexpected = [k for k in state if not (k.startswith(prefix) and k[len(prefix):] in full)
+                  and k not in classifier]
+    if unexpected:
+        raise WeightsError(f"{where}: not a torchvision {name} state_dict (unexpected keys "
+                           f"such as {', '.join(unexpected[:3])}); save it with "
+                           f"torch.save(torchvision.models.{name}().state_dict(), PATH)")
+    needed = trunk.state_dict()
+    missing = [prefix + k for k in needed if prefix + k not in state]
+    if missing:
+        raise WeightsError(f"{where}: missing {len(missing)} tensor(s) needed up to this "
+                           f"layer, such as {', '.join(missing[:3])}")
+    for k, v in needed.items():
+        got = state[prefix + k]
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(v.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise WeightsError(f"{where}: {prefix}{k} has shape {shape}, {name} needs "
+                               f"{tuple(v.shape)}; the file is for another network")
+    trunk.load_state_dict({k: state[prefix + k].float() for k in needed})

@@ -1,0 +1,261 @@
+"""Batched deep-feature extraction: images -> network -> Gram/Cosine/Gram·Cosine vectors.
+
+>>> fs = extract_features(study, weights="imagenet")            # doctest: +SKIP
+>>> fs.vectors["cosine"].shape                                    # doctest: +SKIP
+(400, 131328)
+
+Each image is decoded safely (:mod:`simkit.features.images`), run through the cut network
+(:mod:`simkit.features.backbones`, channels-last, ``torch.inference_mode``; ``precision="bf16"`` uses
+bfloat16 autocast, about 2x faster with ~0.6 % vector error), turned into representations
+in float32 (:mod:`simkit.features.representations`) and saved in the feature store
+(:mod:`simkit.features.cache`) before the next batch, so an interruption loses at most one batch and
+a second run does no forward pass at all.
+
+A bad image does not stop the others: every good image is extracted and stored first, then
+:class:`~simkit.features.images.ImageError` lists the bad ones (or, with ``on_error="skip"``, they
+are left out of the result and listed in :attr:`FeatureSet.errors`).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from simkit.fileio import atomic_write
+from simkit.features.images import POLICIES, ImageError, MAX_PIXELS
+from simkit.features.representations import REPRESENTATIONS, tril_size
+
+if TYPE_CHECKING:
+    from simkit.study.model import Study
+
+__all__ = ["FeatureSet", "extract_features", "feature_config", "save_npz", "load_npz",
+           "PRECISIONS"]
+
+PRECISIONS = ("fp32", "bf16")
+PREPROCESS_VERSION = "rgb(alpha-on-white,exif)|pil-bilinear-aa|imagenet-norm|v1"
+
+
+@dataclass
+class FeatureSet:
+    """Feature vectors of a list of images under one configuration.
+
+    ``vectors[name]`` is an ``N x 131,328`` float32 array (row i = ``image_ids[i]``);
+    ``weights_note`` is "" for real weights and a warning for random ones; ``stats`` says
+    how many images were computed and how many came from the cache; ``errors`` maps the
+    ids of images that could not be read (``on_error="skip"``) to the reason.
+    """
+
+    image_ids: list[str]
+    vectors: dict[str, np.ndarray]
+    config: dict
+    weights_note: str = ""
+    stats: dict = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_random(self) -> bool:
+        return str(self.config.get("weights", "")).startswith("random:")
+
+    def index(self, image_id: str) -> int:
+        try:
+            return self._index[image_id]
+        except AttributeError:
+            self._index = {k: i for i, k in enumerate(self.image_ids)}
+            return self.index(image_id)
+        except KeyError:
+            raise KeyError(f"image {image_id!r} has no features in this set") from None
+
+
+def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "imagenet",
+                   layer: str = "conv5_1", size: int = 224, policy: str = "resize",
+                   precision: str = "fp32") -> dict:
+    """The configuration dict (also the feature-store key) of an extraction."""
+    from simkit.features.backbones import weights_identity
+
+    if policy not in POLICIES:
+        raise ValueError(f"unknown preprocessing policy {policy!r}; use one of "
+                         f"{', '.join(POLICIES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use fp32 or bf16")
+    if int(size) < 16:
+        raise ValueError(f"size {size} is too small; use at least 16 (224 in the paper)")
+    return {
+        "backbone": backbone, "weights": str(weights),
+        "weights_id": weights_identity(weights, backbone), "layer": layer,
+        "policy": policy, "size": int(size) if policy != "native" else None,
+        "precision": precision, "preprocess": PREPROCESS_VERSION,
+    }
+
+
+def _inputs(paths_or_study) -> tuple[list[str], list[Path]]:
+    from simkit.study.model import Study
+    if isinstance(paths_or_study, Study):
+        ids = [str(i) for i in paths_or_study.images["image_id"]]
+        return ids, [paths_or_study.image_path(i) for i in ids]
+    if isinstance(paths_or_study, Mapping):
+        return [str(k) for k in paths_or_study], [Path(p) for p in paths_or_study.values()]
+    if isinstance(paths_or_study, (str, os.PathLike)):
+        paths_or_study = [paths_or_study]
+    paths = [Path(p) for p in paths_or_study]
+    return [str(p) for p in paths], paths
+
+
+def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence",
+                     *, backbone: str = "vgg19", weights: str | os.PathLike = "imagenet",
+                     layer: str = "conv5_1", size: int = 224, policy: str = "resize",
+                     precision: str = "fp32",
+                     representations: Iterable[str] = REPRESENTATIONS,
+                     cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                     batch_size: int = 8, on_error: str = "raise",
+                     max_pixels: int = MAX_PIXELS, progress: bool = True) -> FeatureSet:
+    """Extract (or read from the feature store) the representations of every image.
+
+    ``paths_or_study``: a :class:`~simkit.study.model.Study` (all of images.csv, in its order),
+    a mapping ``{image_id: path}`` or a sequence of paths (ids = the paths as given).
+    ``on_error``: ``"raise"`` (default) stores every good image, then raises
+    :class:`ImageError` listing the bad ones; ``"skip"`` leaves them out.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from simkit.features.cache import FeatureStore, content_hash
+
+    reps = list(dict.fromkeys(representations))
+    unknown = [r for r in reps if r not in REPRESENTATIONS]
+    if unknown or not reps:
+        raise ValueError(f"unknown representation(s) {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(REPRESENTATIONS)}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError("on_error must be 'raise' or 'skip'")
+    config = feature_config(backbone=backbone, weights=weights, layer=layer, size=size,
+                            policy=policy, precision=precision)
+    ids, paths = _inputs(paths_or_study)
+    if len(set(ids)) != len(ids):
+        raise ValueError("image ids must be unique")
+    store = FeatureStore(config, cache_dir) if use_cache else None
+
+    errors: dict[str, str] = {}
+    keys: dict[int, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            keys[i] = content_hash(p)
+        except OSError as e:
+            errors[ids[i]] = str(ImageError(
+                f"{p}: cannot read the file ({e.strerror or e}); check the 'file' column "
+                f"of images.csv (relative to the study folder)"))
+
+    from simkit.features.backbones import _layer_ends, _meta_features
+    ends = _layer_ends(_meta_features(backbone))
+    if layer not in ends:
+        raise ValueError(f"unknown layer {layer!r} for {backbone}; choose one of "
+                         f"{', '.join(ends)}")
+    dim = tril_size(ends[layer][1])
+    # filled in place, so memory stays at one copy of the result
+    vectors = {r: np.empty((len(ids), dim), dtype=np.float32) for r in reps}
+    done = np.zeros(len(ids), dtype=bool)
+    todo: list[int] = []
+    for i in keys:
+        hit = store is not None and store.has(keys[i], reps)
+        if hit:
+            for r in reps:
+                v = store.get(keys[i], r, length=dim)
+                if v is None:
+                    hit = False
+                    break
+                vectors[r][i] = v
+        if hit:
+            done[i] = True
+        else:
+            todo.append(i)
+
+    n_computed = 0
+    if todo:
+        from simkit.features.backbones import load_backbone
+        from simkit.features.images import iter_batches
+        from simkit.features.representations import compute
+
+        net = load_backbone(backbone, weights, layer)
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                    else _null())
+        bar = tqdm(total=len(todo), desc=f"features ({layer}, {precision})", unit="img",
+                   disable=not progress)
+        bad: dict[int, str] = {}
+        try:
+            for batch, x in iter_batches(((i, paths[i]) for i in todo), policy=policy,
+                                         size=size, batch_size=batch_size,
+                                         max_pixels=max_pixels, errors=bad,
+                                         on_skip=lambda _: bar.update(1)):
+                with torch.inference_mode(), autocast:
+                    fmap = net(x)
+                with torch.inference_mode():
+                    out = compute(fmap.float(), reps)
+                for j, i in enumerate(batch):
+                    vec = {r: out[r][j].numpy() for r in reps}
+                    if store is not None:
+                        store.put(keys[i], vec)
+                    for r in reps:
+                        vectors[r][i] = vec[r]
+                    done[i] = True
+                n_computed += len(batch)
+                bar.update(len(batch))
+        finally:
+            bar.close()
+        errors.update({ids[i]: msg for i, msg in bad.items()})
+
+    if errors and on_error == "raise":
+        bad = list(errors.values())
+        more = f"\n(and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        saved = (f"; the features of the other {int(done.sum())} image(s) are saved and "
+                 f"will be reused" if store is not None and done.any() else "")
+        raise ImageError(f"{len(bad)} image(s) could not be used{saved}:\n"
+                         + "\n".join(bad[:3]) + more)
+
+    keep = np.flatnonzero(done)
+    if len(keep) < len(ids):  # on_error="skip": drop the rows of bad images
+        vectors = {r: v[keep] for r, v in vectors.items()}
+    from simkit.features.backbones import RANDOM_WEIGHTS_NOTE
+    note = (RANDOM_WEIGHTS_NOTE.format(spec=weights)
+            if str(weights).startswith("random:") else "")
+    return FeatureSet([ids[i] for i in keep], vectors, config, note,
+                      {"computed": n_computed, "from_cache": len(keep) - n_computed,
+                       "errors": len(errors)},
+                      {k: v for k, v in errors.items()})
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def save_npz(featureset: FeatureSet, path: str | os.PathLike) -> Path:
+    """Write ``image_ids``, one array per representation and ``config`` (JSON), atomically.
+
+    Uncompressed (the vectors do not compress); readable with ``numpy.load(path)`` and no
+    pickle: ``image_ids`` is a unicode string array.
+    """
+    arrays = {"image_ids": np.array(featureset.image_ids, dtype=str)}
+    for name, v in featureset.vectors.items():
+        arrays[name] = np.asarray(v, dtype=np.float32)
+    meta = {**featureset.config, "weights_note": featureset.weights_note}
+    arrays["config"] = np.array(json.dumps(meta, sort_keys=True))
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> FeatureSet:
+    """Read a file written by :func:`save_npz` (or any npz with ``image_ids`` + vectors)."""
+    with np.load(path, allow_pickle=False) as z:
+        ids = [str(s) for s in z["image_ids"]]
+        meta = json.loads(str(z["config"])) if "config" in z.files else {}
+        vectors = {k: z[k] for k in z.files if k in REPRESENTATIONS}
+    note = meta.pop("weights_note", "")
+    return FeatureSet(ids, vectors, meta, note)

@@ -1,0 +1,229 @@
+"""Safe image decoding and the preprocessing policies of the deep-feature methods.
+
+:func:`load_rgb` turns any file a researcher is likely to have into an 8-bit RGB
+``PIL.Image``, or raises :class:`ImageError` naming the file and saying how to fix it:
+
+* empty (0-byte), truncated or corrupt files, and non-image files named ``.jpg``;
+* decompression bombs: images with more than ``max_pixels`` pixels (default 100 million,
+  checked from the header before any pixel is decoded);
+* tiny images (either side smaller than :data:`MIN_SIDE` = 32 px).
+
+Documented conversions (no error):
+
+* EXIF orientation is applied, so the image is seen as a viewer shows it;
+* grayscale, 1-bit and palette images are expanded to RGB;
+* CMYK (and YCbCr, LAB, HSV) are converted with Pillow's conversion (no ICC colour
+  management);
+* 16-bit (and 32-bit integer) grayscale is scaled to 8 bits (``value / 257``); float
+  images are read as 0–1 when their maximum is at most 1, else as 0–255 (clipped);
+* transparency (an alpha channel or a palette transparency) is composited **on white**,
+  as a page shows the image, so a transparent background never turns black;
+* an animated image contributes its first frame.
+
+:func:`preprocess` then applies a policy and returns a normalised ``(3, H, W)`` float
+tensor:
+
+* ``"resize"`` (default): ``size`` x ``size``, bilinear with antialiasing (Pillow's
+  bilinear filter widens its support when shrinking); no resampling at all when the image
+  already has that size;
+* ``"keep-aspect"``: the shorter side becomes ``size``, the aspect ratio is kept;
+* ``"native"``: the image as it is.
+
+Pixels are scaled to [0, 1] and normalised with the ImageNet mean and standard deviation,
+as the torchvision models expect.
+"""
+from __future__ import annotations
+
+from simkit.errors import SimkitError
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:  # heavy imports stay out of import time
+    import torch
+    from PIL import Image as PILImage
+
+__all__ = [
+    "ImageError", "MIN_SIDE", "MAX_PIXELS", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
+    "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
+]
+
+#: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
+MIN_SIDE = 32
+#: Default decompression-bomb limit (pixels); 100 MP is larger than any sensible scan.
+MAX_PIXELS = 100_000_000
+POLICIES = ("resize", "keep-aspect", "native")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImageError(SimkitError, ValueError):
+    """An image file cannot be used; the message names the file and how to fix it."""
+
+
+def load_rgb(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> "PILImage.Image":
+    """Decode ``path`` into an 8-bit RGB image (see the module docstring for conversions)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: file not found; check the 'file' column of images.csv "
+                         f"(it is relative to the study folder)")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file; point 'file' at an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty (0 bytes); copy the image again")
+    # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that; we apply our own
+    # limit from the header, so turn Pillow's check into an error we can explain.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)
+        except UnidentifiedImageError:
+            head = path.read_bytes()[:16]
+            hint = (" (it looks like HTML or text: perhaps an error page was saved)"
+                    if head.lstrip().lower().startswith((b"<", b"{")) else "")
+            raise ImageError(f"{path}: not an image file Pillow can read{hint}; replace it "
+                             f"with a JPEG, PNG, TIFF, WebP or BMP image") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{path}: the image is too large (decompression-bomb guard); "
+                             f"resize it below {max_pixels:,} pixels") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"{path}: cannot open the image ({e}); the file is corrupt, "
+                             f"replace it") from None
+    with img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageError(f"{path}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
+                             f"{max_pixels:,} (decompression-bomb guard); resize the image "
+                             f"or raise max_pixels if you trust the file")
+        if min(w, h) < MIN_SIDE:
+            raise ImageError(f"{path}: the image is {w}x{h} pixels; both sides must be at "
+                             f"least {MIN_SIDE} px, use a larger version of the image")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                return _to_rgb(img)
+        except ImageError:
+            raise
+        except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
+            raise ImageError(f"{path}: the image data is truncated or corrupt ({e}); "
+                             f"copy or export the image again") from None
+
+
+def _to_rgb(img: "PILImage.Image") -> "PILImage.Image":
+    """Convert any Pillow mode to RGB, compositing transparency on white."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode == "RGB" and "transparency" not in img.info:
+        return img.copy()  # detached from the file, which the caller closes
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        a = np.asarray(img)
+        if mode == "F":
+            a = a.astype(np.float64) * (255.0 if np.nanmax(a) <= 1.0 else 1.0)
+        else:  # 16-bit (or 32-bit integer) grayscale: 65535 -> 255
+            a = a.astype(np.float64) / 257.0
+        a = np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(a, "L").convert("RGB")
+    has_alpha = (mode in ("RGBA", "LA", "PA", "RGBa", "La")
+                 or (mode in ("P", "L", "RGB", "1") and "transparency" in img.info))
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def resize_policy(img: "PILImage.Image", policy: str = "resize", size: int = 224
+                  ) -> "PILImage.Image":
+    """Apply a preprocessing policy's geometry (see the module docstring)."""
+    from PIL import Image
+
+    if policy not in POLICIES:
+        raise ValueError(f"unknown preprocessing policy {policy!r}; use one of "
+                         f"{', '.join(POLICIES)}")
+    w, h = img.size
+    if policy == "native":
+        return img
+    if policy == "resize":
+        target = (size, size)
+    else:  # keep-aspect: the shorter side becomes `size`
+        if w <= h:
+            target = (size, max(1, round(h * size / w)))
+        else:
+            target = (max(1, round(w * size / h)), size)
+    if target == (w, h):
+        return img  # already the right size: no resampling, pixels stay exact
+    return img.resize(target, Image.Resampling.BILINEAR, reducing_gap=None)
+
+
+def normalize(batch: "torch.Tensor") -> "torch.Tensor":
+    """uint8 ``(..., 3, H, W)`` -> float32 in [0, 1] -> ImageNet-normalised, in one pass."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
+    return (batch.to(torch.float32) / 255.0 - mean) / std
+
+
+def preprocess(img: "PILImage.Image", policy: str = "resize", size: int = 224
+               ) -> "torch.Tensor":
+    """RGB image -> normalised float32 tensor ``(3, H, W)`` under ``policy``."""
+    import torch
+
+    img = resize_policy(img, policy, size)
+    a = np.asarray(img, dtype=np.uint8)  # H, W, 3
+    return normalize(torch.from_numpy(a.copy()).permute(2, 0, 1))
+
+
+def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224, *,
+                max_pixels: int = MAX_PIXELS) -> "torch.Tensor":
+    """:func:`load_rgb` then :func:`preprocess`: the network input for one file."""
+    return preprocess(load_rgb(path, max_pixels=max_pixels), policy, size)
+
+
+def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: str = "resize",
+                 size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
+                 errors: dict | None = None, on_skip: "Callable[[int], None] | None" = None,
+                 ) -> "Iterator[tuple[list[int], torch.Tensor]]":
+    """Decode and preprocess ``(index, path)`` items into network batches.
+
+    Yields ``(indices, x)`` with ``x`` a channels-last ``(n, 3, H, W)`` tensor of at most
+    ``batch_size`` images. Only images of equal shape share a batch (they differ under the
+    keep-aspect and native policies). An image that cannot be used is skipped: its message
+    goes to ``errors[index]`` and ``on_skip(index)`` is called (e.g. to advance a progress
+    bar), so one bad file never stops the others.
+    """
+    import torch
+
+    batch: list[tuple[int, "torch.Tensor"]] = []
+
+    def stacked():
+        x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
+        return [i for i, _ in batch], x
+
+    for index, path in items:
+        try:
+            t = load_tensor(path, policy, size, max_pixels=max_pixels)
+        except ImageError as e:
+            if errors is not None:
+                errors[index] = str(e)
+            if on_skip is not None:
+                on_skip(index)
+            continue
+        if batch and tuple(batch[0][1].shape) != tuple(t.shape):
+            yield stacked()
+            batch = []
+        batch.append((index, t))
+        if len(batch) >= batch_size:
+            yield stacked()
+            batch = []
+    if batch:
+        yield stacked()

@@ -1,0 +1,1 @@
+"""Fetch: open-access museum collections and IIIF manifests, cached and checked."""

@@ -1,0 +1,1 @@
+"""Machine methods: the registry of every method, and each method's computation."""

@@ -1,0 +1,43 @@
+"""Deep perceptual similarity (LPIPS-style metrics) adapted to a context.
+
+After Pihlgren, Sandin & Liwicki, *Deep Perceptual Similarity is Adaptable to Ambiguous
+Contexts*, and Zhang et al. (2018), *The Unreasonable Effectiveness of Deep Features as a
+Perceptual Metric*. One idea per module:
+
+- :mod:`~simkit.methods.perceptual.networks`    loss networks (AlexNet, SqueezeNet 1.1, VGG-16 with
+  the paper's Table 1 layers; VGG-19 at the ukiyo-e layers), weights imagenet | PATH | random:SEED
+- :mod:`~simkit.methods.perceptual.metrics`     spatial / mean / sort comparisons (eqs. 1–3) with
+  per-channel scalars, the per-pair statistics they are built from, :class:`PerceptualMetric`
+- :mod:`~simkit.methods.perceptual.distortions` the six distortions of Table 2, seeded
+- :mod:`~simkit.methods.perceptual.twoafc`      2AFC triplets, the 2AFC score (eq. 5), JND mAP
+- :mod:`~simkit.methods.perceptual.datasets`    triplets from a distortion ranking, from a study's
+  votes, and from the material-appearance benchmark (Lagunas et al. 2019)
+- :mod:`~simkit.methods.perceptual.adaptation`       training the scalars (BCE through Zhang et al.'s
+  small network + L_sync of eq. 4), several seeds, cross-validation on a study
+- :mod:`~simkit.cli.perceptual`     ``simkit perceptual score|adapt`` (terminal)
+
+Importing this package loads nothing heavy; names below are imported on first use.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "NETWORKS": "networks", "load_network": "networks", "LossNetwork": "networks",
+    "COMPARISONS": "metrics", "PerceptualMetric": "metrics", "pair_statistics": "metrics",
+    "method_name": "metrics", "load_scalars": "metrics",
+    "DISTORTIONS": "distortions", "distort": "distortions",
+    "Triplets": "twoafc", "score_2afc": "twoafc", "jnd_map": "twoafc",
+    "triplet_statistics": "twoafc",
+    "distortion_triplets": "datasets", "vote_triplets": "datasets",
+    "study_triplets": "datasets", "load_material_appearance": "datasets",
+    "adapt": "adaptation", "adapt_seeds": "adaptation", "cross_validate_study": "adaptation",
+    "study_choices": "adaptation",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

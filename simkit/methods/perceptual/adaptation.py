@@ -1,0 +1,389 @@
+"""Adapting a perceptual metric to a context: learning its per-channel scalars w.
+
+The training of Pihlgren et al. §3.4 (after Zhang et al. 2018), on precomputed pair
+statistics (the loss network is frozen, so only w and a small network are trained):
+
+* a small auxiliary network G (Zhang et al.'s ``Dist2LogitLayer``: 5 → 32 → 32 → 1 with
+  LeakyReLU(0.2)) reads (d0, d1, d0 − d1, d0/(d1+ε), d1/(d0+ε)) and predicts J, the
+  probability that x1 is the more similar; the loss is BCE(G, J);
+* plus L_sync = 10 · BCE(σ(d0 − d1), J) (eq. 4) until the validation 2AFC first exceeds
+  0.5 at the end of an epoch;
+* w ≥ 0 (projected after every step), initialised at 1 (the baseline);
+* Adam (β1 = 0.5, as Zhang et al.), ``epochs`` = 10 with the learning rate decaying
+  linearly towards 0 over the last ``decay_epochs`` = 5; 20 % of the training groups
+  (questions, reference images) held out for validation; early stopping keeps the w of
+  the best validation 2AFC (the baseline counts as epoch 0, so adapting never returns a
+  metric worse on validation than the one it started from) and stops after ``patience``
+  epochs without improvement.
+
+Deviations, stated: the distances given to G and to L_sync are divided by one constant
+(the mean baseline distance of the training triplets) because eqs. 1–3 produce values far
+below 1 and G's ε = 0.1 assumes LPIPS's scale — a constant factor changes no ranking and
+no 2AFC score. The default learning rate (0.01) is higher than Zhang et al.'s 1e-4, which
+was set for ~15,000 steps; here a few thousand triplets give a few hundred steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from simkit.methods.perceptual.metrics import COMPARISONS, PerceptualMetric, combine, comparison_parts, method_name
+from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
+
+if TYPE_CHECKING:
+    from simkit.study.model import Study
+
+__all__ = ["AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
+           "study_choices", "cross_validate_study", "CrossValidation", "make_aux_net"]
+
+
+def make_aux_net(hidden: int = 32):
+    """Zhang et al.'s small network from two distances to the logit of J."""
+    import torch.nn as nn
+    return nn.Sequential(nn.Linear(5, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),
+                         nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+
+def _aux_input(d0, d1, eps: float = 0.1):
+    import torch
+    return torch.stack([d0, d1, d0 - d1, d0 / (d1 + eps), d1 / (d0 + eps)], dim=1)
+
+
+@dataclass
+class AdaptResult:
+    """Learned scalars ``w`` (flat, Σ C_l), the training history (epoch 0 = baseline) and
+    the validation 2AFC of the baseline and of the kept scalars."""
+
+    w: np.ndarray
+    comparison: str
+    seed: int
+    history: pd.DataFrame
+    best_epoch: int
+    val_2afc: float
+    baseline_val_2afc: float
+    n_train: int
+    n_val: int
+    net: str = ""
+    weights: str = ""
+    size: int = 64
+    info: dict = field(default_factory=dict)
+
+    def metric(self) -> PerceptualMetric:
+        return PerceptualMetric(self.net, self.comparison, self.weights, self.w.copy(),
+                                self.size, {"seed": self.seed, "best_epoch": self.best_epoch,
+                                            "val_2afc": self.val_2afc})
+
+
+def _split(groups: np.ndarray, val_fraction: float, rng: np.random.Generator):
+    uniq = np.unique(groups)
+    if len(uniq) >= 2:
+        perm = rng.permutation(uniq)
+        n_val = min(len(uniq) - 1, max(1, int(round(val_fraction * len(uniq)))))
+        val = np.isin(groups, perm[:n_val])
+    else:  # one group only: split the triplets themselves
+        perm = rng.permutation(len(groups))
+        val = np.zeros(len(groups), dtype=bool)
+        val[perm[:max(1, int(round(val_fraction * len(groups))))]] = True
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
+          epochs: int = 10, decay_epochs: int = 5, lr: float = 0.01, batch_size: int = 50,
+          val_fraction: float = 0.2, patience: int = 3, sync: bool = True,
+          progress: bool = True) -> AdaptResult:
+    """Learn the scalars of ``comparison`` on the triplets of ``stats`` (see the module
+    docstring). Deterministic for a given ``seed``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    comparison_parts(comparison)
+    if len(stats) < 2:
+        raise ValueError("adaptation needs at least 2 triplets (some for validation)")
+    if epochs < 1 or not 0 <= decay_epochs <= epochs:
+        raise ValueError("need epochs >= 1 and 0 <= decay_epochs <= epochs")
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    tr, va = _split(stats.group, val_fraction, rng)
+    S = torch.from_numpy(combine(stats.stats, comparison).astype(np.float32))
+    n_w = S.shape[1]
+    p0, p1 = torch.from_numpy(stats.p0), torch.from_numpy(stats.p1)
+    J = torch.from_numpy(stats.J.astype(np.float32))
+    base = S.sum(1)
+    scale = float(torch.cat([base[p0[tr]], base[p1[tr]]]).mean()) or 1.0
+
+    w = torch.ones(n_w, requires_grad=True)
+    gen_init = torch.Generator().manual_seed(seed)
+    aux = make_aux_net()
+    with torch.no_grad():  # seeded initialisation of G, independent of global state
+        for p in aux.parameters():
+            p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=gen_init)
+                    / np.sqrt(p.shape[-1]))
+    opt = torch.optim.Adam([w, *aux.parameters()], lr=lr, betas=(0.5, 0.999))
+    bce = torch.nn.BCEWithLogitsLoss()
+
+    def val_score(wv: torch.Tensor) -> float:
+        with torch.no_grad():
+            d = (S @ (wv.detach() ** 2)).double().numpy()
+        return score_2afc(d[stats.p0[va]], d[stats.p1[va]], stats.J[va])
+
+    best_w = w.detach().clone()
+    best = baseline = val_score(w)
+    best_epoch, since = 0, 0
+    sync_on = sync
+    hist = [{"epoch": 0, "lr": 0.0, "loss": np.nan, "val_2afc": baseline, "sync": sync_on}]
+    bar = tqdm(total=epochs, desc=f"adapt {stats.net} {comparison} seed {seed}",
+               unit="epoch", disable=not progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
+    try:
+        for epoch in range(1, epochs + 1):
+            # linear decay over the last `decay_epochs` epochs, towards 0
+            left = epochs - epoch + 1
+            cur = lr * min(1.0, left / (decay_epochs + 1)) if decay_epochs else lr
+            for g in opt.param_groups:
+                g["lr"] = cur
+            order = tr[rng.permutation(len(tr))]
+            total, n = 0.0, 0
+            for s in range(0, len(order), batch_size):
+                b = torch.from_numpy(order[s:s + batch_size])
+                w2 = w ** 2
+                d0 = (S[p0[b]] @ w2) / scale
+                d1 = (S[p1[b]] @ w2) / scale
+                logit = aux(_aux_input(d0, d1)).squeeze(1)
+                loss = bce(logit, J[b])
+                if sync_on:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
+                    loss = loss + 10.0 * bce(d0 - d1, J[b])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    w.clamp_(min=0.0)  # the scalars stay non-negative
+                total += float(loss.detach()) * len(b)
+                n += len(b)
+            score = val_score(w)
+            hist.append({"epoch": epoch, "lr": cur, "loss": total / max(n, 1),
+                         "val_2afc": score, "sync": sync_on})
+            if sync_on and score > 0.5:
+                sync_on = False
+            if score > best + 1e-12:
+                best, best_epoch, since = score, epoch, 0
+                best_w = w.detach().clone()
+            else:
+                since += 1
+            bar.update(1)
+            bar.set_postfix(val_2afc=f"{score:.3f}")
+            if since >= patience:
+                break
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    return AdaptResult(best_w.double().numpy(), comparison, seed, pd.DataFrame(hist),
+                       best_epoch, best, baseline, len(tr), len(va), stats.net, stats.weights,
+                       stats.size, {"scale": scale, "is_random": stats.is_random})
+
+
+def adapt_seeds(train: TripletStats, test: TripletStats | None = None,
+                comparisons: Iterable[str] = ("spatial",), seeds: Sequence[int] = (0, 1, 2, 3),
+                **kwargs) -> tuple[pd.DataFrame, dict[tuple[str, int], AdaptResult]]:
+    """Adapt each comparison with each seed; score baseline and adapted on ``test``.
+
+    Returns ``(rows, results)``: one row per (comparison, seed) with ``baseline_2afc``,
+    ``adapted_2afc`` (on ``test``; the validation split when ``test`` is None),
+    ``val_2afc``, ``best_epoch``; and the :class:`AdaptResult` of each.
+    """
+    rows, results = [], {}
+    for comp in comparisons:
+        for seed in seeds:
+            r = adapt(train, comp, seed=seed, **kwargs)
+            results[(comp, seed)] = r
+            row = {"net": train.net, "comparison": comp, "seed": seed,
+                   "val_2afc": r.val_2afc, "baseline_val_2afc": r.baseline_val_2afc,
+                   "best_epoch": r.best_epoch}
+            if test is not None:
+                row["baseline_2afc"] = test.score(comp)
+                row["adapted_2afc"] = test.score(comp, r.w)
+                row["human_ceiling"] = human_ceiling(test.J)
+            rows.append(row)
+    return pd.DataFrame(rows), results
+
+
+def summarise_seeds(rows: pd.DataFrame, value_columns: Sequence[str] | None = None,
+                    by: Sequence[str] = ("net", "comparison")) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=1) over seeds: ``<col>_mean``, ``<col>_sd``."""
+    value_columns = list(value_columns or [c for c in rows.columns
+                                           if c.endswith("_2afc") or c in ("agree", "ps")])
+    g = rows.groupby(list(by), sort=False)[value_columns]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd"))
+    out["n_seeds"] = g.size()
+    return out.reset_index()
+
+
+# -- studies: choices, cross-validation --------------------------------------------------
+def question_pairs(study: "Study") -> np.ndarray:
+    """``(Q·10, 2)`` pool indices (study image order) of every question's 10 pairs, in
+    questions.csv then PAIRS order."""
+    from simkit.study.model import PAIRS, pair_letters
+    index = {str(k): i for i, k in enumerate(study.images["image_id"])}
+    out = []
+    for qid in study.questions["question_id"]:
+        imgs = [index[i] for i in study.question_images(qid)]
+        for p in PAIRS:
+            i, j = pair_letters(p)
+            out.append((imgs[i], imgs[j]))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def _pair_rows(stats: TripletStats, pairs: np.ndarray) -> np.ndarray:
+    key = {(int(a), int(b)): k for k, (a, b) in enumerate(stats.pairs)}
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    return np.array([key[(int(a), int(b))] for a, b in zip(lo, hi)], dtype=np.int64)
+
+
+def _choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
+                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from simkit.study.model import PAIRS
+    d = d.reshape(len(qids), len(PAIRS))
+    pick = np.argmin(d, axis=1)  # first minimum: ties go to the first pair in PAIRS order
+    choices = pd.DataFrame({"question_id": list(qids), "method": method,
+                            "choice": [PAIRS[k] for k in pick]})
+    dist = pd.DataFrame({"question_id": np.repeat(list(qids), len(PAIRS)), "method": method,
+                         "pair": PAIRS * len(qids), "distance": d.ravel()})
+    return choices, dist
+
+
+def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
+                  batch_size: int = 32, progress: bool = True
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Each perceptual metric's choice for every question, like :func:`simkit.methods.choices.choose`.
+
+    Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
+    of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,
+    distance``, and a warning when a random network was used (else "")."""
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import Triplets
+
+    metrics = list(metrics)
+    pairs = question_pairs(study)
+    qids = list(study.questions["question_id"])
+    ids = [str(i) for i in study.images["image_id"]]
+    pool = Triplets(ids, [], [], [], [], [], None, [study.image_path(i) for i in ids])
+    out_c, out_d, notes, nets = [], [], [], {}
+    for m in metrics:
+        key = (m.net, m.weights, m.size)
+        if key not in nets:
+            net = load_network(m.net, m.weights)
+            notes.append(net.weights_note)
+            from simkit.methods.perceptual.metrics import BASES, pair_statistics
+            nets[key] = pair_statistics(net, pool.load_pixels(m.size), pairs, BASES,
+                                        batch_size=batch_size, progress=progress,
+                                        desc=f"{m.net} features")
+        c, d = _choices_from_distances(qids, m.distances_from_stats(nets[key]), m.name)
+        out_c.append(c)
+        out_d.append(d)
+    note = next((n for n in notes if n), "")
+    return pd.concat(out_c, ignore_index=True), pd.concat(out_d, ignore_index=True), note
+
+
+@dataclass
+class CrossValidation:
+    """Result of :func:`cross_validate_study`.
+
+    ``per_seed``: one row per (comparison, variant, seed) — ``twoafc`` on the held-out
+    questions' vote triplets, ``agree`` and ``ps`` (percent, as in the study tables) over
+    all questions, each judged by the metric adapted without it. ``summary``: mean ± sd
+    over seeds. ``choices``: ``question_id, method, choice`` of the baseline and (first
+    seed) adapted metrics, ready for :meth:`Study.with_choices`. ``scalars``: per
+    comparison, the mean learned w over folds and seeds (per layer). ``note``: the random
+    network warning, or "".
+    """
+
+    per_seed: pd.DataFrame
+    summary: pd.DataFrame
+    choices: pd.DataFrame
+    scalars: dict[str, dict[str, np.ndarray]]
+    folds: dict[str, int]
+    human_ceiling: float
+    note: str = ""
+
+
+def cross_validate_study(study: "Study", net: str = "alexnet",
+                         comparisons: Iterable[str] = COMPARISONS, *,
+                         weights: str = "imagenet", folds: int = 5,
+                         seeds: Sequence[int] = (0, 1, 2, 3), size: int = 64,
+                         split_seed: int = 0, batch_size: int = 32, progress: bool = True,
+                         **adapt_kwargs) -> CrossValidation:
+    """Adapt ``net`` to a study's votes and measure it on held-out questions.
+
+    Questions are dealt at random (``split_seed``) into ``folds`` folds; for each fold the
+    scalars are adapted (:func:`adapt`, which holds out 20 % of the training questions for
+    validation and early stopping) on the vote triplets (:func:`~.datasets.vote_triplets`)
+    of the other folds, then the held-out questions are scored: 2AFC on their triplets,
+    and the metric's choice (closest pair) for Agree / Ps. The baseline (w = 1) is scored
+    on the same questions.
+    """
+    from simkit.analysis.tables import per_question
+    from simkit.methods.perceptual.datasets import study_triplets
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import triplet_statistics
+
+    comparisons = list(comparisons)
+    for c in comparisons:
+        comparison_parts(c)
+    triplets = study_triplets(study)
+    qids = list(study.questions["question_id"])
+    if folds < 2 or folds > len(qids):
+        raise ValueError(f"folds must be between 2 and the number of questions ({len(qids)})")
+    network = load_network(net, weights)
+    qp = question_pairs(study)
+    stats = triplet_statistics(triplets, network, {b for c in comparisons
+                                                   for b in comparison_parts(c)},
+                               size=size, batch_size=batch_size, extra_pairs=qp,
+                               progress=progress)
+    qrows = _pair_rows(stats, qp).reshape(len(qids), 10)
+    rng = np.random.default_rng(split_seed)
+    fold_of = {q: k % folds for k, q in enumerate(rng.permutation(qids))}
+    t_fold = np.array([fold_of[q] for q in triplets.group])
+    q_fold = np.array([fold_of[q] for q in qids])
+
+    rows, choices, scal = [], [], {}
+    for comp in comparisons:
+        s = combine(stats.stats, comp).astype(np.float64)
+        d_base = s.sum(1)
+        held_d = {seed: np.empty(len(qids) * 10) for seed in seeds}
+        held_t = {seed: np.empty(len(triplets)) for seed in seeds}
+        ws = []
+        for k in range(folds):
+            train = stats.subset(t_fold != k)
+            for seed in seeds:
+                r = adapt(train, comp, seed=seed, progress=progress, **adapt_kwargs)
+                ws.append(r.w)
+                d = s @ (r.w ** 2)
+                qsel = np.flatnonzero(q_fold == k)
+                held_d[seed].reshape(len(qids), 10)[qsel] = d[qrows[qsel]]
+                tsel = t_fold == k
+                held_t[seed][tsel] = np.where(
+                    d[stats.p1[tsel]] < d[stats.p0[tsel]], stats.J[tsel],
+                    np.where(d[stats.p1[tsel]] > d[stats.p0[tsel]], 1 - stats.J[tsel], 0.5))
+        scal[comp] = PerceptualMetric(net, comp, weights, np.mean(ws, 0), size).layer_scalars()
+        variants = [("baseline", None, d_base[qrows].ravel(),
+                     score_2afc(d_base[stats.p0], d_base[stats.p1], stats.J))]
+        variants += [("adapted", seed, held_d[seed], float(held_t[seed].mean()))
+                     for seed in seeds]
+        for variant, seed, dq, twoafc in variants:
+            name = method_name(net, comp, variant == "adapted")
+            c, _ = _choices_from_distances(qids, dq, name)
+            pq = per_question(study.with_choices(c))
+            rows.append({"net": net, "comparison": comp, "variant": variant,
+                         "seed": -1 if seed is None else seed, "method": name,
+                         "twoafc": twoafc, "agree": 100.0 * pq[f"agree_{name}"].mean(),
+                         "ps": float(pq[f"ps_{name}"].mean())})
+            if seed is None or seed == seeds[0]:
+                choices.append(c)
+    per_seed = pd.DataFrame(rows)
+    summary = summarise_seeds(per_seed, ["twoafc", "agree", "ps"],
+                              by=("net", "comparison", "variant", "method"))
+    return CrossValidation(per_seed, summary, pd.concat(choices, ignore_index=True), scal,
+                           fold_of, human_ceiling(stats.J), network.weights_note)

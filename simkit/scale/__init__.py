@@ -1,0 +1,1 @@
+"""Scale: the same extraction over whole collections, on Dask, into the zarr store."""

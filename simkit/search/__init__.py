@@ -1,0 +1,1 @@
+"""Search: distances, indexes, retrieval evaluation, projections."""

@@ -1,0 +1,1 @@
+"""Studies: the Study model; reading, validating and writing study folders; grouping; demo studies."""

@@ -1,0 +1,371 @@
+"""Study folders: images, 5-image questions, human votes, optional machine choices.
+
+A study folder holds plain CSV files (UTF-8, a BOM is fine)::
+
+    STUDY/
+      images.csv        image_id, file, genre [, title, artist, year, ...]
+      questions.csv     question_id, genre, image_1, image_2, image_3, image_4, image_5
+      responses.csv     participant_id, question_id, choice        e.g. "d-e"
+      participants.csv  participant_id [, visual_impairment, familiarity, field, ...]  (optional)
+      choices.csv       question_id, method, choice                 (optional)
+
+``file`` is relative to the study folder (an absolute path also works). A *choice* names two
+of the five images of a question by their letters a–e (image_1 … image_5) in any order:
+"e-d", "(d)-(e)" and "D-E" all mean "d-e".
+
+A participant is *valid* (counted in the analysis) when they answered every question and did
+not report a visual impairment, as in Wei et al. (54 recruited → 41 valid).
+
+>>> study = load_study("demo-study")          # doctest: +SKIP
+>>> study.valid_participants                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from simkit.errors import SimkitError
+
+import csv
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from simkit.fileio import write_csv
+
+__all__ = [
+    "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
+    "normalize_choice", "pair_letters", "read_table",
+]
+
+LETTERS = "abcde"
+IMAGE_COLUMNS = [f"image_{i}" for i in range(1, 6)]
+#: The 10 pairs of a 5-image question, in the order used everywhere (ties go to the first).
+PAIRS = [f"{x}-{y}" for x, y in itertools.combinations(LETTERS, 2)]
+
+REQUIRED = {
+    "images.csv": ["image_id", "file", "genre"],
+    "questions.csv": ["question_id", "genre", *IMAGE_COLUMNS],
+    "responses.csv": ["participant_id", "question_id", "choice"],
+    "participants.csv": ["participant_id"],
+    "choices.csv": ["question_id", "method", "choice"],
+}
+_TRUE = {"yes", "true", "1", "y"}
+_FALSE = {"no", "false", "0", "n", ""}
+_CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])\s*\)?$")
+_METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class StudyError(SimkitError, ValueError):
+    """A study folder (or a value in it) is invalid; the message says where and how to fix it."""
+
+
+def normalize_choice(value: object) -> str:
+    """Return the canonical form ``"x-y"`` (x < y) of a choice, or raise ``ValueError``.
+
+    >>> normalize_choice("(e)-(d)")
+    'd-e'
+    """
+    text = str(value).strip()
+    m = _CHOICE_RE.match(text)
+    if not m or m.group(1).lower() == m.group(2).lower():
+        raise ValueError(
+            f"choice {text!r} is not two different letters a-e; write it like 'd-e'"
+        )
+    x, y = sorted((m.group(1).lower(), m.group(2).lower()))
+    return f"{x}-{y}"
+
+
+def pair_letters(pair: str) -> tuple[int, int]:
+    """Indices (0-4) of the two images of a canonical pair such as ``"b-d"``."""
+    return LETTERS.index(pair[0]), LETTERS.index(pair[2])
+
+
+@dataclass
+class Study:
+    """A loaded, validated study. All tables hold strings as in the CSV files."""
+
+    images: pd.DataFrame
+    questions: pd.DataFrame
+    responses: pd.DataFrame
+    participants: pd.DataFrame
+    choices: pd.DataFrame | None = None
+    root: Path | None = None
+    _exclusions: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._exclusions = _exclusions(self)
+
+    # -- convenience ------------------------------------------------------------------
+    @property
+    def genres(self) -> list[str]:
+        """Genres in the order they first appear in questions.csv."""
+        return list(dict.fromkeys(self.questions["genre"]))
+
+    @property
+    def methods(self) -> list[str]:
+        """Method names of the given machine choices, in file order."""
+        if self.choices is None or self.choices.empty:
+            return []
+        return list(dict.fromkeys(self.choices["method"]))
+
+    def question_images(self, question_id: str) -> list[str]:
+        """The five image ids of a question, a–e."""
+        row = self.questions.loc[self.questions["question_id"] == question_id]
+        if row.empty:
+            raise KeyError(f"unknown question_id {question_id!r}")
+        return [str(v) for v in row.iloc[0][IMAGE_COLUMNS]]
+
+    def image_path(self, image_id: str) -> Path:
+        row = self.images.loc[self.images["image_id"] == image_id]
+        if row.empty:
+            raise KeyError(f"unknown image_id {image_id!r}")
+        file = Path(row.iloc[0]["file"])
+        return file if file.is_absolute() or self.root is None else self.root / file
+
+    @property
+    def exclusions(self) -> pd.DataFrame:
+        """``participant_id, reason`` for every recruited participant who is not valid."""
+        return self._exclusions.copy()
+
+    @property
+    def valid_participants(self) -> list[str]:
+        excluded = set(self._exclusions["participant_id"])
+        return [p for p in self.participants["participant_id"] if p not in excluded]
+
+    @property
+    def valid_responses(self) -> pd.DataFrame:
+        """Responses of valid participants only."""
+        valid = set(self.valid_participants)
+        return self.responses[self.responses["participant_id"].isin(valid)].reset_index(drop=True)
+
+    def with_choices(self, choices: pd.DataFrame | None) -> "Study":
+        """A copy of this study with other machine choices (validated)."""
+        if choices is not None:
+            choices = _check_choices(choices, "choices", set(self.questions["question_id"]))
+        return Study(self.images, self.questions, self.responses, self.participants,
+                     choices, self.root)
+
+    def summary(self) -> str:
+        """A human-readable summary, as printed by ``simkit validate``."""
+        lines = [f"study: {self.root or '(in memory)'}",
+                 f"images: {len(self.images)}",
+                 f"questions: {len(self.questions)}"]
+        for genre, n in self.questions["genre"].value_counts(sort=False).items():
+            lines.append(f"  {genre}: {n}")
+        ex = self._exclusions
+        lines.append(
+            f"participants: {len(self.participants)} recruited, "
+            f"{len(self.valid_participants)} valid, {len(ex)} excluded")
+        for reason, n in ex["reason"].value_counts(sort=False).items():
+            lines.append(f"  excluded ({reason}): {n}")
+        lines.append(f"responses: {len(self.responses)} "
+                     f"({len(self.valid_responses)} from valid participants)")
+        if self.methods:
+            lines.append("machine choices: " + ", ".join(self.methods))
+        return "\n".join(lines)
+
+
+# -- reading ------------------------------------------------------------------------------
+def _read_csv(path: Path, kind: str | None = None, *, optional: bool = False
+              ) -> pd.DataFrame | None:
+    """Read a study CSV as strings; ``kind`` (default: the file name) picks the columns."""
+    required = REQUIRED[kind or path.name]
+    if not path.exists():
+        if optional:
+            return None
+        raise StudyError(f"{path}: file not found; every study folder needs {path.name} "
+                         f"with columns {', '.join(required)}")
+    return read_table(path, required)
+
+
+def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV file as a table of strings, checking it the way study files are checked.
+
+    UTF-8 (a BOM is fine), a header with the ``required`` columns and no duplicates, the
+    same number of values on every line; blank lines are skipped. Raises
+    :class:`StudyError` naming the file and line. The file's line numbers are kept in
+    ``df.attrs["lines"]`` for later messages about a row.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise StudyError(f"{path}, line {line}: byte {raw[e.start]:#04x} is not UTF-8 text; "
+                         f"save the file as UTF-8 (CSV UTF-8 in a spreadsheet)") from None
+    if not text.strip():
+        raise StudyError(f"{path}: the file is empty; it needs a header line with "
+                         f"{', '.join(required)}")
+    rows = list(csv.reader(text.splitlines()))
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise StudyError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
+                         f"the header must include {', '.join(required)} "
+                         f"(found: {', '.join(header) or 'nothing'})")
+    dup = [h for h in header if header.count(h) > 1]
+    if dup:
+        raise StudyError(f"{path}, line 1: column {dup[0]!r} appears twice; rename one")
+    body, lines = [], []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines are harmless
+        if len(row) != len(header):
+            raise StudyError(f"{path}, line {lineno}: {len(row)} values for {len(header)} "
+                             f"columns; check for a missing or extra comma")
+        body.append([cell.strip() for cell in row])
+        lines.append(lineno)
+    df = pd.DataFrame(body, columns=header, dtype=str) if body else pd.DataFrame(
+        {h: pd.Series(dtype=str) for h in header})
+    df.attrs["lines"] = lines
+    df.attrs["path"] = str(path)
+    return df
+
+
+def _where(df: pd.DataFrame, i: int) -> str:
+    return f"{df.attrs.get('path', 'table')}, line {df.attrs.get('lines', [])[i] if df.attrs.get('lines') else i + 2}"
+
+
+def _check_unique(df: pd.DataFrame, column: str, what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, v in enumerate(df[column]):
+        if v == "":
+            raise StudyError(f"{_where(df, i)}: empty {column}; give every {what} an id")
+        if v in seen:
+            raise StudyError(f"{_where(df, i)}: {column} {v!r} already used on "
+                             f"{_where(df, seen[v]).split(', ')[-1]}; ids must be unique")
+        seen[v] = i
+
+
+def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.DataFrame:
+    df = df.copy()
+    df.attrs.setdefault("path", name)
+    for col in REQUIRED["choices.csv"]:
+        if col not in df.columns:
+            raise StudyError(f"{df.attrs['path']}: missing column {col}")
+    seen: set[tuple[str, str]] = set()
+    canon = []
+    for i, (q, m, c) in enumerate(zip(df["question_id"], df["method"], df["choice"])):
+        if q not in question_ids:
+            raise StudyError(f"{_where(df, i)}: unknown question_id {q!r}; "
+                             f"it must be one of the ids in questions.csv")
+        if not _METHOD_RE.match(str(m)):
+            raise StudyError(f"{_where(df, i)}: method {m!r} is not a lower-case identifier "
+                             f"(like gram, cosine, gram_cosine)")
+        if (q, m) in seen:
+            raise StudyError(f"{_where(df, i)}: method {m!r} has two choices for question "
+                             f"{q!r}; keep one")
+        seen.add((q, m))
+        try:
+            canon.append(normalize_choice(c))
+        except ValueError as e:
+            raise StudyError(f"{_where(df, i)}: {e}") from None
+    df["choice"] = canon
+    return df
+
+
+def _validate(images, questions, responses, participants) -> None:
+    _check_unique(images, "image_id", "image")
+    _check_unique(questions, "question_id", "question")
+    image_ids = set(images["image_id"])
+    for i, row in enumerate(questions[IMAGE_COLUMNS].itertuples(index=False)):
+        ids = list(row)
+        for col, v in zip(IMAGE_COLUMNS, ids):
+            if v == "":
+                raise StudyError(f"{_where(questions, i)}: {col} is empty; a question needs "
+                                 f"exactly 5 images")
+            if v not in image_ids:
+                raise StudyError(f"{_where(questions, i)}: {col} {v!r} is not an image_id "
+                                 f"in images.csv; add it there or fix the id")
+        if len(set(ids)) != 5:
+            dup = next(v for v in ids if ids.count(v) > 1)
+            raise StudyError(f"{_where(questions, i)}: image {dup!r} appears twice; a "
+                             f"question needs exactly 5 distinct images")
+    _check_unique(participants, "participant_id", "participant")
+    if "visual_impairment" in participants.columns:
+        for i, v in enumerate(participants["visual_impairment"]):
+            if v.lower() not in _TRUE | _FALSE:
+                raise StudyError(f"{_where(participants, i)}: visual_impairment {v!r} is not "
+                                 f"yes/no, true/false or 1/0")
+    question_ids = set(questions["question_id"])
+    known = set(participants["participant_id"])
+    seen: dict[tuple[str, str], int] = {}
+    for i, (p, q, c) in enumerate(zip(responses["participant_id"], responses["question_id"],
+                                      responses["choice"])):
+        if p == "":
+            raise StudyError(f"{_where(responses, i)}: empty participant_id")
+        if p not in known:
+            raise StudyError(f"{_where(responses, i)}: participant_id {p!r} is not in "
+                             f"participants.csv; add a row for them there")
+        if q not in question_ids:
+            raise StudyError(f"{_where(responses, i)}: unknown question_id {q!r}; it must "
+                             f"be one of the ids in questions.csv")
+        try:
+            normalize_choice(c)
+        except ValueError as e:
+            raise StudyError(f"{_where(responses, i)}: {e}") from None
+        if (p, q) in seen:
+            raise StudyError(f"{_where(responses, i)}: participant {p!r} answered question "
+                             f"{q!r} twice (also on line {responses.attrs['lines'][seen[p, q]] if responses.attrs.get('lines') else seen[p, q] + 2}); "
+                             f"keep one answer")
+        seen[p, q] = i
+
+
+def _exclusions(study: Study) -> pd.DataFrame:
+    n_questions = len(study.questions)
+    answered = study.responses.groupby("participant_id")["question_id"].nunique()
+    impaired = set()
+    if "visual_impairment" in study.participants.columns:
+        mask = study.participants["visual_impairment"].str.lower().isin(_TRUE)
+        impaired = set(study.participants.loc[mask, "participant_id"])
+    rows = []
+    for p in study.participants["participant_id"]:
+        if p in impaired:
+            rows.append((p, "reported a visual impairment"))
+        elif answered.get(p, 0) < n_questions:
+            rows.append((p, "did not answer every question"))
+    return pd.DataFrame(rows, columns=["participant_id", "reason"])
+
+
+def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None) -> Study:
+    """Read and validate a study folder.
+
+    ``choices`` names a machine-choices CSV to use instead of ``STUDY/choices.csv``.
+    Raises :class:`StudyError` naming the file, line and value of the first problem.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise StudyError(f"{root}: not a folder; a study is a folder with images.csv, "
+                         f"questions.csv and responses.csv")
+    images = _read_csv(root / "images.csv")
+    questions = _read_csv(root / "questions.csv")
+    responses = _read_csv(root / "responses.csv")
+    participants = _read_csv(root / "participants.csv", optional=True)
+    if participants is None:  # derive the roster from the votes
+        ids = list(dict.fromkeys(responses["participant_id"]))
+        participants = pd.DataFrame({"participant_id": pd.Series(ids, dtype=str)})
+    _validate(images, questions, responses, participants)
+    responses = responses.assign(choice=[normalize_choice(c) for c in responses["choice"]])
+    choice_path = Path(choices) if choices is not None else root / "choices.csv"
+    if choices is not None and not choice_path.exists():
+        raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
+    machine = _read_csv(choice_path, "choices.csv", optional=True)
+    if machine is not None:
+        machine = _check_choices(machine, str(choice_path), set(questions["question_id"]))
+    return Study(images, questions, responses, participants, machine, root)
+
+
+def save_study(study: Study, path: str | os.PathLike) -> Path:
+    """Write a study folder (each file atomically). Image files are not copied."""
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    write_csv(study.images, root / "images.csv")
+    write_csv(study.questions, root / "questions.csv")
+    write_csv(study.responses, root / "responses.csv")
+    write_csv(study.participants, root / "participants.csv")
+    if study.choices is not None:
+        write_csv(study.choices, root / "choices.csv")
+    return root

@@ -1,0 +1,608 @@
+"""Collect human votes: a SQLite vote store that many participants can write at once.
+
+Wei et al. ran an online questionnaire: a self-assessment, then 80 questions "select the most
+similar pair of images" in groups of 5. :class:`simkit.widgets.Questionnaire` runs it in a
+notebook; this module keeps the votes safe.
+
+One SQLite file per study (by default ``STUDY/votes.sqlite``) holds the participants'
+self-assessment and their answers. SQLite in WAL mode lets many kernels (a whole class on one
+JupyterHub) write the same file: each answer is one short transaction, a busy writer is waited
+for (``busy_timeout``) and retried with back-off, and a committed answer survives a killed
+kernel. The primary key ``(participant_id, question_id)`` makes duplicates impossible; a
+participant who answers a question again replaces the answer.
+
+The file remembers which study it belongs to (a fingerprint of the question ids and their
+image ids) and refuses to be used with another study.
+
+>>> study = load_study("demo-study")                           # doctest: +SKIP
+>>> store = VoteStore.for_study(study)                          # STUDY/votes.sqlite
+>>> store.register("p01", familiarity=3, field="design", visual_impairment=False)
+>>> store.record("p01", "q001", "(e)-(d)", seconds=4.2)        # stored as "d-e"
+>>> store.export(study.root)      # STUDY/responses.csv and STUDY/participants.csv
+>>> compute_tables(store.to_study(study), ci=False)            # live analysis
+
+From a terminal, ``simkit collect STUDY --export`` does the export (:func:`collect_command`).
+"""
+from __future__ import annotations
+
+from simkit.errors import SimkitError
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import pandas as pd
+
+from simkit.fileio import write_csv
+from simkit.study.model import IMAGE_COLUMNS, Study, StudyError, load_study, normalize_choice
+
+__all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
+           "Progress", "study_fingerprint", "question_order", "open_study",
+           "collect_command", "DEFAULT_STORE_NAME"]
+
+DEFAULT_STORE_NAME = "votes.sqlite"
+_SCHEMA_VERSION = "1"
+_KNOWN = ("visual_impairment", "familiarity", "field")
+_YES = {"yes", "true", "1", "y"}
+_NO = {"no", "false", "0", "n"}
+T = TypeVar("T")
+
+
+class VoteStoreError(SimkitError):
+    """The vote store cannot be used as asked; the message says why and what to do."""
+
+
+class StoreMismatch(VoteStoreError):
+    """The store file holds the votes of another study."""
+
+
+class StoreUnavailable(VoteStoreError):
+    """The store cannot be written right now (locked by another writer, read-only, disk
+    error). Nothing was saved; keep the answer and try again later."""
+
+
+class VoteError(SimkitError, ValueError):
+    """A vote or registration is invalid (unknown participant or question, bad choice)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a participant is: ``answered`` of ``total`` questions."""
+
+    answered: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.answered >= self.total
+
+
+def study_fingerprint(questions: pd.DataFrame) -> str:
+    """A short hash of a study's questions.csv: question ids, genres and the five image
+    ids of each question, in order.
+
+    Two studies with the same fingerprint ask the same questions about the same image ids,
+    so votes collected for one count for the other. (Ids, not pixels: replacing an image
+    file but keeping its id keeps the fingerprint.)"""
+    h = hashlib.sha256()
+    table = questions[["question_id", "genre", *IMAGE_COLUMNS]].astype(str)
+    for row in table.itertuples(index=False):
+        h.update(("\t".join(v.strip() for v in row) + "\n").encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def question_order(question_ids: Iterable[str], seed: int) -> list[str]:
+    """The questions in a random order drawn from ``seed`` (the same seed, the same order)."""
+    order = list(question_ids)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def _yes_no(value: object, participant_id: str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip().lower()
+    if text in _YES:
+        return "yes"
+    if text in _NO:
+        return "no"
+    raise VoteError(f"participant {participant_id!r}: visual_impairment {value!r} is not "
+                    f"yes/no (or True/False)")
+
+
+def _familiarity(value: object, participant_id: str) -> str:
+    try:
+        level = int(str(value).strip())
+    except ValueError:
+        level = 0
+    if not 1 <= level <= 5 or isinstance(value, float) and value != level:
+        raise VoteError(f"participant {participant_id!r}: familiarity {value!r} is not a "
+                        f"whole number from 1 (not familiar) to 5 (very familiar)")
+    return str(level)
+
+
+def _is_busy(e: sqlite3.Error) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+class VoteStore:
+    """The votes of one study in one SQLite file, safe for many concurrent writers.
+
+    ``VoteStore(path, study)`` opens the file or creates it for ``study``;
+    ``VoteStore(path)`` opens an existing one (it knows its questions).
+    ``timeout`` is how long (seconds) a write waits for other writers before
+    :class:`StoreUnavailable`; ``read_only=True`` never writes (a teacher's live view).
+    """
+
+    def __init__(self, path: str | os.PathLike, study: Study | None = None, *,
+                 timeout: float = 10.0, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.timeout = float(timeout)
+        self.read_only = read_only
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if not exists and (study is None or read_only):
+            raise VoteStoreError(
+                f"{self.path}: no vote store here yet; create it for a study with "
+                f"VoteStore.for_study(study) (or VoteStore(path, study))")
+        self._connect()
+        if study is not None and not read_only:
+            # Idempotent, and always run: another kernel may have created the file a moment
+            # ago without having committed its tables yet.
+            self._create(study)
+        self._load_meta()
+        if study is not None:
+            self.check_study(study)
+
+    @classmethod
+    def for_study(cls, study: Study, **kwargs: Any) -> "VoteStore":
+        """The study's own store, ``STUDY/votes.sqlite`` (created on first use)."""
+        if study.root is None:
+            raise VoteStoreError("this study has no folder (study.root is None); give the store "
+                             "a path: VoteStore(path, study)")
+        return cls(Path(study.root) / DEFAULT_STORE_NAME, study, **kwargs)
+
+    # -- connection ---------------------------------------------------------------------
+    def _connect(self) -> None:
+        try:
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=self.timeout,
+                                       isolation_level=None, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=self.timeout,
+                                       isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            # FULL: a confirmed answer is on disk before record() returns.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self.read_only:
+                self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        except sqlite3.DatabaseError as e:
+            raise self._translate(e, "open") from None
+        except OSError as e:
+            raise StoreUnavailable(f"{self.path}: cannot open the vote store ({e}); check "
+                                   f"that the folder exists and is writable") from None
+        self._conn = conn
+
+    def close(self) -> None:
+        """Close the file (a later call reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> "VoteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VoteStore({str(self.path)!r}, questions={len(self._questions)})"
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._connect()
+        return self._conn
+
+    def _translate(self, e: sqlite3.Error, action: str) -> VoteStoreError:
+        text = str(e).lower()
+        if _is_busy(e):
+            return StoreUnavailable(
+                f"{self.path}: the vote store is locked by another writer (waited "
+                f"{self.timeout:g} s to {action}); nothing was saved, try again")
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            return StoreUnavailable(
+                f"{self.path}: the vote store is read-only, cannot {action}; nothing was "
+                f"saved. Make the file and its folder writable (or open it without "
+                f"read_only=True)")
+        if "not a database" in text or "malformed" in text or "no such table" in text:
+            return VoteStoreError(f"{self.path}: not a simkit vote store (SQLite says: {e}); "
+                              f"move the file away or choose another path")
+        return StoreUnavailable(f"{self.path}: cannot {action} ({e}); nothing was saved, "
+                                f"try again")
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying with back-off while the file is locked, up to ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: writers don't march
+                delay = min(delay * 2, 0.5)
+
+    def _write(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """One write transaction: BEGIN IMMEDIATE, ``fn``, COMMIT, retried while locked."""
+        if self.read_only:
+            raise StoreUnavailable(f"{self.path}: opened read-only, cannot {action}; "
+                                   f"open it with read_only=False to write")
+
+        def attempt() -> T:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-transaction
+            try:
+                out = fn(conn)
+                conn.execute("COMMIT")
+                return out
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+        with self._lock:
+            try:
+                return self._retry(attempt)
+            except sqlite3.IntegrityError as e:
+                raise VoteError(f"{self.path}: cannot {action}: {e}") from None
+            except sqlite3.DatabaseError as e:
+                raise self._translate(e, action) from None
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._retry(lambda: self.conn.execute(sql, params).fetchall())
+            except sqlite3.DatabaseError as e:
+                raise self._translate(e, "read") from None
+
+    # -- schema and identity ------------------------------------------------------------
+    def _create(self, study: Study) -> None:
+        qs = study.questions
+        fingerprint = study_fingerprint(qs)
+        rows = [(str(r.question_id), i, *[str(getattr(r, c)) for c in IMAGE_COLUMNS])
+                for i, r in enumerate(qs.itertuples(index=False))]
+
+        def create(conn: sqlite3.Connection) -> None:
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:  # someone else's database: leave it alone
+                raise VoteStoreError(f"{self.path}: not a simkit vote store (an SQLite file "
+                                 f"with other tables); move it away or choose another path")
+            if {"meta", "questions", "participants", "responses"} <= tables:
+                return
+            conn.execute("CREATE TABLE IF NOT EXISTS meta ("
+                         "key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS questions ("
+                         "question_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                         + ", ".join(f"{c} TEXT NOT NULL" for c in IMAGE_COLUMNS) + ")")
+            conn.execute("CREATE TABLE IF NOT EXISTS participants ("
+                         "participant_id TEXT PRIMARY KEY, visual_impairment TEXT, "
+                         "familiarity TEXT, field TEXT, extra TEXT NOT NULL DEFAULT '{}', "
+                         "seed INTEGER, question_order TEXT, registered_at REAL NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS responses ("
+                         "participant_id TEXT NOT NULL REFERENCES participants, "
+                         "question_id TEXT NOT NULL REFERENCES questions, "
+                         "choice TEXT NOT NULL, seconds REAL, answered_at REAL NOT NULL, "
+                         "PRIMARY KEY (participant_id, question_id))")
+            # Two kernels may create the same new file at once: the first one wins and the
+            # second one finds (and later checks) its fingerprint.
+            have = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+            if have is None:
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("fingerprint", fingerprint), ("schema", _SCHEMA_VERSION),
+                    ("created_at", str(time.time())),
+                    ("study", str(study.root) if study.root is not None else "")])
+                conn.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+        self._write("create the vote store", create)
+
+    def _load_meta(self) -> None:
+        meta = dict(self._read("SELECT key, value FROM meta"))
+        if "fingerprint" not in meta:
+            raise VoteStoreError(f"{self.path}: not a simkit vote store (no study fingerprint); "
+                             f"move the file away or choose another path")
+        self.fingerprint = meta["fingerprint"]
+        self._questions = [q for (q,) in self._read(
+            "SELECT question_id FROM questions ORDER BY position")]
+        self._question_set = set(self._questions)
+
+    def check_study(self, study_or_questions: Study | pd.DataFrame) -> None:
+        """Raise :class:`StoreMismatch` unless this store belongs to that study."""
+        qs = study_or_questions.questions if isinstance(study_or_questions, Study) \
+            else study_or_questions
+        theirs = study_fingerprint(qs)
+        if theirs != self.fingerprint:
+            where = getattr(study_or_questions, "root", None)
+            raise StoreMismatch(
+                f"{self.path} holds the votes of another study (fingerprint "
+                f"{self.fingerprint}, but the study{f' at {where}' if where else ''} has "
+                f"{theirs}: its questions or their images differ). Use a new store file "
+                f"for this study (e.g. STUDY/{DEFAULT_STORE_NAME}) or open the study the "
+                f"votes belong to")
+
+    @property
+    def question_ids(self) -> list[str]:
+        """The study's question ids, in questions.csv order."""
+        return list(self._questions)
+
+    # -- participants -------------------------------------------------------------------
+    def register(self, participant_id: str, **answers: Any) -> None:
+        """Register a participant with their self-assessment (or update it).
+
+        Known answers: ``familiarity`` (1–5), ``field`` (text), ``visual_impairment``
+        (yes/no), ``seed`` and ``order`` (the random question order shown, a list of
+        question ids). Other keyword answers are kept and exported as extra columns.
+        Answers not given keep their earlier value.
+        """
+        pid = str(participant_id).strip()
+        if not pid or pid != str(participant_id) or "," in pid or "\n" in pid:
+            raise VoteError(f"participant_id {participant_id!r} must be non-empty text "
+                            f"without commas, line breaks or surrounding spaces")
+        values: dict[str, Any] = {}
+        if "visual_impairment" in answers:
+            values["visual_impairment"] = _yes_no(answers.pop("visual_impairment"), pid)
+        if "familiarity" in answers:
+            values["familiarity"] = _familiarity(answers.pop("familiarity"), pid)
+        if "field" in answers:
+            values["field"] = str(answers.pop("field")).strip()
+        if "seed" in answers:
+            values["seed"] = int(answers.pop("seed"))
+        if "order" in answers:
+            order = [str(q) for q in answers.pop("order")]
+            bad = [q for q in order if q not in self._question_set]
+            if bad or len(set(order)) != len(order):
+                raise VoteError(f"participant {pid!r}: the question order must list each "
+                                f"question id of the study once (problem: "
+                                f"{bad[:3] or 'a repeated id'})")
+            values["question_order"] = json.dumps(order)
+        extra = {k: (v if isinstance(v, (int, float, bool)) or v is None else str(v))
+                 for k, v in answers.items()}
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT extra FROM participants WHERE participant_id=?",
+                               (pid,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO participants (participant_id, registered_at) "
+                             "VALUES (?, ?)", (pid, time.time()))
+                merged = extra
+            else:
+                merged = {**json.loads(row[0]), **extra}
+            sets = {**values, "extra": json.dumps(merged, sort_keys=True)}
+            conn.execute(f"UPDATE participants SET {', '.join(f'{k}=?' for k in sets)} "
+                         f"WHERE participant_id=?", (*sets.values(), pid))
+
+        self._write(f"register participant {pid!r}", upsert)
+
+    def is_registered(self, participant_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM participants WHERE participant_id=?",
+                               (str(participant_id),)))
+
+    def participant(self, participant_id: str) -> dict[str, Any]:
+        """A registered participant's self-assessment, seed and question ``order``."""
+        rows = self._read("SELECT visual_impairment, familiarity, field, extra, seed, "
+                          "question_order FROM participants WHERE participant_id=?",
+                          (str(participant_id),))
+        if not rows:
+            raise self._unknown(participant_id)
+        vi, fam, field, extra, seed, order = rows[0]
+        return {"participant_id": str(participant_id), "visual_impairment": vi,
+                "familiarity": fam, "field": field, **json.loads(extra), "seed": seed,
+                "order": json.loads(order) if order else None}
+
+    def participants(self) -> list[str]:
+        """Registered participant ids, in the order they registered."""
+        return [p for (p,) in self._read(
+            "SELECT participant_id FROM participants ORDER BY registered_at, rowid")]
+
+    def _unknown(self, participant_id: object) -> VoteError:
+        return VoteError(f"participant {participant_id!r} is not registered in {self.path}; "
+                         f"call store.register({participant_id!r}, familiarity=..., "
+                         f"field=..., visual_impairment=...) first")
+
+    # -- votes --------------------------------------------------------------------------
+    def record(self, participant_id: str, question_id: str, choice: str,
+               seconds: float | None = None) -> str:
+        """Save one answer and return its canonical choice (``"d-e"``).
+
+        When this returns, the answer is on disk. Answering the same question again
+        replaces the earlier answer. Raises :class:`VoteError` for an unknown participant
+        or question or a bad choice, :class:`StoreUnavailable` when the store cannot be
+        written now (nothing saved: keep the answer and retry).
+        """
+        pid, qid = str(participant_id), str(question_id)
+        if qid not in self._question_set:
+            raise VoteError(f"question {question_id!r} is not in this study (its ids are "
+                            f"{', '.join(self._questions[:3])}, … — see questions.csv)")
+        try:
+            canon = normalize_choice(choice)
+        except ValueError as e:
+            raise VoteError(f"participant {pid!r}, question {qid!r}: {e}") from None
+        if seconds is not None:
+            seconds = float(seconds)
+            if not seconds >= 0:
+                raise VoteError(f"participant {pid!r}, question {qid!r}: seconds {seconds!r} "
+                                f"must be a time ≥ 0 (or None)")
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM participants WHERE participant_id=?",
+                            (pid,)).fetchone() is None:
+                raise self._unknown(pid)
+            conn.execute(
+                "INSERT INTO responses VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (participant_id, question_id) DO UPDATE SET "
+                "choice=excluded.choice, seconds=excluded.seconds, "
+                "answered_at=excluded.answered_at",
+                (pid, qid, canon, seconds, time.time()))
+
+        self._write(f"record the answer of {pid!r} to {qid!r}", upsert)
+        return canon
+
+    def answered(self, participant_id: str) -> dict[str, str]:
+        """``{question_id: choice}`` of everything a participant has answered."""
+        return dict(self._read("SELECT question_id, choice FROM responses "
+                               "WHERE participant_id=?", (str(participant_id),)))
+
+    def seconds(self, participant_id: str) -> dict[str, float | None]:
+        """``{question_id: seconds}`` spent by a participant on each answered question."""
+        return dict(self._read("SELECT question_id, seconds FROM responses "
+                               "WHERE participant_id=?", (str(participant_id),)))
+
+    def progress(self, participant_id: str) -> Progress:
+        """How many of the study's questions a registered participant has answered."""
+        if not self.is_registered(participant_id):
+            raise self._unknown(participant_id)
+        return Progress(len(self.answered(participant_id)), len(self._questions))
+
+    # -- tables -------------------------------------------------------------------------
+    def responses(self) -> pd.DataFrame:
+        """``participant_id, question_id, choice, seconds`` (strings, as in responses.csv),
+        participants in registration order, questions in questions.csv order."""
+        rows = self._read(
+            "SELECT r.participant_id, r.question_id, r.choice, r.seconds FROM responses r "
+            "JOIN participants p USING (participant_id) "
+            "JOIN questions q USING (question_id) "
+            "ORDER BY p.registered_at, p.rowid, q.position")
+        df = pd.DataFrame(rows, columns=["participant_id", "question_id", "choice", "seconds"])
+        df["seconds"] = ["" if s is None else f"{s:.3f}" for s in df["seconds"]]
+        return df.astype(str)
+
+    def participants_table(self) -> pd.DataFrame:
+        """``participant_id, visual_impairment, familiarity, field, [extra…], seed,
+        question_order`` (strings, as in participants.csv)."""
+        rows = self._read(
+            "SELECT participant_id, visual_impairment, familiarity, field, extra, seed, "
+            "question_order FROM participants ORDER BY registered_at, rowid")
+        records, extra_keys = [], {}
+        for pid, vi, fam, field, extra, seed, order in rows:
+            extra = json.loads(extra)
+            extra_keys.update(dict.fromkeys(extra))
+            records.append({"participant_id": pid, "visual_impairment": vi or "",
+                            "familiarity": fam or "", "field": field or "", **extra,
+                            "seed": "" if seed is None else str(seed),
+                            "question_order": " ".join(json.loads(order)) if order else ""})
+        columns = ["participant_id", *_KNOWN, *(k for k in extra_keys if k not in
+                   ("participant_id", *_KNOWN, "seed", "question_order")),
+                   "seed", "question_order"]
+        df = pd.DataFrame(records, columns=columns)
+        return df.fillna("").astype(str)
+
+    def to_study(self, study: Study) -> Study:
+        """``study`` with the votes collected so far instead of its own (live analysis).
+
+        Participants who have not answered every question, or who reported a visual
+        impairment, are excluded by the analysis as usual."""
+        self.check_study(study)
+        return Study(study.images, study.questions, self.responses(),
+                     self.participants_table(), study.choices, study.root)
+
+    def export(self, study_dir: str | os.PathLike | Study) -> tuple[Path, Path]:
+        """Write ``responses.csv`` and ``participants.csv`` into the study folder
+        (atomically) and return their paths.
+
+        The folder's questions must be this store's (else :class:`StoreMismatch`). An
+        existing responses.csv / participants.csv with other content is first copied to
+        ``STUDY/backup/NAME-YYYYmmdd-HHMMSS.csv``, so no earlier votes are lost."""
+        root = Path(study_dir.root if isinstance(study_dir, Study) else study_dir)
+        qpath = root / "questions.csv"
+        if not qpath.exists():
+            raise VoteStoreError(f"{qpath}: file not found; export into the folder of the study "
+                             f"these votes belong to")
+        questions = pd.read_csv(qpath, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        questions.columns = [c.strip() for c in questions.columns]
+        missing = [c for c in ("question_id", "genre", *IMAGE_COLUMNS)
+                   if c not in questions.columns]
+        if missing:
+            raise StudyError(f"{qpath}, line 1: missing column(s) {', '.join(missing)}")
+        self.check_study(questions)
+        out = []
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for name, df in (("responses.csv", self.responses()),
+                         ("participants.csv", self.participants_table())):
+            target = root / name
+            new = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+            if target.exists() and target.read_bytes() != new:
+                backup = root / "backup" / f"{target.stem}-{stamp}.csv"
+                backup.parent.mkdir(exist_ok=True)
+                backup.write_bytes(target.read_bytes())
+            out.append(write_csv(df, target))
+        return out[0], out[1]
+
+    def summary(self) -> str:
+        """A human-readable summary, as printed by ``simkit collect``."""
+        total = len(self._questions)
+        counts = dict(self._read("SELECT participant_id, COUNT(*) FROM responses "
+                                 "GROUP BY participant_id"))
+        pids = self.participants()
+        complete = sum(counts.get(p, 0) >= total for p in pids)
+        lines = [f"vote store: {self.path}", f"questions: {total}",
+                 f"participants: {len(pids)} registered, {complete} answered every question",
+                 f"responses: {sum(counts.values())}"]
+        for p in pids:
+            lines.append(f"  {p}: {counts.get(p, 0)}/{total}")
+        return "\n".join(lines)
+
+
+def open_study(path: str | os.PathLike) -> Study:
+    """Load a study folder for collecting votes: like :func:`simkit.study.model.load_study`,
+    but a folder that has no ``responses.csv`` yet (nobody has voted) is fine."""
+    root = Path(path)
+    if (root / "responses.csv").exists() or not (root / "questions.csv").exists():
+        return load_study(root)
+    # No votes yet: validate images and questions with the study module's own checks.
+    import simkit.study.model as _study
+
+    images = _study._read_csv(root / "images.csv")
+    questions = _study._read_csv(root / "questions.csv")
+    responses = pd.DataFrame({c: pd.Series(dtype=str)
+                              for c in ("participant_id", "question_id", "choice")})
+    participants = pd.DataFrame({"participant_id": pd.Series(dtype=str)})
+    _study._validate(images, questions, responses, participants)
+    return Study(images, questions, responses, participants, None, root)
+
+
+def collect_command(study_dir: str, export: bool) -> int:
+    """``simkit collect STUDY [--export]``: summarise ``STUDY/votes.sqlite`` and, with
+    ``export``, write ``STUDY/responses.csv`` and ``STUDY/participants.csv`` from it.
+    Returns the exit status (0 ok, 1 error, with the reason on stderr)."""
+    try:
+        study = open_study(study_dir)
+        path = Path(study_dir) / DEFAULT_STORE_NAME
+        if not path.exists():
+            raise VoteStoreError(f"{path}: no votes collected yet; run the questionnaire "
+                             f"(notebooks/04_collect_votes.ipynb) on this study first")
+        with VoteStore(path, study) as store:
+            print(store.summary())
+            if export:
+                for written in store.export(study_dir):
+                    print(f"wrote {written}")
+    except (StudyError, VoteStoreError, VoteError) as e:
+        print(f"simkit collect: {e}", file=sys.stderr)
+        return 1
+    return 0
