@@ -93,7 +93,7 @@ def bench_forward(batch=8, repeat=3):
 def bench_distances(X, label):
     """all_pairs_distances vs one matmul of the same shape; nearest pairs vs float64."""
     import torch
-    from simkit.methods.choices import all_pairs_distances
+    from simkit.search.distances import all_pairs_distances
 
     n = len(X)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))

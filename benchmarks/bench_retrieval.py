@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simkit.fileio import write_text  # noqa: E402
-from simkit.search.retrieval import ApproximateIndex, ExactIndex, approximate_recall  # noqa: E402
+from simkit.search.index import ApproximateIndex, ExactIndex, approximate_recall# noqa: E402
 
 
 def clustered(n: int, dim: int, seed: int = 0, clusters: int = 50) -> np.ndarray:

@@ -57,7 +57,7 @@ def bench_extraction(tmp: Path, n_images: int) -> dict:
     from simkit.study.demo import make_demo_study
     from simkit.scale.cluster import connect, index_collection
     from simkit.features.extract import extract_features
-    from simkit.search.retrieval import load_collection
+    from simkit.study.collection import load_collection
 
     make_demo_study(tmp / "col", groups_per_genre=max(1, n_images // 20), image_size=256)
     col = load_collection(tmp / "col")
@@ -189,7 +189,7 @@ def bench_faiss_100k(n: int = 100_000, d: int = 256, n_queries: int = 200) -> di
     """HNSW on n PCA-like vectors (decaying spectrum, clusters), measured."""
     import faiss
 
-    from simkit.search.retrieval import ApproximateIndex
+    from simkit.search.index import ApproximateIndex
     rng = np.random.default_rng(2)
     spectrum = (30.0 / np.arange(1, d + 1) ** 0.7).astype(np.float32)
     centres = rng.standard_normal((60, d), dtype=np.float32) * spectrum

@@ -24,7 +24,7 @@ KW = dict(weights="random:0", size=SIZE, batch_size=2, chunk_rows=2, progress=Fa
 def demo(tmp_path_factory):
     from simkit.study.demo import make_demo_study
     from simkit.features.extract import extract_features
-    from simkit.search.retrieval import load_collection
+    from simkit.study.collection import load_collection
 
     root = tmp_path_factory.mktemp("dist") / "demo"
     make_demo_study(root, groups_per_genre=1, image_size=SIZE)  # 20 images

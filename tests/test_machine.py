@@ -7,7 +7,8 @@ from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 
 from simkit.features.extract import FeatureSet
-from simkit.methods.choices import all_pairs_distances, choose, pair_distances, study_choices
+from simkit.methods.choices import choose, study_choices
+from simkit.search.distances import all_pairs_distances, pair_distances
 from simkit.study.model import PAIRS, load_study
 
 

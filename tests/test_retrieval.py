@@ -5,7 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import simkit.cli.retrieval as cli_retrieval
+import simkit.search.evaluate as evaluate_mod
+import simkit.search.index as index_mod
 import simkit.search.retrieval as R
+import simkit.study.collection as collection_mod
 from simkit.study.demo import find_wikiart, make_demo_study
 
 from conftest import SHARED_DATA
@@ -24,7 +28,7 @@ def test_exact_search_matches_brute_force_and_finds_duplicates(metric):
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(60, 33)) + 50).astype(np.float32)   # a large common offset
     X[7] = X[40]                                               # a duplicate pair
-    idx, dist = R.exact_search(X, k=5, metric=metric)
+    idx, dist = index_mod.exact_search(X, k=5, metric=metric)
     assert idx[7, 0] == 40 and idx[40, 0] == 7 and dist[7, 0] == pytest.approx(0, abs=1e-6)
     assert not (idx == np.arange(60)[:, None]).any()           # never itself
     X64 = X.astype(np.float64)
@@ -40,10 +44,10 @@ def test_exact_search_matches_brute_force_and_finds_duplicates(metric):
         # rows 7 and 40 are tied everywhere: compare the distances of the ids returned
         assert np.allclose(D[q, idx[q]], np.sort(D[q])[:5], atol=1e-5)
         assert np.allclose(dist[q], np.sort(D[q])[:5], atol=1e-4)
-    qi, qd = R.exact_search(X, X[:3] + 1e-3, k=1, metric=metric)   # outside queries
+    qi, qd = index_mod.exact_search(X, X[:3] + 1e-3, k=1, metric=metric)   # outside queries
     assert list(qi[:, 0]) == [0, 1, 2]
-    with pytest.raises(R.RetrievalError, match="k=60"):
-        R.exact_search(X, k=60)
+    with pytest.raises(index_mod.RetrievalError, match="k=60"):
+        index_mod.exact_search(X, k=60)
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
@@ -52,13 +56,13 @@ def test_approximate_index_recall_is_high_on_easy_data(kind):
     rng = np.random.default_rng(1)
     centers = rng.normal(size=(20, 64)) * 10
     X = (centers[rng.integers(0, 20, 2000)] + rng.normal(size=(2000, 64))).astype(np.float32)
-    index = R.ApproximateIndex(X, "euclidean", kind=kind)
+    index = index_mod.ApproximateIndex(X, "euclidean", kind=kind)
     assert index.kind == kind
-    recall = R.approximate_recall(X, 10, index=index, n_queries=100)
+    recall = index_mod.approximate_recall(X, 10, index=index, n_queries=100)
     assert 0.9 <= recall <= 1.0
     idx, _ = index.query(k=3)                                  # self excluded
     assert not (idx == np.arange(2000)[:, None]).any()
-    ai, _ = R.search(X, X[:5], 1, index=index)
+    ai, _ = index_mod.search(X, X[:5], 1, index=index)
     assert list(ai[:, 0]) == [0, 1, 2, 3, 4]                   # a query finds itself
 
 
@@ -73,9 +77,9 @@ def test_metrics_equal_scikit_learn_on_hand_made_rankings():
         [.9, .2, .3, .4, .5, 0, .6, .7],
     ])
     rows = np.array([0, 2, 5])
-    rankings = R.rank_distances(D, rows)
+    rankings = evaluate_mod.rank_distances(D, rows)
     assert rankings.shape == (3, 7) and list(rankings[0][:3]) == [4, 2, 6]
-    got = R.retrieval_metrics(rankings, rows, labels, ks=[1, 3, 5])
+    got = evaluate_mod.retrieval_metrics(rankings, rows, labels, ks=[1, 3, 5])
     # row 5 ("z") has no other z: it is skipped
     assert (got["queries"] == 2).all()
     for _, r in got.iterrows():
@@ -101,47 +105,47 @@ def test_metrics_equal_scikit_learn_on_hand_made_rankings():
 def test_metrics_perfect_and_worst_rankings():
     labels = np.array(["a", "a", "a", "b", "b", "b"])
     same = labels[:, None] == labels[None, :]
-    got = R.retrieval_metrics(R.rank_distances(np.where(same, 0.1, 1.0)), np.arange(6),
+    got = evaluate_mod.retrieval_metrics(evaluate_mod.rank_distances(np.where(same, 0.1, 1.0)), np.arange(6),
                               labels, ks=[2, 3])
     assert got.loc[0, ["precision", "recall", "f1", "map"]].tolist() == pytest.approx(
         [1, 1, 1, 1])
     assert got.loc[1, "precision"] == pytest.approx(2 / 3)   # only 2 relevant exist
-    worst = R.retrieval_metrics(R.rank_distances(np.where(same, 1.0, 0.1)), np.arange(6),
+    worst = evaluate_mod.retrieval_metrics(evaluate_mod.rank_distances(np.where(same, 1.0, 0.1)), np.arange(6),
                                 labels, ks=[3])
     assert worst.loc[0, ["precision", "recall", "f1"]].tolist() == [0, 0, 0]
     assert worst.loc[0, "map"] == pytest.approx((1 / 4 + 2 / 5) / 2)
-    with pytest.raises(R.RetrievalError, match="nothing is relevant"):
-        R.retrieval_metrics(R.rank_distances(same * 1.0), np.arange(6), list("abcdef"), ks=[1])
+    with pytest.raises(index_mod.RetrievalError, match="nothing is relevant"):
+        evaluate_mod.retrieval_metrics(evaluate_mod.rank_distances(same * 1.0), np.arange(6), list("abcdef"), ks=[1])
 
 
 # -- collections ------------------------------------------------------------------------------
 def test_load_collection_reads_a_study_and_explains_bad_input(demo, tmp_path):
-    col = R.load_collection(demo)
+    col = collection_mod.load_collection(demo)
     assert len(col.ids) == 20 and "genre" in col.label_columns
     assert col.paths[col.ids[0]].is_file()
 
     bad = tmp_path / "bad"
     bad.mkdir()
-    with pytest.raises(R.CollectionError, match="images.csv: file not found"):
-        R.load_collection(bad)
+    with pytest.raises(collection_mod.CollectionError, match="images.csv: file not found"):
+        collection_mod.load_collection(bad)
     (bad / "images.csv").write_text("image_id,path\na,x.png\n")
-    with pytest.raises(R.CollectionError, match="line 1: missing column.*file"):
-        R.load_collection(bad)
+    with pytest.raises(collection_mod.CollectionError, match="line 1: missing column.*file"):
+        collection_mod.load_collection(bad)
     (bad / "images.csv").write_text("image_id,file\na,x.png\na,y.png\n")
-    with pytest.raises(R.CollectionError, match="line 3: image_id 'a' already used"):
-        R.load_collection(bad)
+    with pytest.raises(collection_mod.CollectionError, match="line 3: image_id 'a' already used"):
+        collection_mod.load_collection(bad)
     (bad / "images.csv").write_text("image_id,file,artist\na,x.png,hokusai\n")
-    with pytest.raises(R.CollectionError, match=r"line 2: image file 'x.png' not found"):
-        R.load_collection(bad)
-    with pytest.raises(R.RetrievalError, match="no column 'genre'"):
-        R.load_collection(bad, check_files=False).labels("genre")
+    with pytest.raises(collection_mod.CollectionError, match=r"line 2: image file 'x.png' not found"):
+        collection_mod.load_collection(bad)
+    with pytest.raises(collection_mod.CollectionError, match="no column 'genre'"):
+        collection_mod.load_collection(bad, check_files=False).labels("genre")
 
 
 # -- the CLI functions --------------------------------------------------------------------------
 def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys):
     pytest.importorskip("cv2")
     kw = dict(size=32, cache_dir=tmp_path / "cache", progress=False)
-    rc = R.retrieve_command(demo, "img0001", 3, "colour", "random:0", **kw)
+    rc = cli_retrieval.retrieve_command(demo, "img0001", 3, "colour", "random:0", **kw)
     out = capsys.readouterr().out
     assert rc == 0 and "query: img0001" in out
     table = out.splitlines()[2:]
@@ -150,14 +154,14 @@ def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys
     # a query file outside the collection: a copy of img0005 finds img0005 first
     import shutil
     shutil.copy(demo / "images" / "img0005.png", tmp_path / "q.png")
-    res = R.retrieve(R.load_collection(demo), tmp_path / "q.png", 2, "cnn",
+    res = R.retrieve(collection_mod.load_collection(demo), tmp_path / "q.png", 2, "cnn",
                      weights="random:0", **kw)
     assert res["image_id"].iloc[0] == "img0005" and res["distance"].iloc[0] < 1e-6
-    res = R.retrieve(R.load_collection(demo), "img0005", 2, "orb")
+    res = R.retrieve(collection_mod.load_collection(demo), "img0005", 2, "orb")
     assert "img0005" not in set(res["image_id"]) and (res["matches"] >= 0).all()
 
     out_dir = tmp_path / "results"
-    rc = R.evaluate_retrieval_command(demo, "genre", "colour,cnn,orb", "1,5", "random:0",
+    rc = cli_retrieval.evaluate_retrieval_command(demo, "genre", "colour,cnn,orb", "1,5", "random:0",
                                       out_dir, **kw)
     printed = capsys.readouterr()
     assert rc == 0 and "RANDOM" in printed.err
@@ -169,12 +173,12 @@ def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys
     five = df[df["k"] == 5]
     assert (five["recall"] <= five["precision"] * 5 / 4 + 1e-9).all()
 
-    assert R.evaluate_retrieval_command(demo, "nope", "colour", "5", out=out_dir,
+    assert cli_retrieval.evaluate_retrieval_command(demo, "nope", "colour", "5", out=out_dir,
                                         **kw) == 2
     assert "no column 'nope'" in capsys.readouterr().err
-    assert R.evaluate_retrieval_command(demo, "genre", "surf", "5", out=out_dir, **kw) == 2
+    assert cli_retrieval.evaluate_retrieval_command(demo, "genre", "surf", "5", out=out_dir, **kw) == 2
     assert "patented" in capsys.readouterr().err
-    assert R.retrieve_command(demo, "missing-id", 3, "colour", **kw) == 2
+    assert cli_retrieval.retrieve_command(demo, "missing-id", 3, "colour", **kw) == 2
 
 
 # -- real prints (when present) ------------------------------------------------------------------
@@ -182,9 +186,9 @@ def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys
                     reason="../shared/data/ukiyoe-wikiart is not on this machine")
 def test_evaluate_retrieval_on_wikiart_by_artist(tmp_path, capsys):
     src = find_wikiart(SHARED_DATA.parent)
-    col = R.load_collection(src)
+    col = collection_mod.load_collection(src)
     assert col.source == "metadata.csv" and "artist_slug" in col.label_columns
-    rc = R.evaluate_retrieval_command(src, "artist_slug", "colour,cnn", "5,10", "random:0",
+    rc = cli_retrieval.evaluate_retrieval_command(src, "artist_slug", "colour,cnn", "5,10", "random:0",
                                       tmp_path, size=64, cache_dir=tmp_path / "cache",
                                       sample=100, progress=False)
     assert rc == 0, capsys.readouterr().err

@@ -155,7 +155,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
-    from simkit.search.retrieval import retrieve_command
+    from simkit.cli.retrieval import retrieve_command
 
     return retrieve_command(args.collection, args.query, args.k, args.method, args.weights,
                             size=args.size, policy=args.policy, precision=args.precision,
@@ -163,7 +163,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
-    from simkit.search.retrieval import evaluate_retrieval_command
+    from simkit.cli.retrieval import evaluate_retrieval_command
 
     return evaluate_retrieval_command(args.collection, args.label, args.methods, args.ks,
                                       args.weights, args.out, size=args.size, policy=args.policy,

@@ -402,7 +402,7 @@ def float16_ranking_error(X: np.ndarray, k: int = 10, *, n_queries: int = 200,
     overlap of the two top-k sets), ``same_order`` (fraction of queries whose top-k list is
     identical, order included), ``max_rel_vector_error`` and ``median_rel_distance_error``.
     """
-    from simkit.search.retrieval import exact_search
+    from simkit.search.index import exact_search
 
     X = np.asarray(X, dtype=np.float32)
     scale = np.abs(X).max(axis=1)

@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 METHODS = ("style", "colour", "cnn")
-#: How each method's vectors are compared (the names of :data:`simkit.methods.choices.METRICS`).
+#: How each method's vectors are compared (the names of :data:`simkit.search.distances.METRICS`).
 METRICS = {"style": "euclidean", "colour": "euclidean", "cnn": "cosine"}
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 DEFAULT_N = 4

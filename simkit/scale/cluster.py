@@ -182,7 +182,7 @@ def _index_chunk(spec: dict) -> dict:
 
 # -- the job ---------------------------------------------------------------------------------
 def _inputs(collection) -> tuple[list[str], list[str]]:
-    from simkit.search.retrieval import Collection, load_collection
+    from simkit.study.collection import Collection, load_collection
     if isinstance(collection, (str, os.PathLike)):
         collection = load_collection(collection)
     if isinstance(collection, Collection):
@@ -214,7 +214,7 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     """Compute (or find in the store) the representations of every image of a collection.
 
     ``collection``: a folder with images.csv (or the WikiArt metadata.csv layout), a
-    :class:`~simkit.search.retrieval.Collection`, a :class:`~simkit.study.model.Study` or a mapping
+    :class:`~simkit.study.collection.Collection`, a :class:`~simkit.study.model.Study` or a mapping
     ``{image_id: path}``. Where it runs: ``client`` (an existing ``distributed.Client``),
     else ``scheduler`` / ``$SIMKIT_DASK_SCHEDULER``, else a LocalCluster of ``workers``
     processes; ``workers=0`` runs here without Dask. ``chunk_rows`` images make one store
@@ -402,7 +402,7 @@ def add_index_arguments(p) -> None:
 def index_command(collection: str | os.PathLike, **kwargs) -> int:
     """``simkit index``: 0 when every image is stored, 1 when some could not be used, 2 on
     invalid input (``error: …`` on stderr)."""
-    from simkit.search.retrieval import _user_errors
+    from simkit.cli.retrieval import _user_errors
     from simkit.features.zarr_store import ZarrStoreError
 
     ann = kwargs.pop("ann", False)
@@ -412,7 +412,7 @@ def index_command(collection: str | os.PathLike, **kwargs) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if res.weights_note:
-        from simkit.search.retrieval import _warning
+        from simkit.cli.retrieval import _warning
         print(_warning(res.weights_note), file=sys.stderr)
     s = res.stats
     print(f"indexed {s['images']} images ({s['rows']} distinct) in {s['seconds']:.1f} s: "

@@ -8,7 +8,7 @@
   call, shared by all the queries of the call (batch them).
 * :class:`CollectionIndex` — for interactive queries: PCA fitted on a seeded subsample
   (exact, via the subsample's Gram matrix), every vector projected while streaming, and a
-  faiss HNSW index (:class:`simkit.search.retrieval.ApproximateIndex`) on the reduced vectors —
+  faiss HNSW index (:class:`simkit.search.index.ApproximateIndex`) on the reduced vectors —
   100,000 x 256 float32 is 100 MB, a query takes well under a millisecond.
   :meth:`CollectionIndex.recall` measures recall@k against :func:`stream_exact_search` on the
   full vectors.
@@ -64,7 +64,7 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
     ``queries``: ``Q x dim`` vectors, or ``query_positions``: positions in
     ``features.image_ids`` (their vectors are read from the store and each is excluded from
     its own result). Returns ``(positions, distances)``, ``Q x k``, nearest first, ties by
-    lower position — the same as :func:`simkit.search.retrieval.exact_search` on the vectors in
+    lower position — the same as :func:`simkit.search.index.exact_search` on the vectors in
     memory. Euclidean distances are computed around a centre (the mean of the first block:
     any centre gives the same distances, a nearby one keeps float32 digits).
     """
@@ -170,7 +170,7 @@ class CollectionIndex:
     timings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from simkit.search.retrieval import ApproximateIndex
+        from simkit.search.index import ApproximateIndex
         t = time.perf_counter()
         self._ann = ApproximateIndex(self.reduced, "euclidean", kind=self.kind, seed=self.seed)
         self.timings["faiss_build_seconds"] = time.perf_counter() - t

@@ -204,7 +204,7 @@ def group_picks(featureset: "FeatureSet", ids: Sequence[str],
     Exactly what :func:`simkit.methods.choices.choose` computes for a question with these images:
     returns ``({method: "b-d"}, DataFrame index=PAIRS, columns=methods)``.
     """
-    from simkit.methods.choices import pair_distances
+    from simkit.search.distances import pair_distances
 
     if len(ids) != GROUP_SIZE:
         raise ValueError(f"a group has {GROUP_SIZE} images, got {len(ids)}")
@@ -305,7 +305,7 @@ def suggest_groups(featureset: "FeatureSet", *, n: int = 10, image_ids: Iterable
     :func:`simkit.methods.choices.choose` would). Returns ``rank, genre, image_1 … image_5, kind,
     score, reason, margin`` and ``choice_<method>`` columns.
     """
-    from simkit.methods.choices import all_pairs_distances
+    from simkit.search.distances import all_pairs_distances
 
     if prefer not in ("any", "disagree", "near-tie"):
         raise ValueError("prefer must be 'any', 'disagree' or 'near-tie'")

@@ -70,7 +70,7 @@ def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], 
     for col in ("question_id", "method", "pair", "distance"):
         if col not in distances.columns:
             raise ValueError(f"distances needs columns question_id, method, pair, distance "
-                             f"(as from simkit.methods.choices.pair_distances); {col!r} is missing")
+                             f"(as from simkit.search.distances.pair_distances); {col!r} is missing")
     for (q, m), grp in distances.groupby(["question_id", "method"], sort=False):
         mat = np.full((5, 5), np.nan)
         for pair, d in zip(grp["pair"], grp["distance"]):

@@ -1,0 +1,125 @@
+"""Collections: any folder of images with ``images.csv`` (``image_id, file`` + label columns).
+
+Every study folder is a collection. A folder in the WikiArt layout (``metadata.csv`` with a
+``filename`` column, like ``shared/data/ukiyoe-wikiart``) is read as a collection too, with
+the other metadata columns as labels.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from simkit.study.model import StudyError
+
+__all__ = ["CollectionError", "Collection", "load_collection"]
+
+
+class CollectionError(StudyError):
+    """A collection folder or its images.csv is invalid; the message says how to fix it."""
+
+
+@dataclass
+class Collection:
+    """Images of a folder with their labels; ``images`` has ``image_id, file`` first."""
+
+    root: Path
+    images: pd.DataFrame
+    source: str = "images.csv"
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(i) for i in self.images["image_id"]]
+
+    @property
+    def label_columns(self) -> list[str]:
+        return [c for c in self.images.columns if c not in ("image_id", "file")]
+
+    def path(self, image_id: str) -> Path:
+        row = self.images.loc[self.images["image_id"] == image_id]
+        if row.empty:
+            raise CollectionError(f"{image_id!r} is not an image_id of {self.root / self.source}")
+        f = Path(row.iloc[0]["file"])
+        return f if f.is_absolute() else self.root / f
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """``{image_id: absolute path}`` in file order (the input of feature extraction)."""
+        return {i: (Path(f) if Path(f).is_absolute() else self.root / f)
+                for i, f in zip(self.ids, self.images["file"])}
+
+    def labels(self, column: str) -> np.ndarray:
+        if column not in self.images.columns:
+            raise CollectionError(
+                f"{self.root / self.source} has no column {column!r}; label columns: "
+                f"{', '.join(self.label_columns) or '(none)'}")
+        return self.images[column].astype(str).str.strip().to_numpy()
+
+    def subset(self, n: int | None, seed: int = 0) -> "Collection":
+        """A seeded random sample of ``n`` images (all when ``n`` is None or larger)."""
+        if n is None or n >= len(self.images):
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self.images), n, replace=False))
+        return Collection(self.root, self.images.iloc[rows].reset_index(drop=True),
+                          self.source)
+
+
+def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Collection:
+    """Read and validate a collection folder (see the module docstring).
+
+    Raises :class:`CollectionError` naming the file, line and value of the first problem:
+    a missing images.csv or column, an empty or repeated image_id, an image file that is
+    not there.
+    """
+    from simkit.study.model import _check_unique, _where
+
+    root = Path(path)
+    if not root.is_dir():
+        raise CollectionError(f"{root}: not a folder; a collection is a folder with "
+                              f"images.csv (image_id,file + label columns)")
+    csv_path = root / "images.csv"
+    if csv_path.exists():
+        source = "images.csv"
+        df = _read_table(csv_path, ("image_id", "file"))
+    elif (root / "metadata.csv").exists():
+        source = "metadata.csv"  # the WikiArt layout
+        df = _read_table(root / "metadata.csv", ("filename",))
+        stems = [Path(f).stem for f in df["filename"]]
+        ids = stems if len(set(stems)) == len(stems) else list(df["filename"])
+        df.insert(0, "image_id", ids)
+        df.insert(1, "file", df.pop("filename"))
+    else:
+        raise CollectionError(f"{csv_path}: file not found; a collection folder needs "
+                              f"images.csv with columns image_id,file (+ label columns)")
+    try:
+        _check_unique(df, "image_id", "image")
+    except StudyError as e:
+        raise CollectionError(str(e)) from None
+    if check_files:
+        for i, f in enumerate(df["file"]):
+            if f == "":
+                raise CollectionError(f"{_where(df, i)}: empty file; give the image's path "
+                                      f"(relative to {root})")
+            p = Path(f) if Path(f).is_absolute() else root / f
+            if not p.is_file():
+                raise CollectionError(f"{_where(df, i)}: image file {f!r} not found (looked "
+                                      f"for {p}); fix the path (relative to the folder)")
+    if df.empty:
+        raise CollectionError(f"{root / source}: no images listed; add one row per image")
+    return Collection(root, df, source)
+
+
+def _read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """A collection's CSV, read and checked like a study's (line numbers kept)."""
+    from simkit.study.model import StudyError, read_table
+
+    try:
+        return read_table(path, list(required))
+    except StudyError as e:
+        raise CollectionError(str(e)) from None
+
+
