@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from simkit.fetch.museums import (FetchError, LicenceRefused, fetch_collection, infer_genre,
-                             is_open_licence, load_collection)
+                             is_open_licence)
+from simkit.study.collection import read_images
 from simkit.study.model import StudyError
 
 FAST = dict(min_interval=0.0, backoff=0.01, retries=2, timeout=5, progress=False)
@@ -227,7 +228,7 @@ def test_aic_fetch_metadata_and_files(museum, tmp_path):
     assert all("simkit" in (r["aic_ua"] or "") for r in museum.log if r["kind"] == "api")
     assert museum.log[0]["query"]["fields"] == [AIC_FIELDS]
     # the collection loads like a study's images.csv
-    col = load_collection(out)
+    col = read_images(out)
     assert len(col) == 5 and col["aspect"].notna().all()
     assert (out / "SOURCE.md").read_text().count("refused") >= 1
 
@@ -414,4 +415,4 @@ def test_helpers_and_errors(tmp_path):
     with pytest.raises(FetchError, match="unknown collection"):
         fetch_collection("louvre", tmp_path / "x", **FAST)
     with pytest.raises(StudyError, match="no images.csv"):
-        load_collection(tmp_path)
+        read_images(tmp_path)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from simkit.fetch.museums import load_collection
+from simkit.study.collection import read_images
 from simkit.features.extract import FeatureSet
 from simkit.study.groups import (describe_picks, group_picks, new_study, random_groups,
                            sample_groups, suggest_groups)
@@ -54,7 +54,7 @@ def test_study_new_paper_way(tmp_path):
     assert q["genre"].value_counts().to_dict() == {"Yakusha-e": 20, "Bijin-ga": 20,
                                                   "Meisho-e": 7}
     assert list(q["question_id"]) == [f"q{k:03d}" for k in range(1, 48)]
-    images = load_collection(col).set_index("image_id")
+    images = read_images(col).set_index("image_id")
     for genre, sub in q.groupby("genre"):
         ids = sub[IMAGE_COLUMNS].to_numpy().ravel()
         assert len(set(ids)) == len(ids), "no image is used twice within a genre"
@@ -85,7 +85,7 @@ def test_study_new_by_any_column_and_options(tmp_path):
                                                              for k in range(4)}
     for i in st.images["image_id"]:
         assert st.image_path(i).parent == tmp_path / "by-artist" / "images"
-    q = sample_groups(load_collection(col), labels=["B"], per_label=3, seed=0)
+    q = sample_groups(read_images(col), labels=["B"], per_label=3, seed=0)
     assert list(q["genre"]) == ["B"] * 3
     with pytest.raises(StudyError, match="already there"):
         new_study(col, tmp_path / "by-artist")
@@ -94,7 +94,7 @@ def test_study_new_by_any_column_and_options(tmp_path):
     with pytest.raises(StudyError, match="no column 'school'"):
         new_study(col, tmp_path / "y", by="school")
     with pytest.raises(StudyError, match="has 0 images"):
-        sample_groups(load_collection(col), labels=["Z"])
+        sample_groups(read_images(col), labels=["Z"])
 
 
 def test_cli_functions(tmp_path, capsys):

@@ -14,9 +14,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.study.model import StudyError
+from simkit.study.model import (StudyError, check_unique, read_study_csv, read_table,
+                                row_location)
 
-__all__ = ["CollectionError", "Collection", "load_collection"]
+__all__ = ["CollectionError", "Collection", "load_collection", "read_images"]
 
 
 class CollectionError(StudyError):
@@ -75,8 +76,6 @@ def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Col
     a missing images.csv or column, an empty or repeated image_id, an image file that is
     not there.
     """
-    from simkit.study.model import _check_unique, _where
-
     root = Path(path)
     if not root.is_dir():
         raise CollectionError(f"{root}: not a folder; a collection is a folder with "
@@ -96,17 +95,17 @@ def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Col
         raise CollectionError(f"{csv_path}: file not found; a collection folder needs "
                               f"images.csv with columns image_id,file (+ label columns)")
     try:
-        _check_unique(df, "image_id", "image")
+        check_unique(df, "image_id", "image")
     except StudyError as e:
         raise CollectionError(str(e)) from None
     if check_files:
         for i, f in enumerate(df["file"]):
             if f == "":
-                raise CollectionError(f"{_where(df, i)}: empty file; give the image's path "
+                raise CollectionError(f"{row_location(df, i)}: empty file; give the image's path "
                                       f"(relative to {root})")
             p = Path(f) if Path(f).is_absolute() else root / f
             if not p.is_file():
-                raise CollectionError(f"{_where(df, i)}: image file {f!r} not found (looked "
+                raise CollectionError(f"{row_location(df, i)}: image file {f!r} not found (looked "
                                       f"for {p}); fix the path (relative to the folder)")
     if df.empty:
         raise CollectionError(f"{root / source}: no images listed; add one row per image")
@@ -115,11 +114,38 @@ def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Col
 
 def _read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
     """A collection's CSV, read and checked like a study's (line numbers kept)."""
-    from simkit.study.model import StudyError, read_table
-
     try:
         return read_table(path, list(required))
     except StudyError as e:
         raise CollectionError(str(e)) from None
 
 
+def read_images(path: str | os.PathLike) -> pd.DataFrame:
+    """The images table of a collection (or of a study: same images.csv), checked, as strings.
+
+    Unlike :func:`load_collection` it needs ``images.csv`` and leaves missing files to the
+    caller (a collection that is still being fetched is fine).
+
+    Adds ``path`` (absolute file path) and ``aspect`` (width / height, NaN if unknown).
+    Raises :class:`~simkit.study.model.StudyError` naming the file and line of a problem.
+    """
+    root = Path(path)
+    if root.is_file() and root.name == "images.csv":
+        root = root.parent
+    if not (root / "images.csv").exists():
+        raise StudyError(f"{root}: no images.csv; a collection is a folder made by "
+                         f"`simkit fetch` (or a study folder)")
+    df = read_study_csv(root / "images.csv", "images.csv")
+    check_unique(df, "image_id", "image")
+    lines = df.attrs.get("lines", [])
+    df = df.reset_index(drop=True)
+    df["path"] = [str(Path(f) if Path(f).is_absolute() else (root / f).resolve())
+                  for f in df["file"]]
+    if "width" in df.columns and "height" in df.columns:
+        w = pd.to_numeric(df["width"], errors="coerce")
+        h = pd.to_numeric(df["height"], errors="coerce")
+        df["aspect"] = w / h
+    else:
+        df["aspect"] = float("nan")
+    df.attrs.update(path=str(root / "images.csv"), lines=lines, root=str(root.resolve()))
+    return df

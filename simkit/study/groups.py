@@ -184,13 +184,13 @@ def new_study(collection: str | os.PathLike, out: str | os.PathLike, *, by: str 
 
     Refuses to overwrite a folder that already holds a study (questions.csv).
     """
-    from simkit.fetch.museums import load_collection
+    from simkit.study.collection import read_images
 
     out = Path(out)
     if (out / "questions.csv").exists():
         raise StudyError(f"{out}: a study is already there (questions.csv); choose another "
                          f"--out, or add groups to it with the GroupBuilder")
-    images = load_collection(collection)
+    images = read_images(collection)
     questions = sample_groups(images, by=by, per_label=per_label, group_size=group_size,
                               seed=seed, labels=labels)
     return write_study(out, images, questions, copy_images=copy_images)

@@ -36,7 +36,8 @@ from simkit.fileio import write_csv
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
-    "normalize_choice", "pair_letters", "read_table",
+    "normalize_choice", "pair_letters", "read_table", "read_study_csv", "row_location",
+    "check_unique", "validate_study_tables",
 ]
 
 LETTERS = "abcde"
@@ -168,9 +169,12 @@ class Study:
 
 
 # -- reading ------------------------------------------------------------------------------
-def _read_csv(path: Path, kind: str | None = None, *, optional: bool = False
-              ) -> pd.DataFrame | None:
-    """Read a study CSV as strings; ``kind`` (default: the file name) picks the columns."""
+def read_study_csv(path: Path, kind: str | None = None, *, optional: bool = False
+                   ) -> pd.DataFrame | None:
+    """Read a study CSV as strings; ``kind`` (default: the file name) picks the columns.
+
+    Returns None for a missing file when ``optional``; raises :class:`StudyError` otherwise.
+    """
     required = REQUIRED[kind or path.name]
     if not path.exists():
         if optional:
@@ -225,18 +229,20 @@ def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -
     return df
 
 
-def _where(df: pd.DataFrame, i: int) -> str:
+def row_location(df: pd.DataFrame, i: int) -> str:
+    """``"FILE, line N"`` of row ``i`` of a table read by :func:`read_table` (for messages)."""
     return f"{df.attrs.get('path', 'table')}, line {df.attrs.get('lines', [])[i] if df.attrs.get('lines') else i + 2}"
 
 
-def _check_unique(df: pd.DataFrame, column: str, what: str) -> None:
+def check_unique(df: pd.DataFrame, column: str, what: str) -> None:
+    """Raise :class:`StudyError` at the first empty or repeated id in ``column``."""
     seen: dict[str, int] = {}
     for i, v in enumerate(df[column]):
         if v == "":
-            raise StudyError(f"{_where(df, i)}: empty {column}; give every {what} an id")
+            raise StudyError(f"{row_location(df, i)}: empty {column}; give every {what} an id")
         if v in seen:
-            raise StudyError(f"{_where(df, i)}: {column} {v!r} already used on "
-                             f"{_where(df, seen[v]).split(', ')[-1]}; ids must be unique")
+            raise StudyError(f"{row_location(df, i)}: {column} {v!r} already used on "
+                             f"{row_location(df, seen[v]).split(', ')[-1]}; ids must be unique")
         seen[v] = i
 
 
@@ -250,45 +256,48 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
     canon = []
     for i, (q, m, c) in enumerate(zip(df["question_id"], df["method"], df["choice"])):
         if q not in question_ids:
-            raise StudyError(f"{_where(df, i)}: unknown question_id {q!r}; "
+            raise StudyError(f"{row_location(df, i)}: unknown question_id {q!r}; "
                              f"it must be one of the ids in questions.csv")
         if not _METHOD_RE.match(str(m)):
-            raise StudyError(f"{_where(df, i)}: method {m!r} is not a lower-case identifier "
+            raise StudyError(f"{row_location(df, i)}: method {m!r} is not a lower-case identifier "
                              f"(like gram, cosine, gram_cosine)")
         if (q, m) in seen:
-            raise StudyError(f"{_where(df, i)}: method {m!r} has two choices for question "
+            raise StudyError(f"{row_location(df, i)}: method {m!r} has two choices for question "
                              f"{q!r}; keep one")
         seen.add((q, m))
         try:
             canon.append(normalize_choice(c))
         except ValueError as e:
-            raise StudyError(f"{_where(df, i)}: {e}") from None
+            raise StudyError(f"{row_location(df, i)}: {e}") from None
     df["choice"] = canon
     return df
 
 
-def _validate(images, questions, responses, participants) -> None:
-    _check_unique(images, "image_id", "image")
-    _check_unique(questions, "question_id", "question")
+def validate_study_tables(images: pd.DataFrame, questions: pd.DataFrame,
+                          responses: pd.DataFrame, participants: pd.DataFrame) -> None:
+    """Check a study's tables against each other; raise :class:`StudyError` at the first
+    problem, naming its file and line."""
+    check_unique(images, "image_id", "image")
+    check_unique(questions, "question_id", "question")
     image_ids = set(images["image_id"])
     for i, row in enumerate(questions[IMAGE_COLUMNS].itertuples(index=False)):
         ids = list(row)
         for col, v in zip(IMAGE_COLUMNS, ids):
             if v == "":
-                raise StudyError(f"{_where(questions, i)}: {col} is empty; a question needs "
+                raise StudyError(f"{row_location(questions, i)}: {col} is empty; a question needs "
                                  f"exactly 5 images")
             if v not in image_ids:
-                raise StudyError(f"{_where(questions, i)}: {col} {v!r} is not an image_id "
+                raise StudyError(f"{row_location(questions, i)}: {col} {v!r} is not an image_id "
                                  f"in images.csv; add it there or fix the id")
         if len(set(ids)) != 5:
             dup = next(v for v in ids if ids.count(v) > 1)
-            raise StudyError(f"{_where(questions, i)}: image {dup!r} appears twice; a "
+            raise StudyError(f"{row_location(questions, i)}: image {dup!r} appears twice; a "
                              f"question needs exactly 5 distinct images")
-    _check_unique(participants, "participant_id", "participant")
+    check_unique(participants, "participant_id", "participant")
     if "visual_impairment" in participants.columns:
         for i, v in enumerate(participants["visual_impairment"]):
             if v.lower() not in _TRUE | _FALSE:
-                raise StudyError(f"{_where(participants, i)}: visual_impairment {v!r} is not "
+                raise StudyError(f"{row_location(participants, i)}: visual_impairment {v!r} is not "
                                  f"yes/no, true/false or 1/0")
     question_ids = set(questions["question_id"])
     known = set(participants["participant_id"])
@@ -296,19 +305,19 @@ def _validate(images, questions, responses, participants) -> None:
     for i, (p, q, c) in enumerate(zip(responses["participant_id"], responses["question_id"],
                                       responses["choice"])):
         if p == "":
-            raise StudyError(f"{_where(responses, i)}: empty participant_id")
+            raise StudyError(f"{row_location(responses, i)}: empty participant_id")
         if p not in known:
-            raise StudyError(f"{_where(responses, i)}: participant_id {p!r} is not in "
+            raise StudyError(f"{row_location(responses, i)}: participant_id {p!r} is not in "
                              f"participants.csv; add a row for them there")
         if q not in question_ids:
-            raise StudyError(f"{_where(responses, i)}: unknown question_id {q!r}; it must "
+            raise StudyError(f"{row_location(responses, i)}: unknown question_id {q!r}; it must "
                              f"be one of the ids in questions.csv")
         try:
             normalize_choice(c)
         except ValueError as e:
-            raise StudyError(f"{_where(responses, i)}: {e}") from None
+            raise StudyError(f"{row_location(responses, i)}: {e}") from None
         if (p, q) in seen:
-            raise StudyError(f"{_where(responses, i)}: participant {p!r} answered question "
+            raise StudyError(f"{row_location(responses, i)}: participant {p!r} answered question "
                              f"{q!r} twice (also on line {responses.attrs['lines'][seen[p, q]] if responses.attrs.get('lines') else seen[p, q] + 2}); "
                              f"keep one answer")
         seen[p, q] = i
@@ -340,19 +349,19 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
     if not root.is_dir():
         raise StudyError(f"{root}: not a folder; a study is a folder with images.csv, "
                          f"questions.csv and responses.csv")
-    images = _read_csv(root / "images.csv")
-    questions = _read_csv(root / "questions.csv")
-    responses = _read_csv(root / "responses.csv")
-    participants = _read_csv(root / "participants.csv", optional=True)
+    images = read_study_csv(root / "images.csv")
+    questions = read_study_csv(root / "questions.csv")
+    responses = read_study_csv(root / "responses.csv")
+    participants = read_study_csv(root / "participants.csv", optional=True)
     if participants is None:  # derive the roster from the votes
         ids = list(dict.fromkeys(responses["participant_id"]))
         participants = pd.DataFrame({"participant_id": pd.Series(ids, dtype=str)})
-    _validate(images, questions, responses, participants)
+    validate_study_tables(images, questions, responses, participants)
     responses = responses.assign(choice=[normalize_choice(c) for c in responses["choice"]])
     choice_path = Path(choices) if choices is not None else root / "choices.csv"
     if choices is not None and not choice_path.exists():
         raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
-    machine = _read_csv(choice_path, "choices.csv", optional=True)
+    machine = read_study_csv(choice_path, "choices.csv", optional=True)
     if machine is not None:
         machine = _check_choices(machine, str(choice_path), set(questions["question_id"]))
     return Study(images, questions, responses, participants, machine, root)
@@ -369,3 +378,9 @@ def save_study(study: Study, path: str | os.PathLike) -> Path:
     if study.choices is not None:
         write_csv(study.choices, root / "choices.csv")
     return root
+
+
+# Old private names, still used by votes.store.open_study until it moves to simkit/cli and
+# calls the public ones; remove at the merge.
+_read_csv = read_study_csv
+_validate = validate_study_tables
