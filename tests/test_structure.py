@@ -37,7 +37,6 @@ KNOWN: set[str] = {
     "simkit/search/projection.py:environ",
     "simkit/study/groups.py:function-lines",
     "simkit/study/groups.py:print",
-    "simkit/votes/store.py:module-lines",
     "simkit/votes/store.py:print",
     "simkit/votes/store.py:private",
     "simkit/widgets/group_builder.py:module-lines",

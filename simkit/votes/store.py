@@ -25,10 +25,7 @@ From a terminal, ``simkit collect STUDY --export`` does the export (:func:`colle
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -36,98 +33,30 @@ import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
-from simkit.fileio import write_csv
-from simkit.study.model import IMAGE_COLUMNS, Study, StudyError, load_study, normalize_choice
+from simkit.study.model import Study, StudyError, load_study, normalize_choice
+from simkit.votes.errors import StoreMismatch, StoreUnavailable, VoteError, VoteStoreError
+from simkit.votes.export import read_questions, write_with_backup
+from simkit.votes.participants import (Progress, familiarity_level, question_order,
+                                       study_fingerprint, yes_no)
+from simkit.votes.schema import create_tables
+
+# The old private names of yes_no and familiarity_level, imported by the questionnaire
+# widget until it uses the public ones; remove at the merge.
+_yes_no, _familiarity = yes_no, familiarity_level
 
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
-           "Progress", "study_fingerprint", "question_order", "open_study",
+           "Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
+           "open_study",
            "collect_command", "DEFAULT_STORE_NAME"]
 
 DEFAULT_STORE_NAME = "votes.sqlite"
-_SCHEMA_VERSION = "1"
 _KNOWN = ("visual_impairment", "familiarity", "field")
-_YES = {"yes", "true", "1", "y"}
-_NO = {"no", "false", "0", "n"}
 T = TypeVar("T")
-
-
-class VoteStoreError(SimkitError):
-    """The vote store cannot be used as asked; the message says why and what to do."""
-
-
-class StoreMismatch(VoteStoreError):
-    """The store file holds the votes of another study."""
-
-
-class StoreUnavailable(VoteStoreError):
-    """The store cannot be written right now (locked by another writer, read-only, disk
-    error). Nothing was saved; keep the answer and try again later."""
-
-
-class VoteError(SimkitError, ValueError):
-    """A vote or registration is invalid (unknown participant or question, bad choice)."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a participant is: ``answered`` of ``total`` questions."""
-
-    answered: int
-    total: int
-
-    @property
-    def complete(self) -> bool:
-        return self.answered >= self.total
-
-
-def study_fingerprint(questions: pd.DataFrame) -> str:
-    """A short hash of a study's questions.csv: question ids, genres and the five image
-    ids of each question, in order.
-
-    Two studies with the same fingerprint ask the same questions about the same image ids,
-    so votes collected for one count for the other. (Ids, not pixels: replacing an image
-    file but keeping its id keeps the fingerprint.)"""
-    h = hashlib.sha256()
-    table = questions[["question_id", "genre", *IMAGE_COLUMNS]].astype(str)
-    for row in table.itertuples(index=False):
-        h.update(("\t".join(v.strip() for v in row) + "\n").encode("utf-8"))
-    return h.hexdigest()[:16]
-
-
-def question_order(question_ids: Iterable[str], seed: int) -> list[str]:
-    """The questions in a random order drawn from ``seed`` (the same seed, the same order)."""
-    order = list(question_ids)
-    random.Random(seed).shuffle(order)
-    return order
-
-
-def _yes_no(value: object, participant_id: str) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value).strip().lower()
-    if text in _YES:
-        return "yes"
-    if text in _NO:
-        return "no"
-    raise VoteError(f"participant {participant_id!r}: visual_impairment {value!r} is not "
-                    f"yes/no (or True/False)")
-
-
-def _familiarity(value: object, participant_id: str) -> str:
-    try:
-        level = int(str(value).strip())
-    except ValueError:
-        level = 0
-    if not 1 <= level <= 5 or isinstance(value, float) and value != level:
-        raise VoteError(f"participant {participant_id!r}: familiarity {value!r} is not a "
-                        f"whole number from 1 (not familiar) to 5 (very familiar)")
-    return str(level)
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
@@ -284,44 +213,7 @@ class VoteStore:
 
     # -- schema and identity ------------------------------------------------------------
     def _create(self, study: Study) -> None:
-        qs = study.questions
-        fingerprint = study_fingerprint(qs)
-        rows = [(str(r.question_id), i, *[str(getattr(r, c)) for c in IMAGE_COLUMNS])
-                for i, r in enumerate(qs.itertuples(index=False))]
-
-        def create(conn: sqlite3.Connection) -> None:
-            tables = {name for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:  # someone else's database: leave it alone
-                raise VoteStoreError(f"{self.path}: not a simkit vote store (an SQLite file "
-                                 f"with other tables); move it away or choose another path")
-            if {"meta", "questions", "participants", "responses"} <= tables:
-                return
-            conn.execute("CREATE TABLE IF NOT EXISTS meta ("
-                         "key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            conn.execute("CREATE TABLE IF NOT EXISTS questions ("
-                         "question_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
-                         + ", ".join(f"{c} TEXT NOT NULL" for c in IMAGE_COLUMNS) + ")")
-            conn.execute("CREATE TABLE IF NOT EXISTS participants ("
-                         "participant_id TEXT PRIMARY KEY, visual_impairment TEXT, "
-                         "familiarity TEXT, field TEXT, extra TEXT NOT NULL DEFAULT '{}', "
-                         "seed INTEGER, question_order TEXT, registered_at REAL NOT NULL)")
-            conn.execute("CREATE TABLE IF NOT EXISTS responses ("
-                         "participant_id TEXT NOT NULL REFERENCES participants, "
-                         "question_id TEXT NOT NULL REFERENCES questions, "
-                         "choice TEXT NOT NULL, seconds REAL, answered_at REAL NOT NULL, "
-                         "PRIMARY KEY (participant_id, question_id))")
-            # Two kernels may create the same new file at once: the first one wins and the
-            # second one finds (and later checks) its fingerprint.
-            have = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-            if have is None:
-                conn.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ("fingerprint", fingerprint), ("schema", _SCHEMA_VERSION),
-                    ("created_at", str(time.time())),
-                    ("study", str(study.root) if study.root is not None else "")])
-                conn.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-
-        self._write("create the vote store", create)
+        self._write("create the vote store", lambda conn: create_tables(conn, study, self.path))
 
     def _load_meta(self) -> None:
         meta = dict(self._read("SELECT key, value FROM meta"))
@@ -367,9 +259,9 @@ class VoteStore:
                             f"without commas, line breaks or surrounding spaces")
         values: dict[str, Any] = {}
         if "visual_impairment" in answers:
-            values["visual_impairment"] = _yes_no(answers.pop("visual_impairment"), pid)
+            values["visual_impairment"] = yes_no(answers.pop("visual_impairment"), pid)
         if "familiarity" in answers:
-            values["familiarity"] = _familiarity(answers.pop("familiarity"), pid)
+            values["familiarity"] = familiarity_level(answers.pop("familiarity"), pid)
         if "field" in answers:
             values["field"] = str(answers.pop("field")).strip()
         if "seed" in answers:
@@ -530,29 +422,8 @@ class VoteStore:
         existing responses.csv / participants.csv with other content is first copied to
         ``STUDY/backup/NAME-YYYYmmdd-HHMMSS.csv``, so no earlier votes are lost."""
         root = Path(study_dir.root if isinstance(study_dir, Study) else study_dir)
-        qpath = root / "questions.csv"
-        if not qpath.exists():
-            raise VoteStoreError(f"{qpath}: file not found; export into the folder of the study "
-                             f"these votes belong to")
-        questions = pd.read_csv(qpath, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        questions.columns = [c.strip() for c in questions.columns]
-        missing = [c for c in ("question_id", "genre", *IMAGE_COLUMNS)
-                   if c not in questions.columns]
-        if missing:
-            raise StudyError(f"{qpath}, line 1: missing column(s) {', '.join(missing)}")
-        self.check_study(questions)
-        out = []
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for name, df in (("responses.csv", self.responses()),
-                         ("participants.csv", self.participants_table())):
-            target = root / name
-            new = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-            if target.exists() and target.read_bytes() != new:
-                backup = root / "backup" / f"{target.stem}-{stamp}.csv"
-                backup.parent.mkdir(exist_ok=True)
-                backup.write_bytes(target.read_bytes())
-            out.append(write_csv(df, target))
-        return out[0], out[1]
+        self.check_study(read_questions(root))
+        return write_with_backup(root, self.responses(), self.participants_table())
 
     def summary(self) -> str:
         """A human-readable summary, as printed by ``simkit collect``."""

@@ -1,0 +1,77 @@
+"""A participant's side of the questionnaire: self-assessment answers, question order,
+progress, and the study fingerprint their votes are tied to."""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Iterable
+
+import pandas as pd
+
+from simkit.study.model import IMAGE_COLUMNS
+from simkit.votes.errors import VoteError
+
+__all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level"]
+
+_YES = {"yes", "true", "1", "y"}
+_NO = {"no", "false", "0", "n"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a participant is: ``answered`` of ``total`` questions."""
+
+    answered: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether every question is answered."""
+        return self.answered >= self.total
+
+
+def study_fingerprint(questions: pd.DataFrame) -> str:
+    """A short hash of a study's questions.csv: question ids, genres and the five image
+    ids of each question, in order.
+
+    Two studies with the same fingerprint ask the same questions about the same image ids,
+    so votes collected for one count for the other. (Ids, not pixels: replacing an image
+    file but keeping its id keeps the fingerprint.)"""
+    h = hashlib.sha256()
+    table = questions[["question_id", "genre", *IMAGE_COLUMNS]].astype(str)
+    for row in table.itertuples(index=False):
+        h.update(("\t".join(v.strip() for v in row) + "\n").encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def question_order(question_ids: Iterable[str], seed: int) -> list[str]:
+    """The questions in a random order drawn from ``seed`` (the same seed, the same order)."""
+    order = list(question_ids)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def yes_no(value: object, participant_id: str) -> str:
+    """A visual-impairment answer as ``"yes"`` / ``"no"``; raises :class:`VoteError`."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip().lower()
+    if text in _YES:
+        return "yes"
+    if text in _NO:
+        return "no"
+    raise VoteError(f"participant {participant_id!r}: visual_impairment {value!r} is not "
+                    f"yes/no (or True/False)")
+
+
+def familiarity_level(value: object, participant_id: str) -> str:
+    """A familiarity answer as ``"1"`` … ``"5"``; raises :class:`VoteError`."""
+    try:
+        level = int(str(value).strip())
+    except ValueError:
+        level = 0
+    if not 1 <= level <= 5 or isinstance(value, float) and value != level:
+        raise VoteError(f"participant {participant_id!r}: familiarity {value!r} is not a "
+                        f"whole number from 1 (not familiar) to 5 (very familiar)")
+    return str(level)

@@ -1,0 +1,56 @@
+"""The vote store's SQLite schema: its tables, and the study it belongs to."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from simkit.study.model import IMAGE_COLUMNS, Study
+from simkit.votes.errors import VoteStoreError
+from simkit.votes.participants import study_fingerprint
+
+__all__ = ["SCHEMA_VERSION", "create_tables"]
+
+SCHEMA_VERSION = "1"
+
+
+def create_tables(conn: sqlite3.Connection, study: Study, path: Path) -> None:
+    """Create the vote store's tables for ``study`` in ``conn`` (inside a write transaction).
+
+    Does nothing when they exist; raises :class:`VoteStoreError` for an SQLite file with
+    other tables (``path`` names it in the message).
+    """
+    qs = study.questions
+    fingerprint = study_fingerprint(qs)
+    rows = [(str(r.question_id), i, *[str(getattr(r, c)) for c in IMAGE_COLUMNS])
+            for i, r in enumerate(qs.itertuples(index=False))]
+    tables = {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    if tables and "meta" not in tables:  # someone else's database: leave it alone
+        raise VoteStoreError(f"{path}: not a simkit vote store (an SQLite file "
+                         f"with other tables); move it away or choose another path")
+    if {"meta", "questions", "participants", "responses"} <= tables:
+        return
+    conn.execute("CREATE TABLE IF NOT EXISTS meta ("
+                 "key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS questions ("
+                 "question_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                 + ", ".join(f"{c} TEXT NOT NULL" for c in IMAGE_COLUMNS) + ")")
+    conn.execute("CREATE TABLE IF NOT EXISTS participants ("
+                 "participant_id TEXT PRIMARY KEY, visual_impairment TEXT, "
+                 "familiarity TEXT, field TEXT, extra TEXT NOT NULL DEFAULT '{}', "
+                 "seed INTEGER, question_order TEXT, registered_at REAL NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS responses ("
+                 "participant_id TEXT NOT NULL REFERENCES participants, "
+                 "question_id TEXT NOT NULL REFERENCES questions, "
+                 "choice TEXT NOT NULL, seconds REAL, answered_at REAL NOT NULL, "
+                 "PRIMARY KEY (participant_id, question_id))")
+    # Two kernels may create the same new file at once: the first one wins and the
+    # second one finds (and later checks) its fingerprint.
+    have = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+    if have is None:
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("fingerprint", fingerprint), ("schema", SCHEMA_VERSION),
+            ("created_at", str(time.time())),
+            ("study", str(study.root) if study.root is not None else "")])
+        conn.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
