@@ -35,7 +35,6 @@ KNOWN: set[str] = {
     "simkit/scale/cluster.py:private",
     "simkit/scale/neighbours.py:private",
     "simkit/search/projection.py:environ",
-    "simkit/study/groups.py:function-lines",
     "simkit/study/groups.py:print",
     "simkit/votes/store.py:print",
     "simkit/votes/store.py:private",

@@ -92,23 +92,9 @@ _STUDY_META = ["title", "artist", "date", "year", "width", "height", "source_url
                "sha256"]
 
 
-def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.DataFrame, *,
-                copy_images: bool = False, keep_existing: bool = True,
-                choices: pd.DataFrame | None = None) -> Study:
-    """Write ``images`` (with a ``path`` column: where each file is) and ``questions`` as
-    the study folder ``out``, validated before anything is replaced.
-
-    Only the images the questions use are listed. ``file`` is relative to ``out`` (or the
-    image is copied into ``out/images`` with ``copy_images``). An existing
-    ``responses.csv`` / ``participants.csv`` / ``choices.csv`` is kept and must still fit
-    (``keep_existing``); otherwise an empty ``responses.csv`` (header only) is written.
-    ``choices`` (``question_id, method, choice``) replaces ``choices.csv``.
-    The CSVs are staged in a sibling folder, checked with :func:`load_study`, then moved
-    in one rename each (images.csv first, so a crash leaves a valid study).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    used = list(dict.fromkeys(str(v) for v in questions[IMAGE_COLUMNS].to_numpy().ravel()))
+def _study_images(out: Path, images: pd.DataFrame, used: list[str],
+                  copy_images: bool) -> pd.DataFrame:
+    """images.csv of the study ``out``: the ``used`` images, files relative to ``out``."""
     by_id = images.set_index(images["image_id"].astype(str))
     unknown = [i for i in used if i not in by_id.index]
     if unknown:
@@ -135,7 +121,27 @@ def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.Data
         rows.append(row)
     cols = ["image_id", "file", "genre"] + [c for c in _STUDY_META
                                            if any(c in row for row in rows)]
-    images_out = pd.DataFrame(rows).reindex(columns=cols).fillna("")
+    return pd.DataFrame(rows).reindex(columns=cols).fillna("")
+
+
+def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.DataFrame, *,
+                copy_images: bool = False, keep_existing: bool = True,
+                choices: pd.DataFrame | None = None) -> Study:
+    """Write ``images`` (with a ``path`` column: where each file is) and ``questions`` as
+    the study folder ``out``, validated before anything is replaced.
+
+    Only the images the questions use are listed. ``file`` is relative to ``out`` (or the
+    image is copied into ``out/images`` with ``copy_images``). An existing
+    ``responses.csv`` / ``participants.csv`` / ``choices.csv`` is kept and must still fit
+    (``keep_existing``); otherwise an empty ``responses.csv`` (header only) is written.
+    ``choices`` (``question_id, method, choice``) replaces ``choices.csv``.
+    The CSVs are staged in a sibling folder, checked with :func:`load_study`, then moved
+    in one rename each (images.csv first, so a crash leaves a valid study).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    used = list(dict.fromkeys(str(v) for v in questions[IMAGE_COLUMNS].to_numpy().ravel()))
+    images_out = _study_images(out, images, used, copy_images)
 
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -282,6 +288,39 @@ def _rank_score(n_distinct: int, dis: float, margin: float, tie_margin: float,
     return (1.0 + dis if n_distinct > 1 else 0.0) + tie
 
 
+def _strata(pool: list[str], labels: Mapping[str, str] | None) -> list[tuple[str, np.ndarray]]:
+    """(label, positions in ``pool``) of every label with enough images for a group."""
+    if labels is not None:
+        groups_of: dict[str, list[int]] = {}
+        for k, i in enumerate(pool):
+            lab = str(labels.get(i, "") or "")
+            if lab:
+                groups_of.setdefault(lab, []).append(k)
+        strata = [(lab, np.array(ks)) for lab, ks in groups_of.items() if len(ks) >= GROUP_SIZE]
+    else:
+        strata = [("", np.arange(len(pool)))] if len(pool) >= GROUP_SIZE else []
+    if not strata:
+        raise ValueError(f"need at least {GROUP_SIZE} images (with a label, if labels are "
+                         f"given) to suggest a group; have {len(pool)}")
+    return strata
+
+
+def _candidates(strata: list[tuple[str, np.ndarray]], candidates: int,
+                seed: int) -> list[tuple[str, tuple[int, ...]]]:
+    """Up to ``candidates`` distinct random groups (label, positions), seeded."""
+    rng = np.random.default_rng(seed)
+    seen: set[tuple[int, ...]] = set()
+    cands: list[tuple[str, tuple[int, ...]]] = []
+    for _ in range(candidates):
+        lab, ks = strata[int(rng.integers(len(strata)))]
+        pick = tuple(int(x) for x in rng.choice(ks, GROUP_SIZE, replace=False))
+        key = tuple(sorted(pick))
+        if key not in seen:
+            seen.add(key)
+            cands.append((lab, pick))
+    return cands
+
+
 def suggest_groups(featureset: "FeatureSet", *, n: int = 10, image_ids: Iterable[str] | None = None,
                    labels: Mapping[str, str] | None = None, candidates: int = 1000,
                    seed: int = 0, methods: Iterable[str] | None = None,
@@ -315,30 +354,10 @@ def suggest_groups(featureset: "FeatureSet", *, n: int = 10, image_ids: Iterable
             if str(i) not in excluded]
     pool = list(dict.fromkeys(pool))
     rows_of = np.array([featureset.index(i) for i in pool], dtype=int)
-    if labels is not None:
-        groups_of: dict[str, list[int]] = {}
-        for k, i in enumerate(pool):
-            lab = str(labels.get(i, "") or "")
-            if lab:
-                groups_of.setdefault(lab, []).append(k)
-        strata = [(lab, np.array(ks)) for lab, ks in groups_of.items() if len(ks) >= GROUP_SIZE]
-    else:
-        strata = [("", np.arange(len(pool)))] if len(pool) >= GROUP_SIZE else []
-    if not strata:
-        raise ValueError(f"need at least {GROUP_SIZE} images (with a label, if labels are "
-                         f"given) to suggest a group; have {len(pool)}")
+    strata = _strata(pool, labels)
     D = {m: all_pairs_distances(featureset.vectors[m][rows_of]) for m in methods}
 
-    rng = np.random.default_rng(seed)
-    seen: set[tuple[int, ...]] = set()
-    cands: list[tuple[str, tuple[int, ...]]] = []
-    for _ in range(candidates):
-        lab, ks = strata[int(rng.integers(len(strata)))]
-        pick = tuple(int(x) for x in rng.choice(ks, GROUP_SIZE, replace=False))
-        key = tuple(sorted(pick))
-        if key not in seen:
-            seen.add(key)
-            cands.append((lab, pick))
+    cands = _candidates(strata, candidates, seed)
     ia = np.array([[c[1][i] for i, _ in _PAIR_IDX] for c in cands])
     ib = np.array([[c[1][j] for _, j in _PAIR_IDX] for c in cands])
 
