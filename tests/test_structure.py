@@ -26,8 +26,6 @@ KNOWN: set[str] = {
     "simkit/features/extract.py:function-lines",
     "simkit/features/extract.py:private",
     "simkit/fetch/museums.py:print",
-    "simkit/methods/perceptual/adaptation.py:function-lines",
-    "simkit/methods/perceptual/metrics.py:function-lines",
     "simkit/methods/style.py:function-lines",
     "simkit/methods/style.py:private",
     "simkit/scale/cluster.py:function-lines",

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from simkit.study.model import Study
 
 __all__ = ["AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
-           "study_choices", "cross_validate_study", "CrossValidation", "make_aux_net"]
+           "pair_rows", "choices_from_distances", "study_choices", "cross_validate_study",
+           "CrossValidation", "make_aux_net"]
 
 
 def make_aux_net(hidden: int = 32):
@@ -90,6 +91,49 @@ def _split(groups: np.ndarray, val_fraction: float, rng: np.random.Generator):
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
+def _seeded_aux_net(seed: int):
+    """:func:`make_aux_net` initialised from ``seed``, independent of torch's global state."""
+    import torch
+    gen_init = torch.Generator().manual_seed(seed)
+    aux = make_aux_net()
+    with torch.no_grad():
+        for p in aux.parameters():
+            p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=gen_init)
+                    / np.sqrt(p.shape[-1]))
+    return aux
+
+
+def _learning_rate(lr: float, epoch: int, epochs: int, decay_epochs: int) -> float:
+    """``lr``, decaying linearly towards 0 over the last ``decay_epochs`` epochs."""
+    left = epochs - epoch + 1
+    return lr * min(1.0, left / (decay_epochs + 1)) if decay_epochs else lr
+
+
+def _train_epoch(S, p0, p1, J, order: np.ndarray, w, aux, opt, *, scale: float,
+                 batch_size: int, sync: bool) -> float:
+    """One pass over the training triplets ``order`` in batches; the mean loss."""
+    import torch
+    bce = torch.nn.BCEWithLogitsLoss()
+    total, n = 0.0, 0
+    for s in range(0, len(order), batch_size):
+        b = torch.from_numpy(order[s:s + batch_size])
+        w2 = w ** 2
+        d0 = (S[p0[b]] @ w2) / scale
+        d1 = (S[p1[b]] @ w2) / scale
+        logit = aux(_aux_input(d0, d1)).squeeze(1)
+        loss = bce(logit, J[b])
+        if sync:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
+            loss = loss + 10.0 * bce(d0 - d1, J[b])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            w.clamp_(min=0.0)  # the scalars stay non-negative
+        total += float(loss.detach()) * len(b)
+        n += len(b)
+    return total / max(n, 1)
+
+
 def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
           epochs: int = 10, decay_epochs: int = 5, lr: float = 0.01, batch_size: int = 50,
           val_fraction: float = 0.2, patience: int = 3, sync: bool = True,
@@ -115,14 +159,8 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     scale = float(torch.cat([base[p0[tr]], base[p1[tr]]]).mean()) or 1.0
 
     w = torch.ones(n_w, requires_grad=True)
-    gen_init = torch.Generator().manual_seed(seed)
-    aux = make_aux_net()
-    with torch.no_grad():  # seeded initialisation of G, independent of global state
-        for p in aux.parameters():
-            p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=gen_init)
-                    / np.sqrt(p.shape[-1]))
+    aux = _seeded_aux_net(seed)
     opt = torch.optim.Adam([w, *aux.parameters()], lr=lr, betas=(0.5, 0.999))
-    bce = torch.nn.BCEWithLogitsLoss()
 
     def val_score(wv: torch.Tensor) -> float:
         with torch.no_grad():
@@ -140,31 +178,14 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
     try:
         for epoch in range(1, epochs + 1):
-            # linear decay over the last `decay_epochs` epochs, towards 0
-            left = epochs - epoch + 1
-            cur = lr * min(1.0, left / (decay_epochs + 1)) if decay_epochs else lr
+            cur = _learning_rate(lr, epoch, epochs, decay_epochs)
             for g in opt.param_groups:
                 g["lr"] = cur
             order = tr[rng.permutation(len(tr))]
-            total, n = 0.0, 0
-            for s in range(0, len(order), batch_size):
-                b = torch.from_numpy(order[s:s + batch_size])
-                w2 = w ** 2
-                d0 = (S[p0[b]] @ w2) / scale
-                d1 = (S[p1[b]] @ w2) / scale
-                logit = aux(_aux_input(d0, d1)).squeeze(1)
-                loss = bce(logit, J[b])
-                if sync_on:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
-                    loss = loss + 10.0 * bce(d0 - d1, J[b])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    w.clamp_(min=0.0)  # the scalars stay non-negative
-                total += float(loss.detach()) * len(b)
-                n += len(b)
+            loss = _train_epoch(S, p0, p1, J, order, w, aux, opt, scale=scale,
+                                batch_size=batch_size, sync=sync_on)
             score = val_score(w)
-            hist.append({"epoch": epoch, "lr": cur, "loss": total / max(n, 1),
+            hist.append({"epoch": epoch, "lr": cur, "loss": loss,
                          "val_2afc": score, "sync": sync_on})
             if sync_on and score > 0.5:
                 sync_on = False
@@ -236,14 +257,17 @@ def question_pairs(study: "Study") -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
-def _pair_rows(stats: TripletStats, pairs: np.ndarray) -> np.ndarray:
+def pair_rows(stats: TripletStats, pairs: np.ndarray) -> np.ndarray:
+    """The rows of ``stats.pairs`` holding each of ``pairs`` (in either order)."""
     key = {(int(a), int(b)): k for k, (a, b) in enumerate(stats.pairs)}
     lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
     return np.array([key[(int(a), int(b))] for a, b in zip(lo, hi)], dtype=np.int64)
 
 
-def _choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
-                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``method``'s choice (closest pair; ties to the first in PAIRS order) per question,
+    and its pair distances, from ``d``: the 10 pair distances of each of ``qids``."""
     from simkit.study.model import PAIRS
     d = d.reshape(len(qids), len(PAIRS))
     pick = np.argmin(d, axis=1)  # first minimum: ties go to the first pair in PAIRS order
@@ -342,7 +366,7 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
                                                    for b in comparison_parts(c)},
                                size=size, batch_size=batch_size, extra_pairs=qp,
                                progress=progress)
-    qrows = _pair_rows(stats, qp).reshape(len(qids), 10)
+    qrows = pair_rows(stats, qp).reshape(len(qids), 10)
     rng = np.random.default_rng(split_seed)
     fold_of = {q: k % folds for k, q in enumerate(rng.permutation(qids))}
     t_fold = np.array([fold_of[q] for q in triplets.group])
@@ -374,7 +398,7 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
                      for seed in seeds]
         for variant, seed, dq, twoafc in variants:
             name = method_name(net, comp, variant == "adapted")
-            c, _ = _choices_from_distances(qids, dq, name)
+            c, _ = choices_from_distances(qids, dq, name)
             pq = per_question(study.with_choices(c))
             rows.append({"net": net, "comparison": comp, "variant": variant,
                          "seed": -1 if seed is None else seed, "method": name,
@@ -387,3 +411,9 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
                               by=("net", "comparison", "variant", "method"))
     return CrossValidation(per_seed, summary, pd.concat(choices, ignore_index=True), scal,
                            fold_of, human_ceiling(stats.J), network.weights_note)
+
+
+# Old private names: study_choices above and simkit.cli.perceptual still call them until they
+# move to the public ones; remove at the merge.
+_pair_rows = pair_rows
+_choices_from_distances = choices_from_distances

@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -136,7 +136,6 @@ def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarra
     out group by group (questions; an image followed by its distortions), and as few
     times as possible otherwise. Returns ``{base: (P, Σ C_l) float32}``.
     """
-    import torch
     from tqdm.auto import tqdm
 
     bases = list(dict.fromkeys(bases))
@@ -155,10 +154,7 @@ def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarra
     chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     # when each image is needed next: evict the cached image needed last (Belady), and
     # drop images never needed again at once
-    uses: dict[int, list[int]] = {}
-    for ci, rows in enumerate(chunks):
-        for i in np.unique(pairs[rows]):
-            uses.setdefault(int(i), []).append(ci)
+    uses = _use_schedule(pairs, chunks)
     ptr = dict.fromkeys(uses, 0)
 
     def next_use(i: int) -> float:
@@ -189,30 +185,48 @@ def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarra
             for i in need:
                 ptr[i] += 1  # this use is now
             cap = max(len(need), int(max_cache_bytes // max(per_image or 1, 1)))
-            for i in [i for i in cache if next_use(i) == float("inf") and i not in need]:
-                del cache[i]
-            while len(cache) + sum(i not in cache for i in need) > cap:
-                victim = max((i for i in cache if i not in need), key=next_use, default=None)
-                if victim is None:
-                    break
-                del cache[victim]
+            _evict(cache, need, cap, next_use)
             features_of(need)
-            n_l = len(net.channels)
-
-            def stack(col: int, which: int):
-                if which == 1 and "sort" not in bases:
-                    return None
-                return [torch.cat([cache[int(i)][which][k] for i in pairs[rows, col]])
-                        for k in range(n_l)]
-
-            res = layer_statistics_multi(stack(0, 0), stack(1, 0), bases,
-                                         stack(0, 1), stack(1, 1))
+            sort = "sort" in bases
+            res = layer_statistics_multi(
+                _stacked(cache, pairs[rows, 0], 0), _stacked(cache, pairs[rows, 1], 0), bases,
+                _stacked(cache, pairs[rows, 0], 1) if sort else None,
+                _stacked(cache, pairs[rows, 1], 1) if sort else None)
             for b in bases:
                 out[b][rows] = res[b].numpy().astype(np.float32)
             bar.update(len(rows))
     finally:
         bar.close()
     return out
+
+
+def _use_schedule(pairs: np.ndarray, chunks: list[np.ndarray]) -> dict[int, list[int]]:
+    """For each image, the chunks (in order) whose pairs need it."""
+    uses: dict[int, list[int]] = {}
+    for ci, rows in enumerate(chunks):
+        for i in np.unique(pairs[rows]):
+            uses.setdefault(int(i), []).append(ci)
+    return uses
+
+
+def _evict(cache: dict[int, tuple], need: list[int], cap: int,
+           next_use: Callable[[int], float]) -> None:
+    """Drop images never needed again, then the ones needed latest (Belady), down to
+    ``cap`` images with ``need`` included."""
+    for i in [i for i in cache if next_use(i) == float("inf") and i not in need]:
+        del cache[i]
+    while len(cache) + sum(i not in cache for i in need) > cap:
+        victim = max((i for i in cache if i not in need), key=next_use, default=None)
+        if victim is None:
+            break
+        del cache[victim]
+
+
+def _stacked(cache: dict[int, tuple], images: np.ndarray, which: int) -> list["torch.Tensor"]:
+    """Per layer, the cached maps (``which``: 0 raw, 1 sorted) of ``images``, batched."""
+    import torch
+    n_layers = len(cache[int(images[0])][which])
+    return [torch.cat([cache[int(i)][which][k] for i in images]) for k in range(n_layers)]
 
 
 @dataclass
