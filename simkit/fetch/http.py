@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from simkit import __version__
 from simkit.errors import SimkitError
 from simkit.fileio import atomic_write
 
 __all__ = ["USER_AGENT", "FetchError", "ItemGone", "Http", "ApiCache", "utc_now"]
 
-__version__ = "0.1.0"
 USER_AGENT = (f"simkit/{__version__} (image-similarity research kit; "
               f"+https://github.com/simkit; one request at a time)")
 
