@@ -50,8 +50,7 @@ from simkit.votes.schema import create_tables
 _yes_no, _familiarity = yes_no, familiarity_level
 
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
-           "Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
-           "open_study",
+           "Progress", "study_fingerprint", "question_order", "open_study",
            "collect_command", "DEFAULT_STORE_NAME"]
 
 DEFAULT_STORE_NAME = "votes.sqlite"
