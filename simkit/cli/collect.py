@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+
+from simkit.cli.options import Subparsers
 from pathlib import Path
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``collect`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("collect", help="summarise (or --export) the votes collected in "
                                               "Jupyter (STUDY/votes.sqlite)")

@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from simkit.cli.options import positive_int
+from simkit.cli.options import Subparsers, positive_int
 from simkit.cli.tables import add_table_args, report_tables
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``demo`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("demo", help="the terminal demo: demo study → machine choices "
                                            "→ tables")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print(f"Building the demo study in {out} (synthetic prints, SIMULATED votes) ...")
     make_demo_study(out, groups_per_genre=args.groups, image_size=args.image_size)
-    args.weights = _usable_weights(args.weights)
+    args = argparse.Namespace(**{**vars(args), "weights": _usable_weights(args.weights)})
     # results go to STUDY/results: a choices.csv in the study itself would be taken as
     # given machine choices by the next run
     return report_tables(str(out), args, choices=None, out=out / "results", paper=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simkit.cli.options import add_model_args, int_list, name_list, positive_int, warn
+from simkit.cli.options import (Subparsers, add_model_args, int_list, name_list, positive_int,
+                                warn)
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``evaluate-retrieval`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("evaluate-retrieval", help="precision/recall/F1@k and mAP per "
                                                          "method, images sharing a label relevant")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import add_model_args, model_kwargs, warn
+from simkit.cli.options import Subparsers, add_model_args, model_kwargs, warn
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``features`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("features", help="extract Gram / Cosine / Gram·Cosine vectors")
     p.add_argument("study")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from simkit.cli.options import non_negative_int, positive_int
+from simkit.cli.options import Subparsers, non_negative_int, positive_int
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``fetch`` to the ``simkit`` subparsers."""
     from simkit.fetch.museums import SOURCES
 

@@ -7,14 +7,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simkit.cli.options import add_model_args, name_list, non_negative_int, positive_int, warn
+from simkit.cli.options import (Subparsers, add_model_args, name_list, non_negative_int,
+                                positive_int, warn)
 from simkit.errors import MissingExtraError, UsageError
+
+if TYPE_CHECKING:
+    from simkit.features.zarr_store import CollectionFeatures
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``index`` to the ``simkit`` subparsers."""
     from simkit.features.representations import REPRESENTATIONS
     from simkit.scale.cluster import SCHEDULER_ENV
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if res.errors else 0
 
 
-def _approximate_indexes(features, representations: list[str]) -> None:
+def _approximate_indexes(features: "CollectionFeatures", representations: list[str]) -> None:
     """Build, save and report the approximate index of each representation."""
     from simkit.scale.neighbours import CollectionIndex
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["at_least", "positive_int", "non_negative_int", "name_list", "int_list",
+__all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "name_list", "int_list",
            "add_model_args", "add_methods_arg", "model_kwargs", "warn"]
+
+#: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
+Subparsers = Any
 
 WEIGHTS_HELP = ("imagenet (torchvision cache), a state_dict PATH, or random:SEED "
                 "(for tests and offline demos; results mean nothing)")

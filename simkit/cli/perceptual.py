@@ -16,11 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simkit.cli.options import WEIGHTS_HELP, at_least, non_negative_int, positive_int, warn
+from simkit.cli.options import (WEIGHTS_HELP, Subparsers, at_least, non_negative_int,
+                                positive_int, warn)
 from simkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from simkit.methods.perceptual.metrics import PerceptualMetric
+    from simkit.methods.perceptual.networks import LossNetwork
+    from simkit.methods.perceptual.twoafc import Triplets, TripletStats
 
 __all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
 
@@ -62,7 +69,7 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``perceptual`` (with ``score`` and ``adapt``) to a ``simkit`` subparsers object."""
     top = subparsers.add_parser("perceptual", help="deep perceptual similarity (LPIPS-style "
                                                    "metrics), scored and adapted")
@@ -98,10 +105,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return top
 
 
-def _triplets(kind: str, path: Path, args, *, split: str):
+def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) -> "Triplets":
     """The triplets of ``--data`` (for distortions: built from the folder's images)."""
-    from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels, load_material_appearance
-    from simkit.methods.perceptual.datasets import study_triplets
+    from simkit.methods.perceptual.datasets import (distortion_triplets, folder_pixels,
+                                                    load_material_appearance, study_triplets)
 
     if kind == "material-appearance":
         return load_material_appearance(path, split)
@@ -113,7 +120,8 @@ def _triplets(kind: str, path: Path, args, *, split: str):
                                image_ids=ids)
 
 
-def _meaning(net) -> dict:
+def _meaning(net: "LossNetwork") -> dict:
+    """What the JSON outputs say about the network's weights (random ones mean nothing)."""
     return {"weights": net.weights, "weights_id": net.weights_id,
             "meaningful": not net.is_random, "weights_note": net.weights_note}
 
@@ -145,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     return score(args) if args.perceptual_command == "score" else adapt(args)
 
 
-def _metric(args: argparse.Namespace):
+def _metric(args: argparse.Namespace) -> "PerceptualMetric":
     """The metric to score: learned scalars (``--scalars``) or the baseline of ``--net``."""
     from simkit.methods.perceptual.metrics import PerceptualMetric, load_scalars
 
@@ -196,7 +204,8 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict):
+def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict
+              ) -> tuple["Triplets", "Triplets"]:
     """Training and test triplets of material-appearance or distortions data."""
     if kind == "material-appearance":
         other = "test" if args.split == "train" else "train"
@@ -211,7 +220,7 @@ def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict):
                          f"images of {len(ids)}")
     perm = np.random.default_rng(args.seed).permutation(len(ids))
 
-    def draw(idx: np.ndarray, seed: int):
+    def draw(idx: np.ndarray, seed: int) -> "Triplets":
         return distortion_triplets(px[idx], args.ranking, seed=seed, per_image=args.per_image,
                                    image_ids=[ids[i] for i in idx])
 
@@ -220,13 +229,13 @@ def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict):
     return train, test
 
 
-def _statistics(kind: str, path: Path, args: argparse.Namespace, net, kw: dict,
-                report: dict):
+def _statistics(kind: str, path: Path, args: argparse.Namespace, net: "LossNetwork",
+                kw: dict, report: dict) -> tuple["TripletStats", "TripletStats | None"]:
     """Training and test statistics (a study: cross-validated here, no test set)."""
     from simkit.methods.perceptual.metrics import comparison_parts
     from simkit.methods.perceptual.twoafc import triplet_statistics
 
-    def stats(triplets):
+    def stats(triplets: "Triplets") -> "TripletStats":
         return triplet_statistics(triplets, net, comparison_parts(args.comparison),
                                   size=args.size, batch_size=args.batch_size,
                                   progress=not args.no_progress)
@@ -289,6 +298,7 @@ def adapt(args: argparse.Namespace) -> int:
 
 
 def _print_adapted(name: str, report: dict, n_seeds: int, is_random: bool) -> None:
+    """The adapted metric's scores: on the test set, or cross-validated on a study."""
     s = report["summary"][0]
     if report["n_test_triplets"] is not None:
         print(f"{name}: test 2AFC baseline {s['baseline_2afc_mean']:.4f} -> adapted "
@@ -302,7 +312,8 @@ def _print_adapted(name: str, report: dict, n_seeds: int, is_random: bool) -> No
         print("[RANDOM NETWORK: these numbers are MEANINGLESS; they only prove the code path]")
 
 
-def _json_default(o):
+def _json_default(o: object) -> object:
+    """NumPy values as JSON ones (anything else as its text)."""
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import add_model_args, positive_int, warn
+from simkit.cli.options import Subparsers, add_model_args, positive_int, warn
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``retrieve`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("retrieve", help="the k nearest images of a query in a collection")
     p.add_argument("collection", help="a folder with images.csv (a study folder is one)")

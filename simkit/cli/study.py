@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import positive_int
+from simkit.cli.options import Subparsers, positive_int
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``study`` (with ``new``) to the ``simkit`` subparsers."""
     from simkit.study.groups import GROUP_SIZE
 

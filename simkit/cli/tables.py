@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simkit.cli.options import add_methods_arg, add_model_args, model_kwargs, positive_int, warn
+from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, model_kwargs,
+                                positive_int, warn)
 from simkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simkit.study.model import Study
 
 __all__ = ["add_parser", "run", "add_table_args", "report_tables", "machine_choices"]
 
@@ -19,7 +26,7 @@ def add_table_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``tables`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("tables", help="replay the paper's tables on a study")
     p.add_argument("study")
@@ -32,7 +39,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def machine_choices(study, args: argparse.Namespace):
+def machine_choices(study: "Study", args: argparse.Namespace
+                    ) -> tuple["pd.DataFrame", "pd.DataFrame", list[str]]:
     """The machine methods' choices: ``(choices, pair_distances, notes)``.
 
     The one call into the method registry (to become ``simkit.choose`` at merge).

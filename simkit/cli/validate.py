@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from simkit.cli.options import Subparsers
+
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``validate`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("validate", help="check a study folder and summarise it")
     p.add_argument("study")
