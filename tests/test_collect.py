@@ -15,7 +15,8 @@ import pytest
 
 from simkit.analysis.tables import compute_tables
 from simkit.votes.store import (VoteStoreError, StoreMismatch, StoreUnavailable, VoteError, VoteStore,
-                            collect_command, open_study, question_order)
+                            open_study, question_order)
+from simkit.cli import main
 from simkit.study.demo import make_demo_study
 from simkit.study.model import PAIRS, load_study
 
@@ -414,7 +415,7 @@ def test_exported_votes_feed_the_analysis_unchanged(study):
         study.root / "choices.csv", index=False)
     old = (study.root / "responses.csv").read_bytes()   # the demo's simulated votes
 
-    assert collect_command(str(study.root), export=True) == 0
+    assert main(["collect", str(study.root), "--export"]) == 0
     backups = list((study.root / "backup").glob("responses-*.csv"))
     assert [b.read_bytes() for b in backups] == [old]   # nothing overwritten unsaved
 
@@ -432,15 +433,15 @@ def test_exported_votes_feed_the_analysis_unchanged(study):
 
 
 def test_collect_command(study, capsys):
-    assert collect_command(str(study.root), export=True) == 1
+    assert main(["collect", str(study.root), "--export"]) == 2
     assert "no votes collected yet" in capsys.readouterr().err
     store = VoteStore.for_study(study)
     store.register("p", familiarity=3, field="x", visual_impairment=False)
     store.record("p", "q002", "e-a", seconds=3.25)
-    assert collect_command(str(study.root), export=False) == 0
+    assert main(["collect", str(study.root)]) == 0
     out = capsys.readouterr().out
     assert "1 registered" in out and "p: 1/8" in out
-    assert collect_command(str(study.root), export=True) == 0
+    assert main(["collect", str(study.root), "--export"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert (study.root / "responses.csv").read_text() == \
         "participant_id,question_id,choice,seconds\np,q002,a-e,3.250\n"

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from simkit.fetch.museums import (FetchError, LicenceRefused, fetch_collection, infer_genre,
-                             is_open_licence)
+from simkit.fetch.collection import LicenceRefused, fetch_collection
+from simkit.fetch.http import FetchError
+from simkit.fetch.sources import infer_genre, is_open_licence
 from simkit.study.collection import read_images
 from simkit.study.model import StudyError
 

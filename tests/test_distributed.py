@@ -13,8 +13,9 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("zarr")
 
-from simkit.scale.cluster import (add_index_arguments, cmd_index, connect,  # noqa: E402
-                                index_collection, open_collection_features)
+from simkit.cli import main  # noqa: E402
+from simkit.scale.cluster import (connect, index_collection,  # noqa: E402
+                                  open_collection_features)
 
 SIZE = 64
 KW = dict(weights="random:0", size=SIZE, batch_size=2, chunk_rows=2, progress=False)
@@ -124,19 +125,14 @@ def _keys(col, part):
 
 def test_index_command_uses_the_scheduler_from_the_environment(demo, client, tmp_path,
                                                                 monkeypatch, capsys):
-    import argparse
     col, _ = demo
-    p = argparse.ArgumentParser()
-    add_index_arguments(p)
     monkeypatch.setenv("SIMKIT_DASK_SCHEDULER", client.scheduler.address)
-    args = p.parse_args([str(col.root), "--weights", "random:0", "--size", str(SIZE),
-                         "--chunk", "4", "--representations", "gram",
-                         "--store", str(tmp_path), "--no-progress"])
-    assert cmd_index(args) == 0
+    assert main(["index", str(col.root), "--weights", "random:0", "--size", str(SIZE),
+                 "--chunk", "4", "--representations", "gram",
+                 "--store", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr()
     assert "indexed 20 images (20 distinct)" in out.out and "20 computed" in out.out
     assert client.scheduler.address in out.err and "RANDOM" in out.err
-    args = p.parse_args([str(tmp_path / "nowhere"), "--weights", "random:0",
-                         "--store", str(tmp_path)])
-    assert cmd_index(args) == 2
+    assert main(["index", str(tmp_path / "nowhere"), "--weights", "random:0",
+                 "--store", str(tmp_path)]) == 2
     assert "error:" in capsys.readouterr().err

@@ -98,14 +98,10 @@ def test_study_new_by_any_column_and_options(tmp_path):
 
 
 def test_cli_functions(tmp_path, capsys):
-    import argparse
-    from simkit.study.groups import add_study_new_arguments, cmd_study_new
+    from simkit.cli import main
 
     col = make_collection(tmp_path / "col", {"A": 12, "B": 10})
-    p = argparse.ArgumentParser()
-    add_study_new_arguments(p)
-    args = p.parse_args([str(col), "--out", str(tmp_path / "s"), "--per-genre", "2"])
-    assert cmd_study_new(args) == 0
+    assert main(["study", "new", str(col), "--out", str(tmp_path / "s"), "--per-genre", "2"]) == 0
     out = capsys.readouterr().out
     assert "4 groups" in out and "A: 2" in out
     assert len(load_study(tmp_path / "s").questions) == 4

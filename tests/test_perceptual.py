@@ -394,6 +394,6 @@ def test_cli_score_and_adapt(tmp_path, capsys):
                          "--scalars", str(scal), "--size", "32", "--out", str(out),
                          "--no-progress"])
     assert args.func(args) == 0 and json.loads(out.read_text())["method"] == "lpips_alexnet_adapted"
-    args = p.parse_args(["perceptual", "score", "--data", "nonsense", "--out", str(out)])
-    assert args.func(args) == 2
+    from simkit.cli import main
+    assert main(["perceptual", "score", "--data", "nonsense", "--out", str(out)]) == 2
     assert "KIND=PATH" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import simkit.cli.retrieval as cli_retrieval
+from simkit.cli import main
 import simkit.search.evaluate as evaluate_mod
 import simkit.search.index as index_mod
 import simkit.search.retrieval as R
@@ -145,7 +145,9 @@ def test_load_collection_reads_a_study_and_explains_bad_input(demo, tmp_path):
 def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys):
     pytest.importorskip("cv2")
     kw = dict(size=32, cache_dir=tmp_path / "cache", progress=False)
-    rc = cli_retrieval.retrieve_command(demo, "img0001", 3, "colour", "random:0", **kw)
+    opts = ["--size", "32", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    rc = main(["retrieve", str(demo), "--query", "img0001", "-k", "3", "--method", "colour",
+               "--weights", "random:0", *opts])
     out = capsys.readouterr().out
     assert rc == 0 and "query: img0001" in out
     table = out.splitlines()[2:]
@@ -161,8 +163,8 @@ def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys
     assert "img0005" not in set(res["image_id"]) and (res["matches"] >= 0).all()
 
     out_dir = tmp_path / "results"
-    rc = cli_retrieval.evaluate_retrieval_command(demo, "genre", "colour,cnn,orb", "1,5", "random:0",
-                                      out_dir, **kw)
+    rc = main(["evaluate-retrieval", str(demo), "--label", "genre", "--methods", "colour,cnn,orb",
+               "-k", "1,5", "--weights", "random:0", "--out", str(out_dir), *opts])
     printed = capsys.readouterr()
     assert rc == 0 and "RANDOM" in printed.err
     df = pd.read_csv(out_dir / "retrieval.csv")
@@ -173,12 +175,14 @@ def test_retrieve_and_evaluate_commands_on_the_demo_study(demo, tmp_path, capsys
     five = df[df["k"] == 5]
     assert (five["recall"] <= five["precision"] * 5 / 4 + 1e-9).all()
 
-    assert cli_retrieval.evaluate_retrieval_command(demo, "nope", "colour", "5", out=out_dir,
-                                        **kw) == 2
+    assert main(["evaluate-retrieval", str(demo), "--label", "nope", "--methods", "colour",
+                 "-k", "5", "--out", str(out_dir), *opts]) == 2
     assert "no column 'nope'" in capsys.readouterr().err
-    assert cli_retrieval.evaluate_retrieval_command(demo, "genre", "surf", "5", out=out_dir, **kw) == 2
+    assert main(["evaluate-retrieval", str(demo), "--label", "genre", "--methods", "surf",
+                 "-k", "5", "--out", str(out_dir), *opts]) == 2
     assert "patented" in capsys.readouterr().err
-    assert cli_retrieval.retrieve_command(demo, "missing-id", 3, "colour", **kw) == 2
+    assert main(["retrieve", str(demo), "--query", "missing-id", "-k", "3", "--method", "colour",
+                 *opts]) == 2
 
 
 # -- real prints (when present) ------------------------------------------------------------------
@@ -188,9 +192,9 @@ def test_evaluate_retrieval_on_wikiart_by_artist(tmp_path, capsys):
     src = find_wikiart(SHARED_DATA.parent)
     col = collection_mod.load_collection(src)
     assert col.source == "metadata.csv" and "artist_slug" in col.label_columns
-    rc = cli_retrieval.evaluate_retrieval_command(src, "artist_slug", "colour,cnn", "5,10", "random:0",
-                                      tmp_path, size=64, cache_dir=tmp_path / "cache",
-                                      sample=100, progress=False)
+    rc = main(["evaluate-retrieval", str(src), "--label", "artist_slug", "--methods", "colour,cnn",
+               "-k", "5,10", "--weights", "random:0", "--out", str(tmp_path), "--size", "64",
+               "--cache-dir", str(tmp_path / "cache"), "--sample", "100", "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     df = pd.read_csv(tmp_path / "retrieval.csv")
     assert set(df["method"]) == {"colour", "cnn"} and len(df) == 4

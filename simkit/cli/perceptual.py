@@ -7,20 +7,29 @@
     simkit perceptual adapt --data material-appearance=PATH --net alexnet --comparison spatial \\
         --out SCALARS.npz [--report FILE.json] [--seeds 0,1,2,3] [--epochs 10]
 
-The cli wires them with :func:`add_parser`; each ``*_command(args)`` returns the exit
-status (0 ok, 2 bad input: the message says what to fix). Every output made with a random
+:func:`add_parser` adds both; :func:`run` runs the one asked. Input the user can fix raises a
+:class:`~simkit.errors.SimkitError` (one line, exit status 2). Every output made with a random
 network says so (``"meaningful": false`` and the warning) — its numbers mean nothing.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["add_parser", "score_command", "adapt_command", "parse_data"]
+from simkit.cli.options import (WEIGHTS_HELP, Subparsers, at_least, non_negative_int,
+                                positive_int, warn)
+from simkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from simkit.methods.perceptual.metrics import PerceptualMetric
+    from simkit.methods.perceptual.networks import LossNetwork
+    from simkit.methods.perceptual.twoafc import Triplets, TripletStats
+
+__all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
 
 DATA_KINDS = ("material-appearance", "study", "distortions")
 
@@ -29,7 +38,7 @@ def parse_data(spec: str) -> tuple[str, Path]:
     """``"material-appearance=PATH"`` -> ``("material-appearance", Path(PATH))``."""
     kind, sep, path = str(spec).partition("=")
     if not sep or kind not in DATA_KINDS or not path:
-        raise ValueError(f"--data {spec!r}: write KIND=PATH with KIND one of "
+        raise UsageError(f"--data {spec!r}: write KIND=PATH with KIND one of "
                          f"{', '.join(DATA_KINDS)} (e.g. material-appearance=../shared/data/"
                          f"material-appearance)")
     return kind, Path(path).expanduser()
@@ -47,22 +56,20 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
                    help="material-appearance split (default: %(default)s)")
     p.add_argument("--net", choices=list(NETWORKS), default="alexnet")
     p.add_argument("--comparison", choices=list(COMPARISONS), default="spatial")
-    p.add_argument("--weights", default="imagenet",
-                   help="imagenet (torchvision cache), a state_dict PATH, or random:SEED "
-                        "(for tests and offline demos; results mean nothing)")
-    p.add_argument("--size", type=int, default=64,
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--size", type=positive_int, default=64,
                    help="images are resized to SIZE×SIZE (default %(default)s, as LPIPS's "
                         "64-px patches; 224 for full-size features)")
-    p.add_argument("--ranking", default=",".join(DISTORTIONS),
+    p.add_argument("--ranking", type=_ranking, default=",".join(DISTORTIONS),
                    help="distortions: the six names, least disruptive first")
-    p.add_argument("--per-image", type=int, default=1,
+    p.add_argument("--per-image", type=positive_int, default=1,
                    help="distortions: triplets per image (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="distortions: seed of the draws")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``perceptual`` (with ``score`` and ``adapt``) to a ``simkit`` subparsers object."""
     top = subparsers.add_parser("perceptual", help="deep perceptual similarity (LPIPS-style "
                                                    "metrics), scored and adapted")
@@ -75,7 +82,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--choices-out", default=None, metavar="FILE.csv",
                    help="study: also write the metric's choice per question (choices.csv "
                         "format, for 'simkit tables --choices')")
-    p.set_defaults(func=score_command)
+    p.set_defaults(func=run)
 
     p = sub.add_parser("adapt", help="learn the per-channel scalars of a metric")
     _add_common(p, adapt=True)
@@ -83,32 +90,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the learned scalars (best validation seed)")
     p.add_argument("--report", default=None, metavar="FILE.json",
                    help="results per seed and mean ± sd (default: OUT with .json)")
-    p.add_argument("--seeds", default="0,1,2,3", help="comma-separated training seeds")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--decay-epochs", type=int, default=5)
+    p.add_argument("--seeds", type=_seeds, default="0,1,2,3",
+                   help="comma-separated training seeds")
+    p.add_argument("--epochs", type=positive_int, default=10)
+    p.add_argument("--decay-epochs", type=non_negative_int, default=5)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--folds", type=int, default=5,
+    p.add_argument("--folds", type=at_least(2), default=5,
                    help="study: cross-validation folds over questions")
     p.add_argument("--holdout", type=float, default=0.2,
                    help="distortions: fraction of the images kept for testing")
-    p.set_defaults(func=adapt_command)
+    p.set_defaults(func=run)
     return top
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    from simkit.features.backbones import WeightsError, WeightsUnavailableError
-    from simkit.features.images import ImageError
-    from simkit.study.model import StudyError
-    return (ValueError, WeightsError, WeightsUnavailableError, ImageError, StudyError,
-            FileNotFoundError)
-
-
-def _triplets(kind: str, path: Path, args, *, split: str):
+def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) -> "Triplets":
     """The triplets of ``--data`` (for distortions: built from the folder's images)."""
-    from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels, load_material_appearance
-    from simkit.methods.perceptual.datasets import study_triplets
+    from simkit.methods.perceptual.datasets import (distortion_triplets, folder_pixels,
+                                                    load_material_appearance, study_triplets)
 
     if kind == "material-appearance":
         return load_material_appearance(path, split)
@@ -120,149 +120,166 @@ def _triplets(kind: str, path: Path, args, *, split: str):
                                image_ids=ids)
 
 
-def _meaning(net) -> dict:
+def _meaning(net: "LossNetwork") -> dict:
+    """What the JSON outputs say about the network's weights (random ones mean nothing)."""
     return {"weights": net.weights, "weights_id": net.weights_id,
             "meaningful": not net.is_random, "weights_note": net.weights_note}
 
 
-def _warn(net) -> None:
-    if net.weights_note:
-        print(net.weights_note, file=sys.stderr)
+def _ranking(text: str) -> list[str]:
+    """An argparse type: the six distortion names, least disruptive first."""
+    from simkit.methods.perceptual.distortions import check_ranking
 
-
-def _run(command, args: argparse.Namespace) -> int:
-    """Run a command; input the user can fix is reported in one line, exit status 2."""
     try:
-        return command(args)
-    except _errors() as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return check_ranking(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def score_command(args: argparse.Namespace) -> int:
+def _seeds(text: str) -> list[int]:
+    """An argparse type: comma-separated training seeds, at least one."""
+    try:
+        seeds = [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers separated by commas, "
+                                         f"e.g. 0,1,2,3") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``simkit perceptual score`` or ``adapt``, as ``args`` asks."""
+    return score(args) if args.perceptual_command == "score" else adapt(args)
+
+
+def _metric(args: argparse.Namespace) -> "PerceptualMetric":
+    """The metric to score: learned scalars (``--scalars``) or the baseline of ``--net``."""
+    from simkit.methods.perceptual.metrics import PerceptualMetric, load_scalars
+
+    if not args.scalars:
+        return PerceptualMetric.baseline(args.net, args.comparison, weights=args.weights,
+                                         size=args.size)
+    try:
+        metric = load_scalars(args.scalars)
+    except ValueError as e:  # metrics.load_scalars refuses a bad file with a plain ValueError
+        raise UsageError(f"--scalars: {e}") from None
+    metric.size = args.size
+    return metric
+
+
+def score(args: argparse.Namespace) -> int:
     """``simkit perceptual score``: write ``n_triplets``, ``score_2afc`` (eq. 5) and more."""
-    return _run(_score, args)
-
-
-def _score(args) -> int:
     from simkit.fileio import write_csv, write_text
-    from simkit.methods.perceptual.metrics import PerceptualMetric, comparison_parts, load_scalars
+    from simkit.methods.perceptual.metrics import comparison_parts
     from simkit.methods.perceptual.networks import load_network
     from simkit.methods.perceptual.twoafc import human_ceiling, triplet_statistics
 
     kind, path = parse_data(args.data)
-    if args.scalars:
-        metric = load_scalars(args.scalars)
-    else:
-        metric = PerceptualMetric.baseline(args.net, args.comparison, weights=args.weights,
-                                           size=args.size)
-    metric.weights = args.weights if not args.scalars else metric.weights
-    metric.size = args.size
+    metric = _metric(args)
     triplets = _triplets(kind, path, args, split=args.split)
     net = load_network(metric.net, metric.weights)
-    _warn(net)
-    extra = study = None
-    if kind == "study" and args.choices_out:
-        from simkit.study.model import load_study
-        from simkit.methods.perceptual.adaptation import question_pairs
-        study = load_study(path)
-        extra = question_pairs(study)
+    warn(net.weights_note)
     stats = triplet_statistics(triplets, net, comparison_parts(metric.comparison),
-                               size=args.size, batch_size=args.batch_size, extra_pairs=extra,
+                               size=args.size, batch_size=args.batch_size,
                                progress=not args.no_progress)
     w = None if metric.scalars is None else metric.w()
-    score = stats.score(metric.comparison, w)
+    result = stats.score(metric.comparison, w)
     out = {"data": kind, "path": str(path), "split": args.split if kind ==
            "material-appearance" else None, "net": metric.net, "comparison": metric.comparison,
            "method": metric.name, "scalars": args.scalars, "size": args.size,
            **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
-           "score_2afc": score, "human_ceiling_2afc": human_ceiling(triplets.J)}
-    if study is not None:
-        from simkit.methods.perceptual.adaptation import _choices_from_distances, _pair_rows
-        d = stats.pair_distances(metric.comparison, w)[_pair_rows(stats, extra)]
-        choices, _ = _choices_from_distances(list(study.questions["question_id"]), d,
-                                             metric.name)
+           "score_2afc": result, "human_ceiling_2afc": human_ceiling(triplets.J)}
+    if kind == "study" and args.choices_out:
+        from simkit.methods.perceptual.adaptation import study_choices
+        from simkit.study.model import load_study
+        choices, _, _ = study_choices(load_study(path), [metric], batch_size=args.batch_size,
+                                      progress=not args.no_progress)
         write_csv(choices, args.choices_out)
         out["choices_out"] = str(args.choices_out)
     write_text(json.dumps(out, indent=2, default=str) + "\n", args.out)
-    print(f"{metric.name} on {kind} ({len(triplets)} triplets): 2AFC = {score:.4f} "
+    print(f"{metric.name} on {kind} ({len(triplets)} triplets): 2AFC = {result:.4f} "
           f"(human ceiling {out['human_ceiling_2afc']:.4f})"
           + ("" if out["meaningful"] else "  [RANDOM NETWORK: MEANINGLESS]"))
     return 0
 
 
-def adapt_command(args: argparse.Namespace) -> int:
-    """``simkit perceptual adapt``: learn the scalars, save them and a JSON report."""
-    return _run(_adapt, args)
+def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict
+              ) -> tuple["Triplets", "Triplets"]:
+    """Training and test triplets of material-appearance or distortions data."""
+    if kind == "material-appearance":
+        other = "test" if args.split == "train" else "train"
+        report["split"], report["test_split"] = args.split, other
+        return (_triplets(kind, path, args, split=args.split),
+                _triplets(kind, path, args, split=other))
+    from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels
+    ids, px = folder_pixels(path, args.size)
+    n_test = int(round(args.holdout * len(ids)))
+    if not 0 < n_test < len(ids):
+        raise UsageError(f"--holdout {args.holdout}: leaves no training or no test "
+                         f"images of {len(ids)}")
+    perm = np.random.default_rng(args.seed).permutation(len(ids))
+
+    def draw(idx: np.ndarray, seed: int) -> "Triplets":
+        return distortion_triplets(px[idx], args.ranking, seed=seed, per_image=args.per_image,
+                                   image_ids=[ids[i] for i in idx])
+
+    train, test = draw(perm[n_test:], args.seed), draw(perm[:n_test], args.seed + 1)
+    report["ranking"] = train.info["ranking"]
+    return train, test
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in str(text).split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"--seeds {text!r}: give integers separated by commas, e.g. 0,1,2,3")
-    if not seeds:
-        raise ValueError("--seeds: give at least one seed")
-    return seeds
-
-
-def _adapt(args) -> int:
-    from simkit.fileio import write_text
-    from simkit.methods.perceptual.adaptation import adapt_seeds, cross_validate_study, summarise_seeds
+def _statistics(kind: str, path: Path, args: argparse.Namespace, net: "LossNetwork",
+                kw: dict, report: dict) -> tuple["TripletStats", "TripletStats | None"]:
+    """Training and test statistics (a study: cross-validated here, no test set)."""
     from simkit.methods.perceptual.metrics import comparison_parts
-    from simkit.methods.perceptual.networks import load_network
     from simkit.methods.perceptual.twoafc import triplet_statistics
 
+    def stats(triplets: "Triplets") -> "TripletStats":
+        return triplet_statistics(triplets, net, comparison_parts(args.comparison),
+                                  size=args.size, batch_size=args.batch_size,
+                                  progress=not args.no_progress)
+
+    if kind != "study":
+        train, test = _held_out(kind, path, args, report)
+        return stats(train), stats(test)
+    from simkit.methods.perceptual.adaptation import cross_validate_study
+    from simkit.methods.perceptual.datasets import study_triplets
+    from simkit.study.model import load_study
+    study = load_study(path)
+    if args.folds > len(study.questions):
+        raise UsageError(f"--folds {args.folds}: the study has only {len(study.questions)} "
+                         f"questions")
+    cv = cross_validate_study(study, args.net, [args.comparison], weights=args.weights,
+                              folds=args.folds, seeds=args.seeds, size=args.size,
+                              batch_size=args.batch_size, **kw)
+    report["cross_validation"] = {"folds": args.folds,
+                                  "per_seed": cv.per_seed.to_dict("records"),
+                                  "summary": cv.summary.to_dict("records"),
+                                  "human_ceiling_2afc": cv.human_ceiling}
+    return stats(study_triplets(study)), None
+
+
+def adapt(args: argparse.Namespace) -> int:
+    """``simkit perceptual adapt``: learn the scalars, save them and a JSON report."""
+    from simkit.fileio import write_text
+    from simkit.methods.perceptual.adaptation import adapt_seeds, summarise_seeds
+    from simkit.methods.perceptual.networks import load_network
+
     kind, path = parse_data(args.data)
-    seeds = _seeds(args.seeds)
     kw = dict(epochs=args.epochs, decay_epochs=args.decay_epochs, lr=args.lr,
               patience=args.patience, val_fraction=args.val_fraction,
               progress=not args.no_progress)
-    bases = comparison_parts(args.comparison)
+    if args.decay_epochs > args.epochs:
+        raise UsageError(f"--decay-epochs {args.decay_epochs}: at most --epochs "
+                         f"({args.epochs})")
     net = load_network(args.net, args.weights)
-    _warn(net)
+    warn(net.weights_note)
     report: dict = {"data": kind, "path": str(path), "net": args.net,
-                    "comparison": args.comparison, "size": args.size, "seeds": seeds,
+                    "comparison": args.comparison, "size": args.size, "seeds": args.seeds,
                     **_meaning(net)}
-    if kind == "study":
-        from simkit.study.model import load_study
-        study = load_study(path)
-        cv = cross_validate_study(study, args.net, [args.comparison], weights=args.weights,
-                                  folds=args.folds, seeds=seeds, size=args.size,
-                                  batch_size=args.batch_size, **kw)
-        report["cross_validation"] = {"folds": args.folds,
-                                      "per_seed": cv.per_seed.to_dict("records"),
-                                      "summary": cv.summary.to_dict("records"),
-                                      "human_ceiling_2afc": cv.human_ceiling}
-        from simkit.methods.perceptual.datasets import study_triplets
-        train = triplet_statistics(study_triplets(study), net, bases, size=args.size,
-                                   batch_size=args.batch_size, progress=not args.no_progress)
-        test = None
-    else:
-        if kind == "material-appearance":
-            tr_t = _triplets(kind, path, args, split=args.split)
-            other = "test" if args.split == "train" else "train"
-            te_t = _triplets(kind, path, args, split=other)
-            report["split"], report["test_split"] = args.split, other
-        else:
-            from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels
-            ids, px = folder_pixels(path, args.size)
-            n_test = int(round(args.holdout * len(ids)))
-            if not 0 < n_test < len(ids):
-                raise ValueError(f"--holdout {args.holdout}: leaves no training or no test "
-                                 f"images of {len(ids)}")
-            perm = np.random.default_rng(args.seed).permutation(len(ids))
-            te_i, tr_i = perm[:n_test], perm[n_test:]
-            mk = lambda idx, s: distortion_triplets(px[idx], args.ranking, seed=s,  # noqa: E731
-                                                    per_image=args.per_image,
-                                                    image_ids=[ids[i] for i in idx])
-            tr_t, te_t = mk(tr_i, args.seed), mk(te_i, args.seed + 1)
-            report["ranking"] = tr_t.info["ranking"]
-        train = triplet_statistics(tr_t, net, bases, size=args.size,
-                                   batch_size=args.batch_size, progress=not args.no_progress)
-        test = triplet_statistics(te_t, net, bases, size=args.size,
-                                  batch_size=args.batch_size, progress=not args.no_progress)
-    rows, results = adapt_seeds(train, test, [args.comparison], seeds, **kw)
+    train, test = _statistics(kind, path, args, net, kw, report)
+    rows, results = adapt_seeds(train, test, [args.comparison], args.seeds, **kw)
     report["n_train_triplets"] = len(train)
     report["n_test_triplets"] = None if test is None else len(test)
     report["per_seed"] = rows.to_dict("records")
@@ -275,22 +292,28 @@ def _adapt(args) -> int:
     report["kept_seed"] = best.seed
     rep = Path(args.report) if args.report else Path(args.out).with_suffix(".json")
     write_text(json.dumps(report, indent=2, default=_json_default) + "\n", rep)
-    s = report["summary"][0]
-    if test is not None:
-        print(f"{metric.name}: test 2AFC baseline {s['baseline_2afc_mean']:.4f} -> adapted "
-              f"{s['adapted_2afc_mean']:.4f} ± {np.nan_to_num(s['adapted_2afc_sd']):.4f} "
-              f"over {len(seeds)} seed(s)")
-    else:
-        for r in report["cross_validation"]["summary"]:
-            print(f"{r['method']}: held-out 2AFC {r['twoafc_mean']:.4f}, Agree "
-                  f"{r['agree_mean']:.1f} %, Ps {r['ps_mean']:.1f} %")
-    if net.is_random:
-        print("[RANDOM NETWORK: these numbers are MEANINGLESS; they only prove the code path]")
+    _print_adapted(metric.name, report, len(args.seeds), net.is_random)
     print(f"scalars: {args.out}  report: {rep}")
     return 0
 
 
-def _json_default(o):
+def _print_adapted(name: str, report: dict, n_seeds: int, is_random: bool) -> None:
+    """The adapted metric's scores: on the test set, or cross-validated on a study."""
+    s = report["summary"][0]
+    if report["n_test_triplets"] is not None:
+        print(f"{name}: test 2AFC baseline {s['baseline_2afc_mean']:.4f} -> adapted "
+              f"{s['adapted_2afc_mean']:.4f} ± {np.nan_to_num(s['adapted_2afc_sd']):.4f} "
+              f"over {n_seeds} seed(s)")
+    else:
+        for r in report["cross_validation"]["summary"]:
+            print(f"{r['method']}: held-out 2AFC {r['twoafc_mean']:.4f}, Agree "
+                  f"{r['agree_mean']:.1f} %, Ps {r['ps_mean']:.1f} %")
+    if is_random:
+        print("[RANDOM NETWORK: these numbers are MEANINGLESS; they only prove the code path]")
+
+
+def _json_default(o: object) -> object:
+    """NumPy values as JSON ones (anything else as its text)."""
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):

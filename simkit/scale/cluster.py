@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # dask is an optional extra, imported when a job starts
     from distributed import Client
 
 __all__ = ["index_collection", "IndexResult", "connect", "worker_model", "SCHEDULER_ENV",
-           "open_collection_features", "add_index_arguments", "cmd_index", "index_command"]
+           "open_collection_features"]
 
 SCHEDULER_ENV = "SIMKIT_DASK_SCHEDULER"
 
@@ -364,84 +364,3 @@ def open_collection_features(collection, store_path: str | os.PathLike) -> Colle
     errors = {ids[j]: errs.get(int(r), "unusable") for j, r in enumerate(rows)
               if r >= 0 and (status[:, r] < 0).any()}
     return CollectionFeatures(store, [ids[j] for j in good], rows[good], missing, errors)
-
-
-# -- command line ----------------------------------------------------------------------------
-def add_index_arguments(p) -> None:
-    """The arguments of ``simkit index COLLECTION`` (for simkit.cli.app)."""
-    p.add_argument("collection", help="a folder with images.csv (a study folder is one)")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help=f"a running Dask scheduler (default ${SCHEDULER_ENV}, else an "
-                        f"embedded LocalCluster on this machine)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the embedded cluster (default one per core; "
-                        "0 = no Dask, in this process)")
-    p.add_argument("--representations", default=",".join(REPRESENTATIONS),
-                   help="comma-separated: gram,cosine,gram_cosine")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16"],
-                   help="storage precision (float16: half the disk, see the README)")
-    p.add_argument("--chunk", type=int, default=64, help="images per store chunk and task")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--store", default=None,
-                   help="store folder (default CACHE/zarr, CACHE from --cache-dir)")
-    p.add_argument("--dashboard", default=":8787",
-                   help="dashboard address of the embedded cluster ('' for none)")
-    p.add_argument("--ann", action="store_true",
-                   help="also build the approximate index (PCA + faiss) and report recall@10")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--weights", default="imagenet",
-                   help="imagenet (torchvision cache), a state_dict PATH, or random:SEED "
-                        "(for tests and offline demos; results mean nothing)")
-    p.add_argument("--layer", default="conv5_1", help="VGG-19 layer, after its ReLU")
-    p.add_argument("--size", type=int, default=224, help="input size in pixels")
-    p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"])
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/simkit)")
-
-
-def index_command(collection: str | os.PathLike, **kwargs) -> int:
-    """``simkit index``: 0 when every image is stored, 1 when some could not be used, 2 on
-    invalid input (``error: …`` on stderr)."""
-    from simkit.cli.retrieval import _user_errors
-    from simkit.features.zarr_store import ZarrStoreError
-
-    ann = kwargs.pop("ann", False)
-    try:
-        res = index_collection(collection, **kwargs)
-    except (*_user_errors(), ZarrStoreError, ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if res.weights_note:
-        from simkit.cli.retrieval import _warning
-        print(_warning(res.weights_note), file=sys.stderr)
-    s = res.stats
-    print(f"indexed {s['images']} images ({s['rows']} distinct) in {s['seconds']:.1f} s: "
-          f"{s['computed']} computed ({s['images_per_second']:.2f} img/s on "
-          f"{s['workers'] or 'no'} worker(s)), {s['from_store']} from the store, "
-          f"{s['errors']} unusable")
-    print(f"store: {s['store']}")
-    for i, msg in list(res.errors.items())[:5]:
-        print(f"  unusable: {i}: {msg}", file=sys.stderr)
-    if ann and len(res.features) > 11:
-        from simkit.scale.neighbours import CollectionIndex
-        for rep in kwargs.get("representations") or REPRESENTATIONS:
-            idx = CollectionIndex.build(res.features, rep)
-            path = idx.save()
-            print(f"{rep}: approximate index ({idx.n_components} PCA dims, faiss "
-                  f"{idx.kind}) recall@10 = {idx.recall(k=10):.3f}; saved {path}")
-    return 1 if res.errors else 0
-
-
-def cmd_index(args) -> int:
-    """``simkit index COLLECTION [--scheduler tcp://HOST:PORT] ...`` (for simkit.cli.app)."""
-    from simkit.features.zarr_store import default_zarr_root
-
-    store = args.store or (Path(args.cache_dir) / "zarr" if args.cache_dir
-                           else default_zarr_root())
-    reps = [r.strip() for r in str(args.representations).split(",") if r.strip()]
-    return index_command(
-        args.collection, representations=reps, weights=args.weights, layer=args.layer,
-        size=args.size, policy=args.policy, precision=args.precision, dtype=args.dtype,
-        store_root=store, chunk_rows=args.chunk, batch_size=args.batch_size,
-        scheduler=args.scheduler, workers=args.workers, dashboard=args.dashboard or None,
-        progress=not args.no_progress, ann=args.ann)

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
 
 __all__ = ["GROUP_SIZE", "random_groups", "sample_groups", "write_study", "new_study",
-           "group_picks", "suggest_groups", "describe_picks", "add_study_new_arguments",
-           "cmd_study_new"]
+           "group_picks", "suggest_groups", "describe_picks"]
 
 #: A question shows 5 images (a–e), as in the paper.
 GROUP_SIZE = len(IMAGE_COLUMNS)
@@ -388,37 +387,3 @@ def suggest_groups(featureset: "FeatureSet", *, n: int = 10, image_ids: Iterable
     df = pd.DataFrame(out)
     df.insert(0, "rank", range(1, len(df) + 1))
     return df
-
-
-# -- command line ----------------------------------------------------------------------------
-def add_study_new_arguments(p) -> None:
-    """The arguments of ``simkit study new COLLECTION --out STUDY`` (for simkit.cli.app)."""
-    p.add_argument("collection", help="a collection folder (simkit fetch) or a study folder")
-    p.add_argument("--out", required=True, help="the new study folder")
-    p.add_argument("--per-genre", type=int, default=20,
-                   help="groups per label (paper: 20 groups from 100 prints)")
-    p.add_argument("--group-size", type=int, default=GROUP_SIZE,
-                   help="images per group (a question shows 5)")
-    p.add_argument("--by", default="genre",
-                   help="the images.csv column to group within (genre, artist, …)")
-    p.add_argument("--labels", default=None,
-                   help="comma-separated values of --by to use, in order (default: all "
-                        "with enough images)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--copy-images", action="store_true",
-                   help="copy the images into STUDY/images (default: refer to the collection)")
-
-
-def cmd_study_new(args) -> int:
-    """``simkit study new``: returns the exit status."""
-    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
-    study = new_study(args.collection, args.out, by=args.by, per_label=args.per_genre,
-                      group_size=args.group_size, seed=args.seed, labels=labels,
-                      copy_images=args.copy_images)
-    print(f"wrote {args.out}: {len(study.questions)} groups of {GROUP_SIZE} "
-          f"({len(study.images)} images), grouped by {args.by}, seed {args.seed}")
-    for label, k in study.questions["genre"].value_counts(sort=False).items():
-        note = "" if k == args.per_genre else f"  (fewer than {args.per_genre}: not enough images)"
-        print(f"  {label}: {k}{note}")
-    print("next: collect votes (notebooks/04_collect_votes.ipynb or 08_build_a_study.ipynb)")
-    return 0

@@ -21,7 +21,7 @@ image ids) and refuses to be used with another study.
 >>> store.export(study.root)      # STUDY/responses.csv and STUDY/participants.csv
 >>> compute_tables(store.to_study(study), ci=False)            # live analysis
 
-From a terminal, ``simkit collect STUDY --export`` does the export (:func:`collect_command`).
+From a terminal, ``simkit collect STUDY --export`` does the export (:mod:`simkit.cli.collect`).
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ import json
 import os
 import random
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -51,7 +50,7 @@ _yes_no, _familiarity = yes_no, familiarity_level
 
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
            "Progress", "study_fingerprint", "question_order", "open_study",
-           "collect_command", "DEFAULT_STORE_NAME"]
+           "DEFAULT_STORE_NAME"]
 
 DEFAULT_STORE_NAME = "votes.sqlite"
 _KNOWN = ("visual_impairment", "familiarity", "field")
@@ -455,24 +454,3 @@ def open_study(path: str | os.PathLike) -> Study:
     participants = pd.DataFrame({"participant_id": pd.Series(dtype=str)})
     _study._validate(images, questions, responses, participants)
     return Study(images, questions, responses, participants, None, root)
-
-
-def collect_command(study_dir: str, export: bool) -> int:
-    """``simkit collect STUDY [--export]``: summarise ``STUDY/votes.sqlite`` and, with
-    ``export``, write ``STUDY/responses.csv`` and ``STUDY/participants.csv`` from it.
-    Returns the exit status (0 ok, 1 error, with the reason on stderr)."""
-    try:
-        study = open_study(study_dir)
-        path = Path(study_dir) / DEFAULT_STORE_NAME
-        if not path.exists():
-            raise VoteStoreError(f"{path}: no votes collected yet; run the questionnaire "
-                             f"(notebooks/04_collect_votes.ipynb) on this study first")
-        with VoteStore(path, study) as store:
-            print(store.summary())
-            if export:
-                for written in store.export(study_dir):
-                    print(f"wrote {written}")
-    except (StudyError, VoteStoreError, VoteError) as e:
-        print(f"simkit collect: {e}", file=sys.stderr)
-        return 1
-    return 0

@@ -1,0 +1,31 @@
+"""``simkit features STUDY --out FILE.npz``: extract Gram / Cosine / Gram·Cosine vectors."""
+from __future__ import annotations
+
+import argparse
+
+from simkit.cli.options import Subparsers, add_model_args, model_kwargs, warn
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``features`` to the ``simkit`` subparsers."""
+    p = subparsers.add_parser("features", help="extract Gram / Cosine / Gram·Cosine vectors")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="FILE.npz")
+    add_model_args(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract the study's vectors and save them to ``--out``."""
+    from simkit.features.extract import extract_features, save_npz
+    from simkit.study.model import load_study
+
+    fs = extract_features(load_study(args.study), **model_kwargs(args))
+    save_npz(fs, args.out)
+    warn(getattr(fs, "weights_note", ""))
+    print(f"wrote {args.out}: {len(fs.image_ids)} images × "
+          + ", ".join(f"{k} {v.shape[1]}" for k, v in fs.vectors.items()))
+    return 0

@@ -1,0 +1,86 @@
+"""Options shared by several subcommands, and the checks of option values.
+
+The value checks are argparse ``type=`` functions: a bad value becomes one line naming the
+option (``error: argument --size: …``) and exit status 2, before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+__all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "name_list", "int_list",
+           "add_model_args", "add_methods_arg", "model_kwargs", "warn"]
+
+#: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
+Subparsers = Any
+
+WEIGHTS_HELP = ("imagenet (torchvision cache), a state_dict PATH, or random:SEED "
+                "(for tests and offline demos; results mean nothing)")
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number ``>= low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small; give at least {low}")
+        return value
+    parse.__name__ = f"integer >= {low}"  # argparse names the type in some messages
+    return parse
+
+
+positive_int = at_least(1)
+non_negative_int = at_least(0)
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names, at least one (``"gram, cosine"``)."""
+    names = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name, comma-separated")
+    return names
+
+
+def int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 1, at least one (``"5,10"``)."""
+    try:
+        return [positive_int(s) for s in name_list(text)]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give whole numbers >= 1 separated by commas, like 5,10") from None
+
+
+def add_model_args(p: argparse.ArgumentParser, *, cache_help: str = "feature store") -> None:
+    """``--weights --layer --size --policy --precision --cache-dir``: the network and input."""
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--layer", default="conv5_1", help="VGG-19 layer, after its ReLU")
+    p.add_argument("--size", type=at_least(16), default=224,
+                   help="input size in pixels (at least 16)")
+    p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"],
+                   help="preprocessing: resize to size×size, keep the aspect ratio, or native")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--cache-dir", default=None, help=f"{cache_help} (default ~/.cache/simkit)")
+
+
+def add_methods_arg(p: argparse.ArgumentParser) -> None:
+    """``--methods``: the machine methods that choose when a study has no choices."""
+    p.add_argument("--methods", type=name_list, default="gram,cosine,gram_cosine",
+                   help="machine methods, comma-separated, when the choices are computed: "
+                        "gram, cosine, gram_cosine (Wei et al.), style, colour, cnn, sift, orb, "
+                        "lpips_<net>[_<comparison>] (e.g. lpips_alexnet, lpips_vgg16_sort)")
+
+
+def model_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments of the extraction functions, from :func:`add_model_args`."""
+    return dict(weights=args.weights, layer=args.layer, size=args.size, policy=args.policy,
+                precision=args.precision, cache_dir=args.cache_dir)
+
+
+def warn(note: str) -> None:
+    """Print a warning (e.g. random weights) on stderr, where results do not go."""
+    if note:
+        print(note if note.startswith("WARNING") else f"WARNING: {note}", file=sys.stderr)

@@ -1,0 +1,92 @@
+"""``simkit tables STUDY``: replay the paper's tables on a study (machine choices computed
+when the study has none)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, model_kwargs,
+                                positive_int, warn)
+from simkit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simkit.study.model import Study
+
+__all__ = ["add_parser", "run", "add_table_args", "report_tables", "machine_choices"]
+
+
+def add_table_args(p: argparse.ArgumentParser) -> None:
+    """The options that ``tables`` and ``demo`` share."""
+    p.add_argument("--no-ci", action="store_true", help="skip the bootstrap intervals")
+    p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples")
+    add_methods_arg(p)
+    add_model_args(p)
+
+
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``tables`` to the ``simkit`` subparsers."""
+    p = subparsers.add_parser("tables", help="replay the paper's tables on a study")
+    p.add_argument("study")
+    p.add_argument("--choices", help="machine choices CSV (default STUDY/choices.csv; "
+                                     "without one, features are computed)")
+    p.add_argument("--out", help="output folder (default STUDY/results)")
+    p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
+    add_table_args(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def machine_choices(study: "Study", args: argparse.Namespace
+                    ) -> tuple["pd.DataFrame", "pd.DataFrame", list[str]]:
+    """The machine methods' choices: ``(choices, pair_distances, notes)``.
+
+    The one call into the method registry (to become ``simkit.choose`` at merge).
+    """
+    from simkit.methods.registry import machine_choices as choose
+
+    try:
+        return choose(study, args.methods, **model_kwargs(args))
+    except ValueError as e:  # the registry refuses a name with a plain ValueError
+        if "unknown method" in str(e):
+            raise UsageError(f"--methods: {e}") from None
+        raise
+
+
+def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | None,
+                  out: Path, paper: bool) -> int:
+    """Compute, save and print the tables of ``study_dir`` (choices computed if none)."""
+    from simkit.analysis.published import TABLES, replay
+    from simkit.analysis.report import format_replay, format_tables, save_tables
+    from simkit.analysis.tables import compute_tables
+    from simkit.fileio import write_csv
+    from simkit.study.model import load_study
+
+    study = load_study(study_dir, choices=choices)
+    notes: list[str] = []
+    if study.choices is None:
+        chosen, distances, notes = machine_choices(study, args)
+        write_csv(chosen, out / "choices.csv")
+        write_csv(distances, out / "pair_distances.csv")
+        study = study.with_choices(chosen)
+    tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
+    save_tables(tables, out)
+    title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"
+    for note in notes:
+        warn(note)
+        title += f"\nWARNING: {note}"  # the results carry it too, wherever they are kept
+    print(format_tables(tables, title))
+    if paper:
+        for name in TABLES:
+            print()
+            print(format_replay(replay(tables[name], name), name))
+    print(f"\nwrote {out}/")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay the tables of ``args.study`` into ``--out`` (default ``STUDY/results``)."""
+    out = Path(args.out) if args.out else Path(args.study) / "results"
+    return report_tables(args.study, args, choices=args.choices, out=out, paper=args.paper)
