@@ -17,20 +17,22 @@ from __future__ import annotations
 import html
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from simkit.methods.registry import DEFAULT_METHODS, Method, resolve_methods
 from simkit.search.distances import check_metric, pair_distances
-from simkit.study.model import PAIRS
+from simkit.study.model import LETTERS, PAIRS
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
     from simkit.study.model import Study
 
-__all__ = ["MachineChoices", "choose", "choose_from_features", "study_choices"]
+__all__ = ["MachineChoices", "choose", "choose_for_group", "choose_from_features",
+           "study_choices"]
 
 MISSING_WEIGHTS_NOTE = (
     "THE REAL WEIGHTS ARE MISSING: these results use {fallback} instead of {weights} and are "
@@ -274,3 +276,28 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
                                        reason=reason)
     result.notes.insert(0, loud)
     return result
+
+
+def choose_for_group(images: Mapping[str, str | os.PathLike],
+                     methods: Iterable[str] | str = DEFAULT_METHODS, **options: Any
+                     ) -> MachineChoices:
+    """:func:`choose` for five images not (yet) in a study: ``{image_id: path}`` in a-e
+    order, as one question ``"group"``; ``options`` as for :func:`choose`.
+
+    The picks are by construction those :func:`choose` makes once the group is a question
+    of a saved study (the group builder shows them while a group is being built).
+    """
+    from simkit.study.model import Study
+
+    ids = [str(i) for i in images]
+    if len(ids) != len(LETTERS) or len(set(ids)) != len(ids):
+        raise ValueError(f"a group has 5 different images, got {len(ids)}")
+    study = Study(
+        images=pd.DataFrame({"image_id": ids, "file": [str(Path(p).resolve())
+                                                      for p in images.values()],
+                             "genre": ""}),
+        questions=pd.DataFrame([["group", "", *ids]], columns=[
+            "question_id", "genre", "image_1", "image_2", "image_3", "image_4", "image_5"]),
+        responses=pd.DataFrame(columns=["participant_id", "question_id", "choice"]),
+        participants=pd.DataFrame(columns=["participant_id"]))
+    return choose(study, methods, **options)
