@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
-    from simkit.analysis import tables
+    from simkit.analysis.all_tables import tables
     from simkit.methods.choices import MachineChoices, choose
     from simkit.methods.registry import get_method
     from simkit.study.demo import default_study
@@ -40,7 +40,7 @@ _EXPORTS = {
     "default_study": "simkit.study.demo",
     "get_method": "simkit.methods.registry",
     "choose": "simkit.methods.choices", "MachineChoices": "simkit.methods.choices",
-    "tables": "simkit.analysis",
+    "tables": "simkit.analysis.all_tables",
 }
 __all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
            "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__"]

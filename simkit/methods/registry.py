@@ -74,6 +74,8 @@ class Method:
         The paper the method follows.
     params : dict
         Family-specific settings (the perceptual network and comparison).
+    label : str
+        The name tables print (the paper's ``Gram·Cosine``); the name when empty.
     """
 
     name: str
@@ -84,6 +86,11 @@ class Method:
     needs: tuple[str, ...] = ()
     source: str = ""
     params: dict = field(default_factory=dict, compare=False, hash=False)
+    label: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
     @property
     def needs_network(self) -> bool:
@@ -103,11 +110,11 @@ def _fixed_methods() -> list[Method]:
     net, cv = ("network",), ("opencv",)
     return [
         Method("gram", "VGG-19 conv5_1 Gram matrix, Euclidean distance", "deep", "vectors",
-               "euclidean", net, _WEI),
+               "euclidean", net, _WEI, label="Gram"),
         Method("cosine", "VGG-19 conv5_1 channel cosine matrix, Euclidean distance", "deep",
-               "vectors", "euclidean", net, _WEI),
+               "vectors", "euclidean", net, _WEI, label="Cosine"),
         Method("gram_cosine", "VGG-19 conv5_1 Gram x Cosine, Euclidean distance", "deep",
-               "vectors", "euclidean", net, _WEI),
+               "vectors", "euclidean", net, _WEI, label="Gram·Cosine"),
         Method("style", "Gram matrices of five VGG-19 layers + colour cube", "style",
                "vectors", "euclidean", net, _HOLTES),
         Method("colour", "colour cube of 625 sampled pixels (no network)", "style", "vectors",

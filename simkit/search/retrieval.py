@@ -124,29 +124,36 @@ def _local_scorer(method: Method, paths: Sequence[Path], progress: bool
     return distances, ""
 
 
-def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, progress: bool
-                       ) -> tuple[Scorer, str]:
+def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, progress: bool,
+                       shared: dict) -> tuple[Scorer, str]:
     from simkit.methods.perceptual.metrics import BASES, PerceptualMetric, pair_statistics
     from simkit.methods.perceptual.networks import load_network
     from simkit.methods.perceptual.twoafc import Triplets
 
     metric = PerceptualMetric.baseline(method.params["net"], method.params["comparison"],
                                        weights=str(weights))
-    net = load_network(metric.net, metric.weights)
-    empty = np.zeros(0, np.int64)
+    key = (metric.net, metric.weights, metric.size)
+    if key not in shared:  # one network, and its statistics, for all its comparisons
+        shared[key] = load_network(metric.net, metric.weights)
+    net, n, empty = shared[key], len(paths), np.zeros(0, np.int64)
 
-    def distances(queries: "Sequence[Path] | None") -> np.ndarray:
+    def statistics(queries: "Sequence[Path] | None") -> tuple[np.ndarray, dict]:
         pool = list(paths) + list(queries or [])
         pixels = Triplets([str(i) for i in range(len(pool))], empty, empty, empty, empty,
                           empty, paths=pool).load_pixels(metric.size)
-        n = len(paths)
         if queries is None:
-            pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], np.int64)
+            pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
         else:
-            pairs = np.array([(n + q, j) for q in range(len(queries)) for j in range(n)],
-                             np.int64)
-        stats = pair_statistics(net, pixels, pairs.reshape(-1, 2), BASES, progress=progress,
-                                desc=f"{metric.net} features")
+            pairs = [(n + q, j) for q in range(len(queries)) for j in range(n)]
+        pairs = np.array(pairs, np.int64).reshape(-1, 2)
+        return pairs, pair_statistics(net, pixels, pairs, BASES, progress=progress,
+                                      desc=f"{metric.net} features")
+
+    def distances(queries: "Sequence[Path] | None") -> np.ndarray:
+        skey = (*key, tuple(map(str, queries or ())), queries is None)
+        if skey not in shared:
+            shared[skey] = statistics(queries)
+        pairs, stats = shared[skey]
         d = metric.distances_from_stats(stats)
         if queries is not None:
             return d.reshape(len(queries), n)
@@ -157,20 +164,23 @@ def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, prog
 
 
 def score_distances(method: str, paths: Sequence[str | os.PathLike], *,
-                    weights: str | os.PathLike = "imagenet", progress: bool = True
-                    ) -> tuple[Scorer, str]:
+                    weights: str | os.PathLike = "imagenet", progress: bool = True,
+                    shared: dict | None = None) -> tuple[Scorer, str]:
     """Prepare a scoring method (``sift``, ``orb``, ``lpips_*``) on the images ``paths``.
 
     Returns ``(distances, note)``: ``distances(None)`` is the ``N x N`` matrix among the
     images, ``distances(query_paths)`` the ``Q x N`` matrix from each query; ``note`` warns
-    of random weights (else ""). Keypoints are found once, here.
+    of random weights (else ""). Keypoints are found once, here. ``shared``: one dict
+    passed for several methods on the same images lets the perceptual methods of one
+    network share its features.
     """
     m = get_method(method)
     paths = [Path(p) for p in paths]
     if m.family == "local":
         return _local_scorer(m, paths, progress)
     if m.family == "perceptual":
-        return _perceptual_scorer(m, paths, str(weights), progress)
+        return _perceptual_scorer(m, paths, str(weights), progress,
+                                  {} if shared is None else shared)
     raise RetrievalError(f"{method!r} makes vectors; use method_vectors")
 
 
@@ -188,7 +198,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
     ks = sorted({int(k) for k in ks})
     n = len(collection.images)
     rows = np.arange(n)
-    out, queries, feature_seconds, notes = [], {}, {}, []
+    out, queries, feature_seconds, notes, shared = [], {}, {}, [], {}
     if any(m.kind == "vectors" for m in chosen):
         t = time.perf_counter()
         fs = method_vectors(collection.paths, [m.name for m in chosen], weights=weights,
@@ -200,7 +210,8 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
         if m.kind == "scores":
             t = time.perf_counter()
             distances, note = score_distances(m.name, list(collection.paths.values()),
-                                              weights=weights, progress=progress)
+                                              weights=weights, progress=progress,
+                                              shared=shared)
             feature_seconds[m.name] = time.perf_counter() - t
             notes.append(note)
             t = time.perf_counter()
