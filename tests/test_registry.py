@@ -201,7 +201,9 @@ def test_fallback_weights_are_used_loudly_when_the_real_ones_are_missing(study, 
     result = choose(study, ["gram"], fallback_weights="random:0", **opts)
     assert result.weights == "random:0"
     loud = result.notes[0]
-    assert "MISSING" in loud and "run once online" in loud and "MEANINGLESS" in loud
+    assert loud.startswith("ImageNet VGG-19 weights are NOT available")
+    assert "run once online" in loud and "MEANINGLESS" in loud and "random:0" in loud
+    assert "WARNING: ImageNet VGG-19 weights are NOT available" in repr(result)
     plain = choose(study, ["gram"], weights="random:0", **opts)
     pd.testing.assert_frame_equal(result.choices, plain.choices)
 

@@ -32,11 +32,32 @@ if TYPE_CHECKING:
     from simkit.study.model import Study
 
 __all__ = ["MachineChoices", "choose", "choose_for_group", "choose_from_features",
-           "study_choices"]
+           "study_choices", "usable_weights", "missing_weights_note"]
 
-MISSING_WEIGHTS_NOTE = (
-    "THE REAL WEIGHTS ARE MISSING: these results use {fallback} instead of {weights} and are "
-    "MEANINGLESS as VGG-19 similarity. To get the real weights: {reason}")
+def missing_weights_note(weights: str | os.PathLike, fallback: str, reason: str) -> str:
+    """The loud note of a result made with ``fallback`` because ``weights`` were missing."""
+    what = "ImageNet VGG-19" if str(weights) == "imagenet" else f"the {str(weights)!r}"
+    return (f"{what} weights are NOT available here; using a RANDOM network ({fallback}) "
+            f"instead: the results are MEANINGLESS as VGG-19 similarity. How to get the "
+            f"real weights: {reason}")
+
+
+def usable_weights(weights: str | os.PathLike = "imagenet", fallback: str = "random:0"
+                   ) -> tuple[str, str]:
+    """``(weights, "")`` when ``weights`` can be loaded, else ``(fallback, loud note)``.
+
+    For work that does not go through :func:`choose` (the Dask extraction, the group
+    builder) and needs to pick its weights up front.
+
+    >>> WEIGHTS, note = usable_weights("imagenet", "random:0")   # doctest: +SKIP
+    """
+    from simkit.features.backbones import WeightsUnavailableError, load_backbone
+
+    try:
+        load_backbone("vgg19", weights, "conv5_1")
+    except WeightsUnavailableError as e:
+        return fallback, missing_weights_note(weights, fallback, str(e))
+    return str(weights), ""
 
 
 @dataclass
@@ -272,9 +293,7 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
             raise
         reason = str(e)
     result = _run_all(study, selected, {**opts, "weights": fallback_weights})
-    loud = MISSING_WEIGHTS_NOTE.format(fallback=fallback_weights, weights=weights,
-                                       reason=reason)
-    result.notes.insert(0, loud)
+    result.notes.insert(0, missing_weights_note(weights, fallback_weights, reason))
     return result
 
 
