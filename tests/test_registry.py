@@ -152,7 +152,8 @@ def test_every_method_chooses_for_a_study(family, study, tmp_path):
     assert any("random" in n.lower() for n in result.notes) == uses_network
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [*FAMILIES[:-1], pytest.param(
+    "perceptual", marks=pytest.mark.slow)])  # 20 lpips methods x 190 pairs: about a minute
 def test_every_method_ranks_a_collection(family, study, tmp_path):
     _skip_without_needs(family)
     names = [m.name for m in family_methods(family)]
