@@ -2,7 +2,7 @@
 
 Three methods that plug in wherever ``gram`` does: :func:`style_features` returns a
 :class:`~simkit.features.extract.FeatureSet` whose ``vectors`` are named ``"style"``, ``"colour"``
-and ``"cnn"``, so ``simkit.methods.choices.choose`` makes their choices for a study, the retrieval
+and ``"cnn"``, so :func:`simkit.choose` makes their choices for a study, the retrieval
 workflow (:mod:`simkit.search.retrieval`) ranks collections with them and the projection
 notebook can map them. The registry (:mod:`simkit.methods.registry`) names them and says
 how each is compared.
