@@ -105,6 +105,9 @@ def test_methods_lists_every_method_with_a_description():
     assert get_method("gram_cosine").display_name == "Gram·Cosine"
     assert tuple(DEFAULT_METHODS) == ("gram", "cosine", "gram_cosine")
     assert get_method(" GRAM ") is get_method("gram")
+    shown = repr(listed)
+    assert len(shown.splitlines()) == len(listed) and "colour cube" in shown
+    assert "<table>" in listed._repr_html_() and "lpips_vgg19_sort" in listed._repr_html_()
 
 
 def test_unknown_names_give_one_clear_line():

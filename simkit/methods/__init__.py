@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simkit.methods.registry import MethodList
 
 
 class _CallableModule(types.ModuleType):
     # The public surface promises ``simkit.methods()`` while ``simkit.methods`` is also this
     # subpackage; a module can only be called when its class defines __call__.
-    def __call__(self) -> list:
+    def __call__(self) -> "MethodList":
         """Every registered method (:func:`simkit.methods.registry.list_methods`)."""
         from simkit.methods.registry import list_methods
         return list_methods()

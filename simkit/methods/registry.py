@@ -34,7 +34,7 @@ from simkit.errors import SimkitError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Method", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
+__all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
            "list_methods", "get_method", "method_names", "family_methods", "resolve_methods", "available_methods",
            "machine_choices"]
 
@@ -100,6 +100,24 @@ class Method:
         return f"{self.name:<28} {self.description}"
 
 
+class MethodList(list):
+    """A list of :class:`Method` that shows as a table (one line per method)."""
+
+    def __repr__(self) -> str:
+        return "\n".join(str(m) for m in self)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                m.name, m.family, m.kind, m.metric, ", ".join(m.needs) or "-",
+                m.description)) + "</tr>" for m in self)
+        head = "".join(f"<th>{h}</th>" for h in ("method", "family", "kind", "metric",
+                                                 "needs", "description"))
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+
 _WEI = "Wei et al. (2022), Gram/Cosine similarity of ukiyo-e prints"
 _HOLTES = "Holtes (2019), art-style embeddings"
 _RETRIEVAL = "Mtasher & msad, CNN features vs SIFT/SURF for image retrieval"
@@ -144,12 +162,13 @@ def _registry() -> dict[str, Method]:
     return {m.name: m for m in _fixed_methods() + _perceptual_methods()}
 
 
-def list_methods() -> list[Method]:
+def list_methods() -> MethodList:
     """Every registered method, in display order (Wei et al. first).
 
     Returns
     -------
-    list of Method
+    MethodList
+        A list of :class:`Method` that prints (and shows in a notebook) as a table.
 
     Examples
     --------
@@ -157,7 +176,7 @@ def list_methods() -> list[Method]:
     gram vectors euclidean
     cosine vectors euclidean
     """
-    return list(_registry().values())
+    return MethodList(_registry().values())
 
 
 def method_names() -> list[str]:
