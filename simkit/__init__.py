@@ -1,17 +1,54 @@
 """simkit — study how people and machines judge the similarity of images.
 
-The public surface is small; each idea lives in its own module:
+The five calls::
 
-- :mod:`simkit.study.model`    load, validate and save study folders (images, questions, votes)
-- :mod:`simkit.analysis.tables` Ps, Majority, Agree, Tables 2–5, Fig. 1, confidence intervals
-- :mod:`simkit.analysis.published`    the published numbers of Wei et al. (2022) and the replay
-- :mod:`simkit.study.demo`     offline demo studies (simulated votes)
-- :mod:`simkit.features.extract` deep features (VGG-19 Gram / Cosine / Gram·Cosine), cached
-- :mod:`simkit.methods.choices`  distances and each method's choice per question
+    import simkit
+    study = simkit.load_study("STUDY")          # or simkit.default_study() for the demo
+    simkit.methods()                            # every machine method, with a description
+    result = simkit.choose(study, ["gram", "cosine", "gram_cosine"], weights="imagenet")
+    tables = simkit.tables(study, result)       # every table of the paper
+    simkit.widgets.GroupExplorer(study, result.choices, result.distances)   # explore
 
-Importing ``simkit`` loads nothing heavy (no torch, no plotting).
+The package reads as the pipeline: ``study/`` (folders, groups, demo), ``votes/``,
+``features/`` (images → network → representations), ``methods/`` (the registry and every
+method), ``search/`` (distances, retrieval), ``analysis/`` (tables, published numbers),
+``scale/``, ``fetch/``, ``widgets/``, ``cli/``.
+
+Importing ``simkit`` loads nothing heavy (no torch, no plotting): the names below are
+imported on first use.
 """
-from simkit.study.model import Study, StudyError, load_study, save_study
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from simkit.errors import SimkitError
+
+if TYPE_CHECKING:
+    from simkit.analysis.all_tables import tables
+    from simkit.methods.choices import MachineChoices, choose
+    from simkit.methods.registry import get_method
+    from simkit.study.demo import default_study
+    from simkit.study.model import Study, StudyError, load_study, save_study
 
 __version__ = "0.1.0"
-__all__ = ["Study", "StudyError", "load_study", "save_study", "__version__"]
+
+# name -> module that defines it; imported when first asked for
+_EXPORTS = {
+    "Study": "simkit.study.model", "StudyError": "simkit.study.model",
+    "load_study": "simkit.study.model", "save_study": "simkit.study.model",
+    "default_study": "simkit.study.demo",
+    "get_method": "simkit.methods.registry",
+    "choose": "simkit.methods.choices", "MachineChoices": "simkit.methods.choices",
+    "tables": "simkit.analysis.all_tables",
+}
+__all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
+           "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "methods":  # the callable subpackage: simkit.methods() lists the registry
+        return importlib.import_module("simkit.methods")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'simkit' has no attribute {name!r}")

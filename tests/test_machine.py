@@ -7,7 +7,7 @@ from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 
 from simkit.features.extract import FeatureSet
-from simkit.methods.choices import choose, study_choices
+from simkit.methods.choices import choose_from_features, study_choices
 from simkit.search.distances import all_pairs_distances, pair_distances
 from simkit.study.model import PAIRS, load_study
 
@@ -59,7 +59,7 @@ def test_choose_ties_go_to_first_pair(tmp_path):
     X[3] = X[2]  # q1: c == d (distance 0) ...
     X[4] = X[2]  # ... and c == e, d == e: three exact ties -> c-d, the first in PAIRS
     fs = FeatureSet(ids, {"gram": X}, {})
-    choices, dists = choose(study, fs)
+    choices, dists = choose_from_features(study, fs)
     assert choices.columns.tolist() == ["question_id", "method", "choice"]
     assert dists.columns.tolist() == ["question_id", "method", "pair", "distance"]
     assert choices.set_index("question_id")["choice"].to_dict()["q1"] == "c-d"

@@ -6,7 +6,14 @@ import pytest
 
 import simkit.cli.app as cli
 from simkit.study.demo import make_demo_study
+from simkit.methods.choices import choose
 from simkit.methods.registry import available_methods, machine_choices
+
+
+def choices_of(study, methods, **kw):
+    """choose's result as the (choices, distances, notes) the assertions below read."""
+    r = choose(study, methods, **kw)
+    return r.choices, r.distances, r.notes
 
 
 @pytest.fixture(scope="module")
@@ -16,12 +23,12 @@ def study(tmp_path_factory):
 
 def test_mixed_methods_equal_each_family_alone(study, tmp_path):
     kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
-    choices, distances, notes = machine_choices(study, ["colour", "gram"], **kw)
+    choices, distances, notes = choices_of(study, ["colour", "gram"], **kw)
     assert choices["method"].tolist() == ["colour", "gram"] * len(study.questions)
     assert len(distances) == 10 * 2 * len(study.questions)
     assert any("RANDOM" in n for n in notes)
-    gram, _, _ = machine_choices(study, ["gram"], **kw)
-    colour, _, notes_colour = machine_choices(study, ["colour"], **kw)
+    gram, _, _ = choices_of(study, ["gram"], **kw)
+    colour, _, notes_colour = choices_of(study, ["colour"], **kw)
     pd.testing.assert_frame_equal(choices[choices["method"] == "gram"].reset_index(drop=True), gram)
     pd.testing.assert_frame_equal(choices[choices["method"] == "colour"].reset_index(drop=True), colour)
     assert notes_colour == []  # the colour cube uses no network: nothing to warn about
@@ -29,7 +36,7 @@ def test_mixed_methods_equal_each_family_alone(study, tmp_path):
 
 def test_unknown_method(study):
     with pytest.raises(ValueError, match="unknown method 'lbp'"):
-        machine_choices(study, ["gram", "lbp"])
+        choose(study, ["gram", "lbp"])
     assert {"gram", "style", "sift"} <= set(available_methods())
 
 
@@ -46,11 +53,22 @@ def test_tables_with_methods(study, tmp_path, capsys):
 
 
 def test_perceptual_methods_by_name(study, tmp_path):
-    choices, distances, notes = machine_choices(study, ["lpips_alexnet", "lpips_squeezenet_sort"],
-                                                weights="random:0", progress=False)
+    choices, distances, notes = choices_of(study, ["lpips_alexnet", "lpips_squeezenet_sort"],
+                                           weights="random:0", progress=False)
     assert choices["method"].tolist() == ["lpips_alexnet", "lpips_squeezenet_sort"] * len(study.questions)
     # each choice is the closest of its 10 pairs
     for (q, m), grp in distances.groupby(["question_id", "method"]):
         chosen = choices[(choices["question_id"] == q) & (choices["method"] == m)]["choice"].item()
         assert grp.set_index("pair")["distance"].idxmin() == chosen
     assert any("random" in n.lower() for n in notes)
+
+
+def test_deprecated_machine_choices_is_the_old_tuple_of_choose(study, tmp_path):
+    kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
+    with pytest.warns(DeprecationWarning, match="simkit.choose"):
+        choices, distances, notes = machine_choices(study, ["cosine"], **kw)
+    r = choose(study, ["cosine"], **kw)
+    pd.testing.assert_frame_equal(choices, r.choices)
+    pd.testing.assert_frame_equal(distances, r.distances)
+    assert notes == r.notes and r.methods == ["cosine"] and r.weights == "random:0"
+    assert set(r.features) == {"deep"}

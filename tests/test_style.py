@@ -107,7 +107,8 @@ def test_combine_style_weights_unit_parts():
 
 # -- the methods on a study -------------------------------------------------------------------
 def test_identical_images_are_nearest_and_chosen(twin_study, tmp_path):
-    from simkit.methods.choices import choose
+    from simkit.methods.choices import choose_from_features
+    from simkit.methods.registry import family_methods
 
     fs = style.style_features(twin_study, weights="random:0", size=32,
                               layers=("conv1_1", "conv3_1"), cache_dir=tmp_path,
@@ -117,13 +118,15 @@ def test_identical_images_are_nearest_and_chosen(twin_study, tmp_path):
     assert fs.vectors["cnn"].shape == (5, 512)
     assert fs.vectors["style"].shape == (5, 64 * 65 // 2 + 256 * 257 // 2 + 64)
     assert "RANDOM" in fs.weights_note
-    for m in style.METHODS:
-        choices, dists = choose(twin_study, fs, [m], metric=style.METRICS[m])
-        assert choices["choice"].tolist() == ["a-e"], m
+    names = [m.name for m in family_methods("style")]
+    assert names == ["style", "colour", "cnn"]
+    for m in family_methods("style"):
+        choices, dists = choose_from_features(twin_study, fs, [m.name], metric=m.metric)
+        assert choices["choice"].tolist() == ["a-e"], m.name
         assert dists.loc[dists["pair"] == "a-e", "distance"].item() == pytest.approx(0, abs=1e-6)
     choices, _, _ = style.style_choices(twin_study, weights="random:0", size=32,
                                         layers=("conv1_1",), cache_dir=tmp_path, progress=False)
-    assert set(choices["method"]) == set(style.METHODS)
+    assert set(choices["method"]) == set(names)
     assert (choices["choice"] == "a-e").all()
 
 

@@ -1,34 +1,122 @@
 """Machine choices: the closest pair of each question's five images, per method.
 
-For each question and each representation (method), the 10 pairs a-b, a-c, …, d-e are
-ranked by the distance between the two images' feature vectors (Euclidean by default, as
-in Wei et al.; cosine distance as an option) and the closest pair is the method's choice.
-Ties go to the first pair in :data:`~simkit.study.model.PAIRS` order.
+>>> result = choose(study, ["gram", "cosine", "colour"], weights="imagenet")  # doctest: +SKIP
+>>> result.choices.head()                                                      # doctest: +SKIP
+
+For each question and each method, the 10 pairs a-b, a-c, …, d-e are ranked by their
+distance (for vector methods the distance between the two images' vectors, with the
+method's metric; for scoring methods the method's own pair distance) and the closest pair
+is the method's choice. Ties go to the first pair in :data:`~simkit.study.model.PAIRS`
+order.
 
 Distances within a question are exact float64 (:func:`simkit.search.distances.pair_distances`),
 so a choice never depends on rounding.
 """
 from __future__ import annotations
 
+import html
 import os
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from simkit.methods.registry import DEFAULT_METHODS, Method, resolve_methods
 from simkit.search.distances import check_metric, pair_distances
-from simkit.study.model import PAIRS
+from simkit.study.model import LETTERS, PAIRS
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
     from simkit.study.model import Study
 
-__all__ = ["choose", "study_choices"]
+__all__ = ["MachineChoices", "choose", "choose_for_group", "choose_from_features",
+           "study_choices", "usable_weights", "missing_weights_note"]
+
+def missing_weights_note(weights: str | os.PathLike, fallback: str, reason: str) -> str:
+    """The loud note of a result made with ``fallback`` because ``weights`` were missing."""
+    what = "ImageNet VGG-19" if str(weights) == "imagenet" else f"the {str(weights)!r}"
+    return (f"{what} weights are NOT available here; using a RANDOM network ({fallback}) "
+            f"instead: the results are MEANINGLESS as VGG-19 similarity. How to get the "
+            f"real weights: {reason}")
 
 
-def choose(study: "Study", featureset: "FeatureSet", methods: Iterable[str] | None = None,
-           metric: str = "euclidean") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each method's choice for every question, and all pair distances behind it.
+def usable_weights(weights: str | os.PathLike = "imagenet", fallback: str = "random:0"
+                   ) -> tuple[str, str]:
+    """``(weights, "")`` when ``weights`` can be loaded, else ``(fallback, loud note)``.
+
+    For work that does not go through :func:`choose` (the Dask extraction, the group
+    builder) and needs to pick its weights up front.
+
+    >>> WEIGHTS, note = usable_weights("imagenet", "random:0")   # doctest: +SKIP
+    """
+    from simkit.features.backbones import WeightsUnavailableError, load_backbone
+
+    try:
+        load_backbone("vgg19", weights, "conv5_1")
+    except WeightsUnavailableError as e:
+        return fallback, missing_weights_note(weights, fallback, str(e))
+    return str(weights), ""
+
+
+@dataclass
+class MachineChoices:
+    """What :func:`choose` returns: every method's choices, the distances behind them,
+    the feature sets used and the notes to show beside any number taken from them.
+
+    Attributes
+    ----------
+    choices : pandas.DataFrame
+        ``question_id, method, choice``: questions.csv order, then method order.
+    distances : pandas.DataFrame
+        ``question_id, method, pair, distance``: 10 rows per question and method.
+    features : dict
+        The :class:`~simkit.features.extract.FeatureSet` of each vector family used
+        (``"deep"``, ``"style"``), by family.
+    notes : list of str
+        Warnings for every view of the results (e.g. random weights).
+    methods : list of str
+        The methods, in the order asked.
+    weights : str
+        The weights actually used (the fallback when the real ones were missing).
+    """
+
+    choices: pd.DataFrame
+    distances: pd.DataFrame
+    features: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    weights: str = "imagenet"
+
+    def study_with_choices(self, study: "Study") -> "Study":
+        """``study`` with these choices as its machine choices (for the tables and views)."""
+        return study.with_choices(self.choices)
+
+    def summary(self) -> str:
+        """A few lines: methods, questions, weights and every note."""
+        lines = [f"MachineChoices: {len(self.methods)} method(s) ({', '.join(self.methods)}) "
+                 f"on {self.choices['question_id'].nunique()} question(s), "
+                 f"weights {self.weights}"]
+        lines += [f"WARNING: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<div style='color:#a00;font-weight:bold'>⚠ {html.escape(n)}</div>"
+                        for n in self.notes)
+        head = html.escape(self.summary().splitlines()[0])
+        table = (self.choices.pivot(index="question_id", columns="method", values="choice")
+                 .reindex(columns=self.methods).head(10).to_html())
+        return f"<div>{notes}<p>{head}</p>{table}</div>"
+
+
+def choose_from_features(study: "Study", featureset: "FeatureSet",
+                         methods: Iterable[str] | None = None, metric: str = "euclidean"
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each vector method's choice for every question, from vectors already computed.
 
     ``methods``: representation names in ``featureset.vectors`` (default: all of them).
     Returns ``(choices, pair_distances)``: ``question_id, method, choice`` and
@@ -63,7 +151,7 @@ def study_choices(study: "Study", *, weights: str | os.PathLike = "imagenet",
                   precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
                   metric: str = "euclidean", progress: bool = True
                   ) -> tuple[pd.DataFrame, pd.DataFrame, "FeatureSet"]:
-    """Extract (or reuse) the study's features and make the three methods' choices.
+    """Extract (or reuse) the study's features and make the three deep methods' choices.
 
     Returns ``(choices, pair_distances, featureset)``; ``featureset.weights_note`` is a
     warning to show with the results when the weights are random.
@@ -72,5 +160,163 @@ def study_choices(study: "Study", *, weights: str | os.PathLike = "imagenet",
 
     fs = extract_features(study, weights=weights, layer=layer, size=size, policy=policy,
                           precision=precision, cache_dir=cache_dir, progress=progress)
-    choices, dists = choose(study, fs, metric=metric)
+    choices, dists = choose_from_features(study, fs, metric=metric)
     return choices, dists, fs
+
+
+# -- one runner per family: (choices, distances, featureset or None, notes) ---------------
+_Run = tuple[pd.DataFrame, pd.DataFrame, "FeatureSet | None", list[str]]
+
+
+def _run_deep(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    c, d, fs = study_choices(study, **opts)
+    keep = [m.name for m in methods]
+    return c[c["method"].isin(keep)], d[d["method"].isin(keep)], fs, [fs.weights_note]
+
+
+def _run_style(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    from simkit.methods.style import style_choices
+
+    opts = {k: v for k, v in opts.items() if k != "layer"}  # style has its own layers
+    c, d, fs = style_choices(study, [m.name for m in methods], **opts)
+    uses_net = any(m.needs_network for m in methods)  # colour alone needs no network
+    return c, d, fs, [fs.weights_note] if uses_net else []
+
+
+def _run_local(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    from simkit.methods.local import local_choices
+
+    c, d = local_choices(study, [m.name for m in methods], progress=opts["progress"])
+    return c, d, None, []
+
+
+def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    from simkit.methods.perceptual.adaptation import study_choices as perceptual_choices
+    from simkit.methods.perceptual.metrics import PerceptualMetric
+
+    # the perceptual networks keep their own input size (PerceptualMetric's default)
+    metrics = [PerceptualMetric.baseline(m.params["net"], m.params["comparison"],
+                                         weights=str(opts["weights"])) for m in methods]
+    c, d, note = perceptual_choices(study, metrics, progress=opts["progress"])
+    return c, d, None, [note]
+
+
+_RUNNERS: dict[str, Callable[["Study", list[Method], dict], _Run]] = {
+    "deep": _run_deep, "style": _run_style, "local": _run_local,
+    "perceptual": _run_perceptual}
+
+
+def _in_study_order(study: "Study", frames: list[pd.DataFrame], methods: list[str]
+                    ) -> pd.DataFrame:
+    order = {m: i for i, m in enumerate(methods)}
+    df = pd.concat(frames, ignore_index=True)
+    qorder = {q: i for i, q in enumerate(study.questions["question_id"])}
+    key = df["question_id"].map(qorder) * len(order) + df["method"].map(order)
+    return df.iloc[key.argsort(kind="stable")].reset_index(drop=True)
+
+
+def _run_all(study: "Study", methods: list[Method], opts: dict) -> MachineChoices:
+    by_family: dict[str, list[Method]] = {}
+    for m in methods:
+        by_family.setdefault(m.family, []).append(m)
+    choices, distances, features, notes = [], [], {}, []
+    for family, members in by_family.items():
+        c, d, fs, n = _RUNNERS[family](study, members, opts)
+        choices.append(c)
+        distances.append(d)
+        notes += n
+        if fs is not None:
+            features[family] = fs
+    names = [m.name for m in methods]
+    return MachineChoices(_in_study_order(study, choices, names),
+                          _in_study_order(study, distances, names), features,
+                          list(dict.fromkeys(n for n in notes if n)), names,
+                          str(opts["weights"]))
+
+
+def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
+           weights: str | os.PathLike = "imagenet", fallback_weights: str | None = None,
+           layer: str = "conv5_1", size: int = 224, policy: str = "resize",
+           precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
+           progress: bool = True) -> MachineChoices:
+    """Let the named machine methods choose the most similar pair of every question.
+
+    Parameters
+    ----------
+    study : Study
+        A loaded study (:func:`simkit.load_study`).
+    methods : list of str or str
+        Registered method names (see ``simkit.methods()``), or one comma-separated string.
+        Default: Wei et al.'s ``gram``, ``cosine``, ``gram_cosine``.
+    weights : str or path
+        ``imagenet`` (torchvision's cache or a download), a state_dict file, or
+        ``random:SEED`` (tests and offline demos: the results mean nothing).
+    fallback_weights : str, optional
+        Used when ``weights`` are unavailable (not cached and no network), e.g.
+        ``"random:0"``; the result then carries a loud note saying the real weights are
+        missing and how to get them. Without it the error propagates.
+    layer, size, policy, precision : optional
+        The VGG-19 layer of the deep methods, the input size and resize policy, and
+        ``fp32`` or ``bf16``.
+    cache_dir : path, optional
+        The feature store (default: the user cache).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    MachineChoices
+        Choices, pair distances, the feature sets used, notes and the weights used.
+
+    Raises
+    ------
+    UnknownMethodError
+        For a name not in the registry.
+    WeightsUnavailableError
+        When the weights are missing and no ``fallback_weights`` is given.
+
+    Examples
+    --------
+    >>> result = simkit.choose(study, weights="imagenet", fallback_weights="random:0")  # doctest: +SKIP
+    >>> result.notes                                                              # doctest: +SKIP
+    >>> simkit.tables(study, result)["table3"]                                    # doctest: +SKIP
+    """
+    from simkit.features.backbones import WeightsUnavailableError
+
+    selected = resolve_methods(methods)
+    opts = dict(weights=weights, layer=layer, size=size, policy=policy,
+                precision=precision, cache_dir=cache_dir, progress=progress)
+    try:
+        return _run_all(study, selected, opts)
+    except WeightsUnavailableError as e:
+        if fallback_weights is None:
+            raise
+        reason = str(e)
+    result = _run_all(study, selected, {**opts, "weights": fallback_weights})
+    result.notes.insert(0, missing_weights_note(weights, fallback_weights, reason))
+    return result
+
+
+def choose_for_group(images: Mapping[str, str | os.PathLike],
+                     methods: Iterable[str] | str = DEFAULT_METHODS, **options: Any
+                     ) -> MachineChoices:
+    """:func:`choose` for five images not (yet) in a study: ``{image_id: path}`` in a-e
+    order, as one question ``"group"``; ``options`` as for :func:`choose`.
+
+    The picks are by construction those :func:`choose` makes once the group is a question
+    of a saved study (the group builder shows them while a group is being built).
+    """
+    from simkit.study.model import Study
+
+    ids = [str(i) for i in images]
+    if len(ids) != len(LETTERS) or len(set(ids)) != len(ids):
+        raise ValueError(f"a group has 5 different images, got {len(ids)}")
+    study = Study(
+        images=pd.DataFrame({"image_id": ids, "file": [str(Path(p).resolve())
+                                                      for p in images.values()],
+                             "genre": ""}),
+        questions=pd.DataFrame([["group", "", *ids]], columns=[
+            "question_id", "genre", "image_1", "image_2", "image_3", "image_4", "image_5"]),
+        responses=pd.DataFrame(columns=["participant_id", "question_id", "choice"]),
+        participants=pd.DataFrame(columns=["participant_id"]))
+    return choose(study, methods, **options)

@@ -33,11 +33,10 @@ if TYPE_CHECKING:
 
     from simkit.study.model import Study
 
-__all__ = ["METHODS", "MissingDependencyError", "DEFAULT_SIZE", "DEFAULT_RATIO", "DEFAULT_MAX_FEATURES",
+__all__ = ["MissingDependencyError", "DEFAULT_SIZE", "DEFAULT_RATIO", "DEFAULT_MAX_FEATURES",
            "require_cv2", "descriptors", "good_matches", "match_matrix", "match_counts",
            "matches_to_distance", "local_choices"]
 
-METHODS = ("sift", "orb")
 DEFAULT_SIZE = 256
 DEFAULT_RATIO = 0.75
 DEFAULT_MAX_FEATURES = 500
@@ -58,12 +57,16 @@ def require_cv2():
     return cv2
 
 
+def _local_names() -> list[str]:
+    from simkit.methods.registry import family_methods
+    return [m.name for m in family_methods("local")]
+
+
 def _check_method(method: str) -> None:
-    if method == "surf":
-        raise ValueError("SURF is patented and not in OpenCV's default (pip) build; use "
-                         "'sift' or 'orb'")
-    if method not in METHODS:
-        raise ValueError(f"unknown local-feature method {method!r}; use 'sift' or 'orb'")
+    from simkit.methods.registry import get_method
+    if get_method(method).family != "local":  # get_method explains SURF and unknown names
+        raise ValueError(f"{method!r} is not a local-feature method; use "
+                         f"{' or '.join(map(repr, _local_names()))}")
 
 
 def _grey(image, size: int) -> np.ndarray:
@@ -186,22 +189,23 @@ def matches_to_distance(counts: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.asarray(counts, dtype=np.float64))
 
 
-def local_choices(study: "Study", methods: Iterable[str] = METHODS, *,
+def local_choices(study: "Study", methods: Iterable[str] | None = None, *,
                   size: int = DEFAULT_SIZE, max_features: int = DEFAULT_MAX_FEATURES,
                   ratio: float = DEFAULT_RATIO, progress: bool = True
                   ) -> "tuple[pd.DataFrame, pd.DataFrame]":
     """Each local-feature method's choice per question: the pair with the most good
     matches (distance ``1 / (1 + matches)``, ties to the first pair in PAIRS order).
 
-    Returns ``(choices, pair_distances)`` in the layout of
-    :func:`simkit.methods.choices.choose`, so they join the other methods' choices.
+    ``methods``: default both. Returns ``(choices, pair_distances)`` in the layout of
+    :func:`simkit.methods.choices.choose_from_features`, so they join the other methods'
+    choices.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
     from simkit.study.model import PAIRS, pair_letters
 
-    methods = list(dict.fromkeys(methods))
+    methods = _local_names() if methods is None else list(dict.fromkeys(methods))
     for method in methods:
         _check_method(method)
     choice_rows, dist_rows = [], []

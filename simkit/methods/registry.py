@@ -1,8 +1,11 @@
-"""Every machine method by name: one call makes any mix of them choose for a study.
+"""The registry: every machine method is one :class:`Method`, listed here and nowhere else.
 
->>> choices, distances, notes = machine_choices(study, ["gram", "cosine", "colour"])  # doctest: +SKIP
+>>> [m.name for m in list_methods()][:3]
+['gram', 'cosine', 'gram_cosine']
+>>> get_method("cnn").metric
+'cosine'
 
-Each method belongs to one *family*, which computes what its members need once:
+Each method belongs to one *family*, whose module computes what its members need once:
 
 =============  =========================================  ==============================
 family         methods                                    from
@@ -14,101 +17,229 @@ perceptual     ``lpips_<net>[_<comparison>]``, e.g.       Pihlgren et al. (basel
                ``lpips_alexnet``, ``lpips_vgg16_sort``    unit channel weights)
 =============  =========================================  ==============================
 
-The result concatenates into one ``choices.csv`` (``question_id,method,choice``) and one
-``pair_distances.csv``, so the tables, the group explorer and UMAP treat every method alike.
+A method either makes *vectors* compared with its ``metric`` (``euclidean`` or ``cosine``),
+or *scores* pairs of images directly (``matches`` for keypoints, ``lpips`` for the
+perceptual distances). :func:`simkit.methods.choices.choose` runs any mix of them on a study;
+:mod:`simkit.search.retrieval` ranks collections with them.
 """
 from __future__ import annotations
 
-import os
-from typing import Iterable
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
+from simkit.errors import SimkitError
 
-__all__ = ["FAMILIES", "DEFAULT_METHODS", "available_methods", "machine_choices"]
+if TYPE_CHECKING:
+    import pandas as pd
 
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "deep": ("gram", "cosine", "gram_cosine"),
-    "style": ("style", "colour", "cnn"),
-    "local": ("sift", "orb"),
-}
+__all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
+           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods", "available_methods",
+           "machine_choices"]
+
 #: The three methods of Wei et al. (2022).
-DEFAULT_METHODS = FAMILIES["deep"]
+DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
+#: What retrieval evaluates by default (sift/orb match every pair: slow on large
+#: collections, so they are asked for by name).
+DEFAULT_RETRIEVAL_METHODS = ("style", "colour", "cnn", "gram")
+
+_SURF = ("SURF is patented and not in OpenCV's default (pip) build; use 'sift' or 'orb'")
 
 
-def _perceptual_methods() -> dict[str, tuple[str, str]]:
-    """``lpips_<net>[_<comparison>]`` → (net, comparison), for every network × comparison."""
+class UnknownMethodError(SimkitError, ValueError):
+    """A method name that is not in the registry; the message lists the valid names."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """One machine method: what it is, what it needs and how it compares images.
+
+    Attributes
+    ----------
+    name : str
+        Lower-case identifier used in ``choices.csv`` and on the command line.
+    description : str
+        One line for people.
+    family : str
+        ``deep``, ``style``, ``local`` or ``perceptual``: the module that computes it.
+    kind : str
+        ``vectors`` (one vector per image, compared by ``metric``) or ``scores`` (pairs
+        of images are scored directly).
+    metric : str
+        ``euclidean`` / ``cosine`` for vectors; ``matches`` or ``lpips`` for scores.
+    needs : tuple of str
+        What must be available: ``network`` (weights), ``opencv``.
+    source : str
+        The paper the method follows.
+    params : dict
+        Family-specific settings (the perceptual network and comparison).
+    label : str
+        The name tables print (the paper's ``Gram·Cosine``); the name when empty.
+    """
+
+    name: str
+    description: str
+    family: str
+    kind: str
+    metric: str
+    needs: tuple[str, ...] = ()
+    source: str = ""
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+    label: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+    @property
+    def needs_network(self) -> bool:
+        return "network" in self.needs
+
+    def __str__(self) -> str:
+        return f"{self.name:<28} {self.description}"
+
+
+class MethodList(list):
+    """A list of :class:`Method` that shows as a table (one line per method)."""
+
+    def __repr__(self) -> str:
+        return "\n".join(str(m) for m in self)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                m.name, m.family, m.kind, m.metric, ", ".join(m.needs) or "-",
+                m.description)) + "</tr>" for m in self)
+        head = "".join(f"<th>{h}</th>" for h in ("method", "family", "kind", "metric",
+                                                 "needs", "description"))
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+_WEI = "Wei et al. (2022), Gram/Cosine similarity of ukiyo-e prints"
+_HOLTES = "Holtes (2019), art-style embeddings"
+_RETRIEVAL = "Mtasher & msad, CNN features vs SIFT/SURF for image retrieval"
+_PIHLGREN = "Pihlgren, Sandin & Liwicki, deep perceptual similarity (LPIPS baseline)"
+
+
+def _fixed_methods() -> list[Method]:
+    net, cv = ("network",), ("opencv",)
+    return [
+        Method("gram", "VGG-19 conv5_1 Gram matrix, Euclidean distance", "deep", "vectors",
+               "euclidean", net, _WEI, label="Gram"),
+        Method("cosine", "VGG-19 conv5_1 channel cosine matrix, Euclidean distance", "deep",
+               "vectors", "euclidean", net, _WEI, label="Cosine"),
+        Method("gram_cosine", "VGG-19 conv5_1 Gram x Cosine, Euclidean distance", "deep",
+               "vectors", "euclidean", net, _WEI, label="Gram·Cosine"),
+        Method("style", "Gram matrices of five VGG-19 layers + colour cube", "style",
+               "vectors", "euclidean", net, _HOLTES),
+        Method("colour", "colour cube of 625 sampled pixels (no network)", "style", "vectors",
+               "euclidean", (), _HOLTES),
+        Method("cnn", "VGG-19 conv5_4 global average pooling, cosine distance", "style",
+               "vectors", "cosine", net, _RETRIEVAL),
+        Method("sift", "SIFT keypoints, number of good matches", "local", "scores", "matches",
+               cv, _RETRIEVAL),
+        Method("orb", "ORB keypoints (free stand-in for SURF), number of good matches",
+               "local", "scores", "matches", cv, _RETRIEVAL),
+    ]
+
+
+def _perceptual_methods() -> list[Method]:
     from simkit.methods.perceptual.metrics import COMPARISONS, method_name
     from simkit.methods.perceptual.networks import NETWORKS
 
-    return {method_name(n, c): (n, c) for n in NETWORKS for c in COMPARISONS}
+    return [Method(method_name(n, c), f"LPIPS-style distance, {n} features, {c} comparison",
+                   "perceptual", "scores", "lpips", ("network",), _PIHLGREN,
+                   {"net": n, "comparison": c})
+            for n in NETWORKS for c in COMPARISONS]
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Method]:
+    # built on first use: the perceptual names come from the networks and comparisons offered
+    return {m.name: m for m in _fixed_methods() + _perceptual_methods()}
+
+
+def list_methods() -> MethodList:
+    """Every registered method, in display order (Wei et al. first).
+
+    Returns
+    -------
+    MethodList
+        A list of :class:`Method` that prints (and shows in a notebook) as a table.
+
+    Examples
+    --------
+    >>> for m in list_methods()[:2]: print(m.name, m.kind, m.metric)
+    gram vectors euclidean
+    cosine vectors euclidean
+    """
+    return MethodList(_registry().values())
+
+
+def method_names() -> list[str]:
+    """The names of :func:`list_methods`, in the same order."""
+    return list(_registry())
+
+
+def family_methods(family: str) -> list[Method]:
+    """The registered methods of one family (``deep``, ``style``, ``local``, ``perceptual``)."""
+    return [m for m in _registry().values() if m.family == family]
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name`` (case and surrounding spaces ignored).
+
+    Raises
+    ------
+    UnknownMethodError
+        When no method has that name; the message lists the valid names (and explains
+        why SURF is not offered).
+
+    Examples
+    --------
+    >>> get_method("sift").needs
+    ('opencv',)
+    """
+    key = str(name).strip().lower()
+    if key == "surf":
+        raise UnknownMethodError(_SURF)
+    try:
+        return _registry()[key]
+    except KeyError:
+        raise UnknownMethodError(f"unknown method {name!r}; choose from "
+                                 f"{', '.join(_registry())}") from None
+
+
+def resolve_methods(names: Iterable[str] | str) -> list[Method]:
+    """The methods named (a list or a comma-separated string), duplicates dropped, in order.
+
+    Raises :class:`UnknownMethodError` for an unknown name or an empty selection.
+    """
+    if isinstance(names, str):
+        names = names.split(",")
+    methods = [get_method(n) for n in names if str(n).strip()]
+    if not methods:
+        raise UnknownMethodError(f"no method given; choose from {', '.join(_registry())}")
+    return list({m.name: m for m in methods}.values())
 
 
 def available_methods() -> list[str]:
-    return [m for members in FAMILIES.values() for m in members] + list(_perceptual_methods())
+    """The names of every registered method (kept for older code; see :func:`method_names`)."""
+    return method_names()
 
 
-def _family(method: str) -> str:
-    for family, members in FAMILIES.items():
-        if method in members:
-            return family
-    if method in _perceptual_methods():
-        return "perceptual"
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(available_methods())}")
+def machine_choices(study, methods: Iterable[str] = DEFAULT_METHODS, **options
+                    ) -> "tuple[pd.DataFrame, pd.DataFrame, list[str]]":
+    """Deprecated: use :func:`simkit.choose`, which returns one :class:`MachineChoices`.
 
-
-def machine_choices(study, methods: Iterable[str] = DEFAULT_METHODS, *,
-                    weights: str | os.PathLike = "imagenet", layer: str = "conv5_1",
-                    size: int = 224, policy: str = "resize", precision: str = "fp32",
-                    cache_dir: str | os.PathLike | None = None, progress: bool = True
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Each named method's choice for every question of ``study``.
-
-    Returns ``(choices, pair_distances, notes)``: the two tables in the layout of
-    :func:`simkit.methods.choices.choose`, methods in the order asked, and the warnings to show
-    beside the results (e.g. that the weights were random).
+    Returns ``(choices, pair_distances, notes)`` of ``simkit.choose(study, methods, ...)``.
     """
-    methods = list(dict.fromkeys(methods))
-    by_family: dict[str, list[str]] = {}
-    for m in methods:
-        by_family.setdefault(_family(m), []).append(m)
-    choices, distances, notes = [], [], []
-    if "deep" in by_family:
-        from simkit.methods.choices import study_choices
-        c, d, fs = study_choices(study, weights=weights, layer=layer, size=size, policy=policy,
-                                 precision=precision, cache_dir=cache_dir, progress=progress)
-        keep = by_family["deep"]
-        choices.append(c[c["method"].isin(keep)])
-        distances.append(d[d["method"].isin(keep)])
-        notes.append(fs.weights_note)
-    if "style" in by_family:
-        from simkit.methods.style import style_choices
-        c, d, fs = style_choices(study, by_family["style"], weights=weights, size=size,
-                                 policy=policy, precision=precision, cache_dir=cache_dir)
-        choices.append(c)
-        distances.append(d)
-        if set(by_family["style"]) - {"colour"}:  # colour needs no network
-            notes.append(fs.weights_note)
-    if "local" in by_family:
-        from simkit.methods.local import local_choices
-        c, d = local_choices(study, by_family["local"], progress=progress)
-        choices.append(c)
-        distances.append(d)
-    if "perceptual" in by_family:
-        from simkit.methods.perceptual.adaptation import study_choices as perceptual_choices
-        from simkit.methods.perceptual.metrics import PerceptualMetric
-        spec = _perceptual_methods()
-        metrics = [PerceptualMetric.baseline(*spec[m], weights=str(weights))
-                   for m in by_family["perceptual"]]
-        c, d, note = perceptual_choices(study, metrics, progress=progress)
-        choices.append(c)
-        distances.append(d)
-        notes.append(note)
-    order = {m: i for i, m in enumerate(methods)}
+    from simkit.methods.choices import choose
 
-    def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        df = pd.concat(frames, ignore_index=True)
-        qorder = {q: i for i, q in enumerate(study.questions["question_id"])}
-        key = df["question_id"].map(qorder) * len(order) + df["method"].map(order)
-        return df.iloc[key.argsort(kind="stable")].reset_index(drop=True)
-
-    return ordered(choices), ordered(distances), list(dict.fromkeys(n for n in notes if n))
+    warnings.warn("machine_choices is deprecated; use simkit.choose (a MachineChoices result)",
+                  DeprecationWarning, stacklevel=2)
+    result = choose(study, methods, **options)
+    return result.choices, result.distances, result.notes

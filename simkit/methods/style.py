@@ -2,9 +2,10 @@
 
 Three methods that plug in wherever ``gram`` does: :func:`style_features` returns a
 :class:`~simkit.features.extract.FeatureSet` whose ``vectors`` are named ``"style"``, ``"colour"``
-and ``"cnn"``, so ``simkit.methods.choices.choose`` makes their choices for a study, the retrieval
+and ``"cnn"``, so :func:`simkit.choose` makes their choices for a study, the retrieval
 workflow (:mod:`simkit.search.retrieval`) ranks collections with them and the projection
-notebook can map them. :data:`METRICS` says how each is compared.
+notebook can map them. The registry (:mod:`simkit.methods.registry`) names them and says
+how each is compared.
 
 ``colour`` — Holtes' colour embedding, no network
     The RGB cube is split into n³ equal cells of side 255/n; a seeded random sample of 625
@@ -62,15 +63,12 @@ if TYPE_CHECKING:
     from simkit.study.model import Study
 
 __all__ = [
-    "METHODS", "METRICS", "DEFAULT_STYLE_LAYERS", "DEFAULT_N", "DEFAULT_SAMPLES",
+    "DEFAULT_STYLE_LAYERS", "DEFAULT_N", "DEFAULT_SAMPLES",
     "DEFAULT_COLOUR_WEIGHT", "CNN_LAYER", "COLOUR_SIZE", "colour_histogram",
     "colour_image", "full_gram_equivalent", "combine_style", "colour_vectors",
     "deep_vectors", "style_features", "style_choices",
 ]
 
-METHODS = ("style", "colour", "cnn")
-#: How each method's vectors are compared (the names of :data:`simkit.search.distances.METRICS`).
-METRICS = {"style": "euclidean", "colour": "euclidean", "cnn": "cosine"}
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 DEFAULT_N = 4
 DEFAULT_SAMPLES = 625
@@ -345,7 +343,7 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
 
 
 def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence",
-                   *, methods: Iterable[str] = METHODS,
+                   *, methods: Iterable[str] | None = None,
                    weights: str | os.PathLike = "imagenet", size: int = 224,
                    policy: str = "resize", precision: str = "fp32",
                    layers: Sequence[str] = DEFAULT_STYLE_LAYERS, n: int = DEFAULT_N,
@@ -356,7 +354,8 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
                    progress: bool = True) -> "FeatureSet":
     """The ``style``, ``colour`` and ``cnn`` vectors of every image, as a FeatureSet.
 
-    ``methods`` picks which to compute (``colour`` alone needs no network and no weights).
+    ``methods`` picks which to compute (default: all three; ``colour`` alone needs no
+    network and no weights).
     ``weights``/``size``/``policy``/``precision`` are those of the network (as for
     :func:`simkit.features.extract.extract_features`); ``layers``, ``n``, ``samples``, ``seed``
     and ``colour_weight`` shape the style embedding and the colour cube (see the module
@@ -364,16 +363,17 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     of every method (``FeatureSet.errors``) so all methods share the same rows.
 
     >>> fs = style_features(study, weights="random:0", size=64)       # doctest: +SKIP
-    >>> simkit.methods.choices.choose(study, fs, ["style", "colour"])         # doctest: +SKIP
+    >>> choose_from_features(study, fs, ["style", "colour"])         # doctest: +SKIP
     """
     from simkit.features.backbones import RANDOM_WEIGHTS_NOTE
     from simkit.features.extract import FeatureSet
 
-    methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    family = _family_names()
+    methods = family if methods is None else list(dict.fromkeys(methods))
+    unknown = [m for m in methods if m not in family]
     if unknown or not methods:
         raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from "
-                         f"{', '.join(METHODS)}")
+                         f"{', '.join(family)}")
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
     ids, _ = _inputs(paths_or_study)
@@ -429,9 +429,15 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     return FeatureSet(keep, vectors, config, note, {"images": len(keep)}, errors)
 
 
-def style_choices(study: "Study", methods: Iterable[str] = METHODS, **kwargs):
-    """Each method's choice per question of ``study`` (as :func:`simkit.methods.choices.choose`),
-    every method compared with its own metric (:data:`METRICS`).
+def _family_names() -> list[str]:
+    from simkit.methods.registry import family_methods
+    return [m.name for m in family_methods("style")]
+
+
+def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs):
+    """Each method's choice per question of ``study`` (as
+    :func:`simkit.methods.choices.choose_from_features`), every method compared with its own
+    metric (:attr:`simkit.methods.registry.Method.metric`); default: all three methods.
 
     Returns ``(choices, pair_distances, featureset)``; ``kwargs`` go to
     :func:`style_features`. The choices concatenate with those of ``gram`` etc. into one
@@ -439,13 +445,14 @@ def style_choices(study: "Study", methods: Iterable[str] = METHODS, **kwargs):
     """
     import pandas as pd
 
-    from simkit.methods.choices import choose
+    from simkit.methods.choices import choose_from_features
+    from simkit.methods.registry import get_method
 
-    methods = list(dict.fromkeys(methods))
+    methods = _family_names() if methods is None else list(dict.fromkeys(methods))
     fs = style_features(study, methods=methods, **kwargs)
     out_c, out_d = [], []
     for m in methods:
-        c, d = choose(study, fs, [m], metric=METRICS[m])
+        c, d = choose_from_features(study, fs, [m], metric=get_method(m).metric)
         out_c.append(c)
         out_d.append(d)
     return (pd.concat(out_c, ignore_index=True), pd.concat(out_d, ignore_index=True), fs)

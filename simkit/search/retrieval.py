@@ -3,10 +3,12 @@
 A *collection* (:mod:`simkit.study.collection`) is a folder with ``images.csv``
 (``image_id, file`` + any label columns) — every study folder is one.
 
-Methods (:data:`METHODS`): ``style``, ``colour``, ``cnn`` (:mod:`simkit.methods.style`), ``gram``,
-``cosine``, ``gram_cosine`` (Wei et al., :mod:`simkit.features.extract`) compared by their own
-metric (:data:`METRICS`), and ``sift``, ``orb`` (:mod:`simkit.methods.local`) ranked by
-their number of good matches.
+Methods: any method of the registry (:mod:`simkit.methods.registry`). Vector methods
+(``style``, ``colour``, ``cnn``, ``gram``, ``cosine``, ``gram_cosine``) are compared by their
+own metric; scoring methods rank by their pair distance: ``sift``, ``orb``
+(:mod:`simkit.methods.local`) by ``1 / (1 + good matches)``, ``lpips_*``
+(:mod:`simkit.methods.perceptual`) by the perceptual distance (every pair of the collection:
+for small collections).
 
 Search (:func:`search`):
 
@@ -32,11 +34,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from simkit.methods.registry import (DEFAULT_RETRIEVAL_METHODS, Method, UnknownMethodError,
+                                     get_method, resolve_methods)
 from simkit.search.evaluate import rank_distances, retrieval_metrics
 from simkit.search.index import RetrievalError, all_distances, exact_search, search
 from simkit.study.collection import Collection
@@ -44,32 +48,26 @@ from simkit.study.collection import Collection
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
 
-__all__ = ["METHODS", "METRICS", "DEFAULT_METHODS", "method_vectors", "evaluate", "retrieve"]
+__all__ = ["DEFAULT_METHODS", "check_methods", "method_vectors", "score_distances",
+           "evaluate", "retrieve"]
 
-#: Methods in display order, and how each is compared.
-METHODS = ("style", "colour", "cnn", "gram", "cosine", "gram_cosine", "sift", "orb")
-METRICS = {"style": "euclidean", "colour": "euclidean", "cnn": "cosine",
-           "gram": "euclidean", "cosine": "euclidean", "gram_cosine": "euclidean",
-           "sift": "matches", "orb": "matches"}
-#: What ``evaluate-retrieval`` runs without ``--methods`` (sift/orb match every pair:
-#: slow on large collections, so they are asked for by name).
-DEFAULT_METHODS = ("style", "colour", "cnn", "gram")
-_STYLE = {"style", "colour", "cnn"}
-_WEI = {"gram", "cosine", "gram_cosine"}
-_LOCAL = {"sift", "orb"}
+#: What ``evaluate-retrieval`` runs without ``--methods`` (from the registry).
+DEFAULT_METHODS = DEFAULT_RETRIEVAL_METHODS
 _QUERY_ID = "__query__"
 
 
-def _check_methods(methods: Iterable[str]) -> list[str]:
-    methods = [m.strip().lower() for m in methods if m.strip()]
-    if "surf" in methods:
-        raise RetrievalError("SURF is patented and not in OpenCV's default (pip) build; "
-                             "use sift or orb")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise RetrievalError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose "
-                             f"from {', '.join(METHODS)}")
-    return list(dict.fromkeys(methods))
+def check_methods(methods: Iterable[str]) -> list[str]:
+    """The registered method names asked for, lower-case, without duplicates.
+
+    Raises :class:`RetrievalError` (one line listing the valid names) for an unknown name.
+    """
+    try:
+        return [m.name for m in resolve_methods(list(methods))]
+    except UnknownMethodError as e:
+        raise RetrievalError(str(e)) from None
+
+
+_check_methods = check_methods  # the name simkit.cli.retrieval still imports
 
 
 def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str], *,
@@ -77,40 +75,113 @@ def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str]
                    policy: str = "resize", precision: str = "fp32",
                    cache_dir: str | os.PathLike | None = None, progress: bool = True,
                    style_kwargs: dict | None = None) -> "FeatureSet":
-    """One FeatureSet with the vectors of every vector method (not sift/orb) for
-    ``{image_id: path}``, each row ``image_ids[i]``; the network runs once for
-    style/colour/cnn, and ``gram`` etc. reuse the cached conv5_1 Gram matrices."""
+    """One FeatureSet with the vectors of every vector method asked for (scoring methods
+    are left out) for ``{image_id: path}``, each row ``image_ids[i]``; the network runs
+    once for style/colour/cnn, and ``gram`` etc. reuse the cached conv5_1 Gram matrices."""
     from simkit.features.extract import FeatureSet, extract_features
     from simkit.methods.style import style_features
 
-    methods = [m for m in _check_methods(methods) if m not in _LOCAL]
+    chosen = [get_method(m) for m in check_methods(methods)]
+    family = {f: [m.name for m in chosen if m.kind == "vectors" and m.family == f]
+              for f in ("style", "deep")}
     ids = list(paths)
     vectors, notes, config = {}, [], {}
     common = dict(weights=weights, size=size, policy=policy, precision=precision,
                   cache_dir=cache_dir, progress=progress)
-    if _STYLE & set(methods):
-        fs = style_features(paths, methods=[m for m in methods if m in _STYLE],
-                            **common, **(style_kwargs or {}))
+    if family["style"]:
+        fs = style_features(paths, methods=family["style"], **common, **(style_kwargs or {}))
         vectors.update(fs.vectors)
         notes.append(fs.weights_note)
         config["style"] = fs.config
-    if _WEI & set(methods):
-        fs = extract_features(paths, representations=[m for m in methods if m in _WEI],
-                              **common)
+    if family["deep"]:
+        fs = extract_features(paths, representations=family["deep"], **common)
         assert fs.image_ids == ids
         vectors.update(fs.vectors)
         notes.append(fs.weights_note)
         config["wei"] = fs.config
     note = next((n for n in notes if n), "")
-    return FeatureSet(ids, {m: vectors[m] for m in methods}, config, note)
+    return FeatureSet(ids, {m.name: vectors[m.name] for m in chosen if m.kind == "vectors"},
+                      config, note)
 
 
-def _local_descriptors(paths: Sequence, method: str, progress: bool) -> list[np.ndarray]:
+# -- scoring methods: a distance for every pair ----------------------------------------------
+Scorer = Callable[["Sequence[Path] | None"], np.ndarray]
+
+
+def _local_scorer(method: Method, paths: Sequence[Path], progress: bool
+                  ) -> tuple[Scorer, str]:
     from tqdm.auto import tqdm
 
-    from simkit.methods.local import descriptors
-    return [descriptors(p, method) for p in tqdm(list(paths), desc=f"{method} keypoints",
-                                                   unit="img", disable=not progress)]
+    from simkit.methods.local import descriptors, match_matrix, matches_to_distance
+
+    desc = [descriptors(p, method.name) for p in tqdm(
+        list(paths), desc=f"{method.name} keypoints", unit="img", disable=not progress)]
+
+    def distances(queries: "Sequence[Path] | None") -> np.ndarray:
+        qdesc = None if queries is None else [descriptors(q, method.name) for q in queries]
+        return matches_to_distance(match_matrix(desc, method.name, queries=qdesc,
+                                                progress=progress and queries is None))
+    return distances, ""
+
+
+def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, progress: bool,
+                       shared: dict) -> tuple[Scorer, str]:
+    from simkit.methods.perceptual.metrics import BASES, PerceptualMetric, pair_statistics
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import Triplets
+
+    metric = PerceptualMetric.baseline(method.params["net"], method.params["comparison"],
+                                       weights=str(weights))
+    key = (metric.net, metric.weights, metric.size)
+    if key not in shared:  # one network, and its statistics, for all its comparisons
+        shared[key] = load_network(metric.net, metric.weights)
+    net, n, empty = shared[key], len(paths), np.zeros(0, np.int64)
+
+    def statistics(queries: "Sequence[Path] | None") -> tuple[np.ndarray, dict]:
+        pool = list(paths) + list(queries or [])
+        pixels = Triplets([str(i) for i in range(len(pool))], empty, empty, empty, empty,
+                          empty, paths=pool).load_pixels(metric.size)
+        if queries is None:
+            pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        else:
+            pairs = [(n + q, j) for q in range(len(queries)) for j in range(n)]
+        pairs = np.array(pairs, np.int64).reshape(-1, 2)
+        return pairs, pair_statistics(net, pixels, pairs, BASES, progress=progress,
+                                      desc=f"{metric.net} features")
+
+    def distances(queries: "Sequence[Path] | None") -> np.ndarray:
+        skey = (*key, tuple(map(str, queries or ())), queries is None)
+        if skey not in shared:
+            shared[skey] = statistics(queries)
+        pairs, stats = shared[skey]
+        d = metric.distances_from_stats(stats)
+        if queries is not None:
+            return d.reshape(len(queries), n)
+        D = np.zeros((n, n))
+        D[pairs[:, 0], pairs[:, 1]] = D[pairs[:, 1], pairs[:, 0]] = d
+        return D
+    return distances, net.weights_note
+
+
+def score_distances(method: str, paths: Sequence[str | os.PathLike], *,
+                    weights: str | os.PathLike = "imagenet", progress: bool = True,
+                    shared: dict | None = None) -> tuple[Scorer, str]:
+    """Prepare a scoring method (``sift``, ``orb``, ``lpips_*``) on the images ``paths``.
+
+    Returns ``(distances, note)``: ``distances(None)`` is the ``N x N`` matrix among the
+    images, ``distances(query_paths)`` the ``Q x N`` matrix from each query; ``note`` warns
+    of random weights (else ""). Keypoints are found once, here. ``shared``: one dict
+    passed for several methods on the same images lets the perceptual methods of one
+    network share its features.
+    """
+    m = get_method(method)
+    paths = [Path(p) for p in paths]
+    if m.family == "local":
+        return _local_scorer(m, paths, progress)
+    if m.family == "perceptual":
+        return _perceptual_scorer(m, paths, str(weights), progress,
+                                  {} if shared is None else shared)
+    raise RetrievalError(f"{method!r} makes vectors; use method_vectors")
 
 
 def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAULT_METHODS,
@@ -122,47 +193,58 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
     truth: ``method, k, precision, recall, f1, map, seconds_per_query`` (one row per
     method and k). ``df.attrs``: ``queries`` (per method), ``weights_note``,
     ``feature_seconds`` (extraction per method group, cache hits included)."""
-    from simkit.methods.local import match_matrix, matches_to_distance
-
-    methods = _check_methods(methods)
+    chosen = [get_method(m) for m in check_methods(methods)]
     labels = collection.labels(label)
     ks = sorted({int(k) for k in ks})
     n = len(collection.images)
     rows = np.arange(n)
-    out, queries, feature_seconds = [], {}, {}
-    vec_methods = [m for m in methods if m not in _LOCAL]
-    note = ""
-    if vec_methods:
+    out, queries, feature_seconds, notes, shared = [], {}, {}, [], {}
+    if any(m.kind == "vectors" for m in chosen):
         t = time.perf_counter()
-        fs = method_vectors(collection.paths, vec_methods, weights=weights, size=size,
-                            policy=policy, precision=precision, cache_dir=cache_dir,
-                            progress=progress, style_kwargs=style_kwargs)
+        fs = method_vectors(collection.paths, [m.name for m in chosen], weights=weights,
+                            size=size, policy=policy, precision=precision,
+                            cache_dir=cache_dir, progress=progress, style_kwargs=style_kwargs)
         feature_seconds["vectors"] = time.perf_counter() - t
-        note = fs.weights_note
-    for m in methods:
-        if m in _LOCAL:
+        notes.append(fs.weights_note)
+    for m in chosen:
+        if m.kind == "scores":
             t = time.perf_counter()
-            desc = _local_descriptors(collection.paths.values(), m, progress)
-            feature_seconds[m] = time.perf_counter() - t
+            distances, note = score_distances(m.name, list(collection.paths.values()),
+                                              weights=weights, progress=progress,
+                                              shared=shared)
+            feature_seconds[m.name] = time.perf_counter() - t
+            notes.append(note)
             t = time.perf_counter()
-            D = matches_to_distance(match_matrix(desc, m, progress=progress))
+            D = distances(None)
             seconds = time.perf_counter() - t
         else:
-            X = fs.vectors[m]
+            X = fs.vectors[m.name]
             t = time.perf_counter()
-            exact_search(X, None, max(ks), METRICS[m])  # what a top-k query costs
+            exact_search(X, None, max(ks), m.metric)  # what a top-k query costs
             seconds = time.perf_counter() - t
-            D = all_distances(X, METRICS[m])
+            D = all_distances(X, m.metric)
         metrics = retrieval_metrics(rank_distances(D, rows), rows, labels, ks)
-        queries[m] = int(metrics["queries"].iloc[0])
-        metrics.insert(0, "method", m)
+        queries[m.name] = int(metrics["queries"].iloc[0])
+        metrics.insert(0, "method", m.name)
         metrics["seconds_per_query"] = seconds / n
         out.append(metrics.drop(columns="queries"))
     df = pd.concat(out, ignore_index=True)
-    df.attrs.update(queries=queries, weights_note=note, feature_seconds=feature_seconds)
+    df.attrs.update(queries=queries, weights_note=next((x for x in notes if x), ""),
+                    feature_seconds=feature_seconds)
     return df
 
 
+def _query(collection: Collection, query: str | os.PathLike) -> tuple[str | None, Path]:
+    """``(image_id or None, file)`` of a query given as an image_id or an image file."""
+    paths = collection.paths
+    if str(query) in paths:
+        return str(query), paths[str(query)]
+    qpath = Path(query)
+    if not qpath.is_file():
+        raise RetrievalError(f"query {str(query)!r} is neither an image_id of "
+                             f"{collection.root / collection.source} nor an image file")
+    same = [i for i, p in paths.items() if p.resolve() == qpath.resolve()]
+    return (same[0] if same else None), qpath
 
 
 def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
@@ -177,29 +259,18 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
     distance is ``1 / (1 + good matches)`` and ``matches`` is added. ``df.attrs``:
     ``weights_note``, ``metric``, ``query_id``, ``query_file``.
     """
-    from simkit.methods.local import descriptors, match_matrix, matches_to_distance
-
-    (method,) = _check_methods([method])
+    (method,) = check_methods([method])
+    m = get_method(method)
     paths = collection.paths
     ids = list(paths)
-    if str(query) in paths:
-        qid, qpath = str(query), paths[str(query)]
-    else:
-        qpath = Path(query)
-        if not qpath.is_file():
-            raise RetrievalError(f"query {str(query)!r} is neither an image_id of "
-                                 f"{collection.root / collection.source} nor an image file")
-        same = [i for i, p in paths.items() if p.resolve() == qpath.resolve()]
-        qid = same[0] if same else None
+    qid, qpath = _query(collection, query)
     n_others = len(ids) - (1 if qid is not None else 0)
     if not 1 <= int(k) <= n_others:
         raise RetrievalError(f"k={k} must be between 1 and {n_others}")
-    note = ""
-    if method in _LOCAL:
-        desc = _local_descriptors(paths.values(), method, progress)
-        qdesc = desc[ids.index(qid)] if qid is not None else descriptors(qpath, method)
-        counts = match_matrix(desc, method, queries=[qdesc], progress=False)[0]
-        d = matches_to_distance(counts)
+    if m.kind == "scores":
+        distances, note = score_distances(method, list(paths.values()), weights=weights,
+                                          progress=progress)
+        d = distances([qpath])[0]
         if qid is not None:
             d[ids.index(qid)] = np.inf
         order = np.argsort(d, kind="stable")[: int(k)]
@@ -212,21 +283,16 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
         note = fs.weights_note
         X = fs.vectors[method][: len(ids)]
         qrow = fs.vectors[method][ids.index(qid) if qid is not None else len(ids)]
-        if qid is not None:  # search k+1 and drop the query itself
-            idx, dd = search(X, qrow[None], int(k) + 1, METRICS[method], index=index)
-            keep = idx[0] != ids.index(qid)
-            order, dist = idx[0][keep][: int(k)], dd[0][keep][: int(k)]
-        else:
-            idx, dd = search(X, qrow[None], int(k), METRICS[method], index=index)
-            order, dist = idx[0], dd[0]
+        extra = 1 if qid is not None else 0  # search k+1 and drop the query itself
+        idx, dd = search(X, qrow[None], int(k) + extra, m.metric, index=index)
+        keep = idx[0] != (ids.index(qid) if qid is not None else -1)
+        order, dist = idx[0][keep][: int(k)], dd[0][keep][: int(k)]
     res = collection.images.iloc[order].reset_index(drop=True).copy()
     res.insert(0, "rank", np.arange(1, len(order) + 1))
     res.insert(2, "distance", dist)
-    if method in _LOCAL:
+    if m.metric == "matches":
         res.insert(3, "matches", np.round(1.0 / dist - 1.0, 1))
     res["file"] = [str(paths[i]) for i in res["image_id"]]
-    res.attrs.update(weights_note=note, metric=METRICS[method], query_id=qid,
+    res.attrs.update(weights_note=note, metric=m.metric, query_id=qid,
                      query_file=str(qpath))
     return res
-
-

@@ -9,8 +9,9 @@
 
 Browse a collection (``simkit fetch``) or any study's images as a thumbnail grid with
 filters (genre, artist, title text, aspect ratio); click up to five prints into the group
-being built. As soon as it is full, every method the feature extractor offers (Gram,
-Cosine, Gram·Cosine and any later one) shows its pair with the 10 pair distances, and the
+being built. As soon as it is full, each chosen method of the registry (default Gram,
+Cosine, Gram·Cosine; any of ``simkit.methods()``) shows its pair with the 10 pair
+distances, computed by :func:`simkit.methods.choices.choose_for_group`, and the
 group is flagged when the methods disagree. Add it to a study (new or existing) with one
 click, reorder or remove groups, undo any step; "Suggest" proposes informative groups
 (:func:`simkit.study.groups.suggest_groups`) with their reason. Saving validates the whole study
@@ -31,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from simkit.fetch.museums import load_collection
-from simkit.study.groups import GROUP_SIZE, describe_picks, group_picks, suggest_groups, write_study
+from simkit.methods.choices import choose_for_group
+from simkit.methods.registry import DEFAULT_METHODS, get_method, resolve_methods
+from simkit.study.groups import GROUP_SIZE, describe_picks, suggest_groups, write_study
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS, Study, StudyError
 
 __all__ = ["GroupBuilder", "ASPECTS"]
@@ -48,7 +51,8 @@ class GroupBuilder:
     with ``image_id`` and ``path`` columns. ``study``: an existing study folder to add to,
     or a new folder. Features: ``weights`` (``imagenet`` | a file | ``random:SEED``),
     ``layer``, ``size``, ``policy``, ``precision``, ``cache_dir`` as in
-    :func:`simkit.features.extract.extract_features`; ``methods`` limits the methods shown.
+    :func:`simkit.features.extract.extract_features`; ``methods``: the registered methods
+    shown (default: Wei et al.'s three).
     """
 
     def __init__(self, collection: str | os.PathLike | pd.DataFrame,
@@ -66,7 +70,8 @@ class GroupBuilder:
         self.collection["image_id"] = self.collection["image_id"].astype(str)
         self.feature_options = dict(weights=weights, layer=layer, size=size, policy=policy,
                                     precision=precision, cache_dir=cache_dir)
-        self.methods = list(methods) if methods is not None else None
+        self.methods = [m.name for m in resolve_methods(
+            DEFAULT_METHODS if methods is None else methods)]
         self.tie_margin = tie_margin
         self.progress = progress
         self.study_path = Path(study) if study is not None else None
@@ -230,17 +235,28 @@ class GroupBuilder:
         self.weights_note = fs.weights_note
         return fs
 
+    def _vector_methods(self) -> list[str] | None:
+        # suggestions rank groups by the deep features' disagreement: the deep methods
+        # chosen, or all of them when none is
+        return [m for m in self.methods if get_method(m).family == "deep"] or None
+
     def machine(self, ids: list[str] | None = None) -> tuple[dict[str, str], pd.DataFrame]:
         """``(picks, distances)`` for 5 images (default: the group): each method's pair and
         the 10 pair distances (rows a-b … d-e, one column per method), exactly as
-        :func:`simkit.methods.choices.choose` computes them for a question with these images."""
+        :func:`simkit.choose` computes them for a question with these images."""
         ids = list(self.group if ids is None else ids)
         if len(ids) != GROUP_SIZE:
             raise ValueError(f"the group has {len(ids)} of {GROUP_SIZE} images")
         key = tuple(ids)
         if key not in self._picks_cache:
-            fs = self._features(ids)
-            self._picks_cache[key] = group_picks(fs, ids, self.methods)
+            result = choose_for_group({i: self.path_of(i) for i in ids}, self.methods,
+                                      progress=self.progress, **self.feature_options)
+            self.weights_note = " ".join(result.notes)
+            dist = result.distances.pivot(index="pair", columns="method", values="distance")
+            dist = dist.reindex(index=pd.Index(PAIRS, name="pair"), columns=result.methods)
+            dist.columns.name = None
+            picks = dict(zip(result.choices["method"], result.choices["choice"]))
+            self._picks_cache[key] = picks, dist
         picks, dist = self._picks_cache[key]
         return dict(picks), dist.copy()
 
@@ -354,7 +370,8 @@ class GroupBuilder:
                 labels = None
         self.suggestions = suggest_groups(fs, n=n, image_ids=pool, labels=labels,
                                           candidates=candidates, seed=seed,
-                                          methods=self.methods, tie_margin=self.tie_margin,
+                                          methods=self._vector_methods(),
+                                          tie_margin=self.tie_margin,
                                           prefer=prefer)
         self._render()
         return self.suggestions

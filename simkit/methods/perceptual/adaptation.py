@@ -281,7 +281,8 @@ def choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
 def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
                   batch_size: int = 32, progress: bool = True
                   ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Each perceptual metric's choice for every question, like :func:`simkit.methods.choices.choose`.
+    """Each perceptual metric's choice for every question, like
+    :func:`simkit.methods.choices.choose_from_features`.
 
     Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
     of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,
