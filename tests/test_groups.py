@@ -12,7 +12,7 @@ from simkit.study.collection import read_images
 from simkit.features.extract import FeatureSet
 from simkit.study.groups import (describe_picks, group_picks, new_study, random_groups,
                            sample_groups, suggest_groups)
-from simkit.methods.choices import choose
+from simkit.methods.choices import choose_from_features
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
 
 
@@ -138,7 +138,7 @@ def test_suggestions_reproducible_with_reasons():
             for m, p in picks.items():
                 assert f"{m} picks {p}" in row.reason
 
-    # the picks shown are those `simkit.methods.choices.choose` makes for a study of these groups
+    # the picks shown are those `simkit.methods.choices.choose_from_features` makes for a study of these groups
     qs = s1[IMAGE_COLUMNS].copy()
     qs.insert(0, "genre", "g")
     qs.insert(0, "question_id", [f"q{k}" for k in range(len(qs))])
@@ -146,7 +146,7 @@ def test_suggestions_reproducible_with_reasons():
     study = Study(pd.DataFrame({"image_id": ids, "file": ids, "genre": "g"}), qs,
                   pd.DataFrame(columns=["participant_id", "question_id", "choice"]),
                   pd.DataFrame(columns=["participant_id"]))
-    choices, _ = choose(study, fs)
+    choices, _ = choose_from_features(study, fs)
     got = choices.pivot(index="question_id", columns="method", values="choice")
     for k, row in enumerate(s1.itertuples()):
         for m in ("gram", "cosine", "gram_cosine"):

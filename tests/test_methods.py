@@ -7,7 +7,7 @@ import pytest
 import simkit.cli.app as cli
 from simkit.study.demo import make_demo_study
 from simkit.methods.choices import choose
-from simkit.methods.registry import available_methods, machine_choices
+from simkit.methods.registry import available_methods
 
 
 def choices_of(study, methods, **kw):
@@ -61,14 +61,3 @@ def test_perceptual_methods_by_name(study, tmp_path):
         chosen = choices[(choices["question_id"] == q) & (choices["method"] == m)]["choice"].item()
         assert grp.set_index("pair")["distance"].idxmin() == chosen
     assert any("random" in n.lower() for n in notes)
-
-
-def test_deprecated_machine_choices_is_the_old_tuple_of_choose(study, tmp_path):
-    kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
-    with pytest.warns(DeprecationWarning, match="simkit.choose"):
-        choices, distances, notes = machine_choices(study, ["cosine"], **kw)
-    r = choose(study, ["cosine"], **kw)
-    pd.testing.assert_frame_equal(choices, r.choices)
-    pd.testing.assert_frame_equal(distances, r.distances)
-    assert notes == r.notes and r.methods == ["cosine"] and r.weights == "random:0"
-    assert set(r.features) == {"deep"}

@@ -11,8 +11,7 @@ from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, mod
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from simkit.methods.choices import MachineChoices
     from simkit.study.model import Study
 
 __all__ = ["add_parser", "run", "add_table_args", "report_tables", "machine_choices"]
@@ -39,20 +38,15 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def machine_choices(study: "Study", args: argparse.Namespace
-                    ) -> tuple["pd.DataFrame", "pd.DataFrame", list[str]]:
-    """The machine methods' choices: ``(choices, pair_distances, notes)``.
-
-    The one call into the method registry (to become ``simkit.choose`` at merge).
-    """
-    from simkit.methods.registry import machine_choices as choose
+def machine_choices(study: "Study", args: argparse.Namespace) -> "MachineChoices":
+    """The machine methods' choices for ``study``, as ``simkit.choose`` makes them."""
+    from simkit.methods.choices import choose
+    from simkit.methods.registry import UnknownMethodError
 
     try:
         return choose(study, args.methods, **model_kwargs(args))
-    except ValueError as e:  # the registry refuses a name with a plain ValueError
-        if "unknown method" in str(e):
-            raise UsageError(f"--methods: {e}") from None
-        raise
+    except UnknownMethodError as e:
+        raise UsageError(f"--methods: {e}") from None
 
 
 def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | None,
@@ -67,10 +61,10 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
     study = load_study(study_dir, choices=choices)
     notes: list[str] = []
     if study.choices is None:
-        chosen, distances, notes = machine_choices(study, args)
-        write_csv(chosen, out / "choices.csv")
-        write_csv(distances, out / "pair_distances.csv")
-        study = study.with_choices(chosen)
+        result = machine_choices(study, args)
+        write_csv(result.choices, out / "choices.csv")
+        write_csv(result.distances, out / "pair_distances.csv")
+        study, notes = result.study_with_choices(study), result.notes
     tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
     save_tables(tables, out)
     title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"

@@ -24,19 +24,14 @@ perceptual distances). :func:`simkit.methods.choices.choose` runs any mix of the
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from simkit.errors import SimkitError
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 __all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
-           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods", "available_methods",
-           "machine_choices"]
+           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods", "available_methods"]
 
 #: The three methods of Wei et al. (2022).
 DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
@@ -229,17 +224,3 @@ def resolve_methods(names: Iterable[str] | str) -> list[Method]:
 def available_methods() -> list[str]:
     """The names of every registered method (kept for older code; see :func:`method_names`)."""
     return method_names()
-
-
-def machine_choices(study, methods: Iterable[str] = DEFAULT_METHODS, **options
-                    ) -> "tuple[pd.DataFrame, pd.DataFrame, list[str]]":
-    """Deprecated: use :func:`simkit.choose`, which returns one :class:`MachineChoices`.
-
-    Returns ``(choices, pair_distances, notes)`` of ``simkit.choose(study, methods, ...)``.
-    """
-    from simkit.methods.choices import choose
-
-    warnings.warn("machine_choices is deprecated; use simkit.choose (a MachineChoices result)",
-                  DeprecationWarning, stacklevel=2)
-    result = choose(study, methods, **options)
-    return result.choices, result.distances, result.notes
