@@ -299,7 +299,7 @@ def extract(ids: Sequence[str], paths: Sequence[Path], outputs: Sequence[Output]
     arrays = {o: np.empty((len(ids), output_dim(backbone, o)), dtype=np.float32)
               for o in outputs}
     done = np.zeros(len(ids), dtype=bool)
-    todo = _from_cache(stores, keys, arrays, done) if outputs else []
+    todo = _from_cache(stores, keys, arrays, done)
     computed = 0
     if todo:
         from simkit.features.backbones import layer_ends, load_backbone
