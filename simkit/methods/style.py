@@ -280,6 +280,25 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
     return [ids[i] for i in keep], vectors, ext.errors
 
 
+def _parts(paths_or_study, colour: dict | None, gram_layers: list[str], pooled: list[str],
+           network: dict, common: dict
+           ) -> tuple[dict[str, tuple[list[str], np.ndarray]], dict[str, str]]:
+    """``({part: (image ids, rows)}, errors)``: the colour cubes (when ``colour`` gives
+    their settings) and the deep parts (``gram:LAYER``, ``gap:LAYER``), each cached."""
+    per: dict[str, tuple[list[str], np.ndarray]] = {}
+    errors: dict[str, str] = {}
+    if colour is not None:
+        kid, X, err = colour_vectors(paths_or_study, **colour, **common)
+        per["colour"] = (kid, X)
+        errors.update(err)
+    if gram_layers or pooled:
+        kid, deep, err = deep_vectors(paths_or_study, gram_layers=gram_layers,
+                                      pooled_layers=pooled, **network, **common)
+        per.update({name: (kid, X) for name, X in deep.items()})
+        errors.update(err)
+    return per, errors
+
+
 def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence",
                    *, methods: Iterable[str] = METHODS,
                    weights: str | os.PathLike = "imagenet", size: int = 224,
@@ -315,26 +334,16 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     ids, _ = _inputs(paths_or_study)
     if len(set(ids)) != len(ids):
         raise ValueError("image ids must be unique")
-    per: dict[str, tuple[list[str], np.ndarray]] = {}  # part -> (ids, rows)
-    errors: dict[str, str] = {}
-    common = dict(cache_dir=cache_dir, on_error=on_error, progress=progress)
-    if "colour" in methods or "style" in methods:
-        kid, X, err = colour_vectors(paths_or_study, n=n, samples=samples, seed=seed,
-                                     **common)
-        per["colour"] = (kid, X)
-        errors.update(err)
     gram_layers = list(layers) if "style" in methods else []
     if "style" in methods and colour_weight is not None and float(colour_weight) == 1.0:
         gram_layers = []  # the Gram part has weight 0: skip the network
     pooled = [cnn_layer] if "cnn" in methods else []
-    if gram_layers or pooled:
-        kid, deep, err = deep_vectors(paths_or_study, weights=weights,
-                                      gram_layers=gram_layers, pooled_layers=pooled,
-                                      size=size, policy=policy, precision=precision,
-                                      **common)
-        for name, X in deep.items():
-            per[name] = (kid, X)
-        errors.update(err)
+    colour = dict(n=n, samples=samples, seed=seed) if {"colour", "style"} & set(methods) \
+        else None
+    per, errors = _parts(paths_or_study, colour, gram_layers, pooled,
+                         dict(weights=weights, size=size, policy=policy,
+                              precision=precision),
+                         dict(cache_dir=cache_dir, on_error=on_error, progress=progress))
     keep = [i for i in ids if i not in errors]
 
     def rows(part: str) -> np.ndarray:
