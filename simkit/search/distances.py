@@ -159,13 +159,12 @@ def exact_squared(Q: Prepared, qi: np.ndarray, P: Prepared, xi: np.ndarray,
     xi[m])`` (cosine: of the unit vectors, with the zero-vector rules)."""
     out = np.empty(len(qi), dtype=np.float64)
     for s in range(0, len(qi), chunk):
-        a = Q.X[qi[s:s + chunk]].astype(np.float64)
-        b = P.X[xi[s:s + chunk]].astype(np.float64)
+        a, b = Q.X[qi[s:s + chunk]], P.X[xi[s:s + chunk]]
         if Q.metric == "cosine":
             na, nb = Q.norms[qi[s:s + chunk]], P.norms[xi[s:s + chunk]]
-            a /= np.where(na > 0, na, 1.0)[:, None]
-            b /= np.where(nb > 0, nb, 1.0)[:, None]
-        diff = a - b
+            a = a / np.where(na > 0, na, 1.0)[:, None]  # float64 from here on
+            b = b / np.where(nb > 0, nb, 1.0)[:, None]
+        diff = np.subtract(a, b, dtype=np.float64)  # exact widening, then one rounding
         out[s:s + chunk] = np.einsum("ij,ij->i", diff, diff)
     if Q.metric == "cosine":
         za, zb = Q.norms[qi] == 0, P.norms[xi] == 0
