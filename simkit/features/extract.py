@@ -4,12 +4,13 @@
 >>> fs.vectors["cosine"].shape                                    # doctest: +SKIP
 (400, 131328)
 
-Each image is decoded safely (:mod:`simkit.features.images`), run through the cut network
-(:mod:`simkit.features.backbones`, channels-last, ``torch.inference_mode``; ``precision="bf16"`` uses
-bfloat16 autocast, about 2x faster with ~0.6 % vector error), turned into representations
-in float32 (:mod:`simkit.features.representations`) and saved in the feature store
-(:mod:`simkit.features.cache`) before the next batch, so an interruption loses at most one batch and
-a second run does no forward pass at all.
+It runs the one extraction engine (:mod:`simkit.features.engine`): each image decoded
+safely (:mod:`simkit.features.images`), run through the cut network
+(:mod:`simkit.features.backbones`, channels-last, ``torch.inference_mode``; ``precision="bf16"``
+uses bfloat16 autocast, about 2x faster with ~0.6 % vector error), turned into
+representations in float32 (:mod:`simkit.features.representations`) and saved in the feature
+store (:mod:`simkit.features.cache`) before the next batch, so an interruption loses at most
+one batch and a second run does no forward pass at all.
 
 A bad image does not stop the others: every good image is extracted and stored first, then
 :class:`~simkit.features.images.ImageError` lists the bad ones (or, with ``on_error="skip"``, they
