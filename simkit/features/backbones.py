@@ -21,7 +21,8 @@ channels, as in Wei et al. and Gatys et al.).
   drawn from a generator seeded with SEED. Everything made with it says so
   (:attr:`Backbone.is_random`, :attr:`Backbone.weights_note`).
 
-Other torchvision CNNs are added by one entry in :data:`BACKBONES`.
+Other torchvision CNNs are added with :func:`register_backbone`; :func:`layer_ends` and
+:func:`layer_channels` say where each named layer ends and how many maps it has.
 """
 from __future__ import annotations
 
