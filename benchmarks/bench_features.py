@@ -74,6 +74,7 @@ def forward_flops(net, size=224):
 def bench_forward(batch=8, repeat=3):
     import torch
     from simkit.features.backbones import load_backbone
+    from simkit.features.engine import precision_context
     from simkit.features.representations import compute
 
     net = load_backbone("vgg19", "random:0", "conv5_1")
@@ -82,7 +83,7 @@ def bench_forward(batch=8, repeat=3):
         fmap = net(x)
         t_fp32 = best_time(lambda: net(x), repeat=repeat)
         t_rep = best_time(lambda: compute(fmap.float()), repeat=repeat)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision_context("bf16"):
             t_bf16 = best_time(lambda: net(x), repeat=repeat)
     return {"flops_per_image": forward_flops(net), "batch": batch,
             "forward_s_per_image": t_fp32 / batch,

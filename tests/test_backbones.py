@@ -108,3 +108,43 @@ def test_imagenet_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch, w
     assert net.weights_id == "imagenet-v1" and not net.is_random
     state = torch.load(weights_file, weights_only=True)
     assert torch.equal(net.module[0].weight, state["features.0.weight"])
+
+
+def test_public_layer_api_and_registry():
+    from simkit.features.backbones import (BackboneSpec, check_layers, layer_channels,
+                                           layer_ends, register_backbone, weights_note)
+    assert layer_ends("vgg19")["conv5_1"] == 30 and layer_channels("vgg19")["conv5_1"] == 512
+    assert layer_channels("vgg19")["conv1_1"] == 64
+    with pytest.raises(WeightsError, match="unknown layer 'conv9_9' for vgg19"):
+        check_layers("vgg19", ["conv5_1", "conv9_9"])
+    # the loss networks' trunks are in the registry from the start: no module adds them
+    assert {"alexnet", "squeezenet1_1"} <= set(BACKBONES)
+    register_backbone("vgg19", BACKBONES["vgg19"])          # the same spec again: fine
+    with pytest.raises(WeightsError, match="already registered"):
+        register_backbone("vgg19", BackboneSpec(BACKBONES["vgg16"].make_features,
+                                                "VGG16_Weights.IMAGENET1K_V1", "x"))
+    assert weights_note("imagenet") == "" and "RANDOM" in weights_note("random:3")
+
+
+def test_failed_download_leaves_no_partial_file_and_no_global_timeout(tmp_path, monkeypatch):
+    import io
+    import socket
+    import urllib.request
+
+    class Response(io.BytesIO):
+        headers = {"Content-Length": "5"}
+
+    seen = {}
+
+    def fake_urlopen(url, timeout=None):
+        seen["timeout"] = timeout
+        return Response(b"wrong")                             # fails the hash check
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.delenv("SIMKIT_OFFLINE", raising=False)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    before = socket.getdefaulttimeout()
+    with pytest.raises(WeightsUnavailableError, match="downloading them failed.*SHA-256"):
+        load_backbone("vgg19", "imagenet", "conv1_1")
+    assert seen["timeout"] == 60 and socket.getdefaulttimeout() == before
+    folder = imagenet_cache_path("vgg19").parent
+    assert not folder.exists() or not any(folder.iterdir())

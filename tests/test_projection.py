@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("umap")
 
-from simkit.search.projection import _pca, project  # noqa: E402
+from simkit.search.pca import pca_scores as _pca  # noqa: E402
+from simkit.search.projection import project  # noqa: E402
 
 
 def test_pca_matches_sklearn_up_to_sign():

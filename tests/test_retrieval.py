@@ -199,3 +199,23 @@ def test_evaluate_retrieval_on_wikiart_by_artist(tmp_path, capsys):
     df = pd.read_csv(tmp_path / "retrieval.csv")
     assert set(df["method"]) == {"colour", "cnn"} and len(df) == 4
     assert df["map"].between(0, 1).all() and (df["seconds_per_query"] > 0).all()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_exact_search_refines_in_float64_and_breaks_ties_by_index(metric):
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=33)
+    # near-ties far below float32 resolution of |q|² + |x|² − 2 q·x around a large offset
+    X = np.stack([base + 1000 + rng.normal(size=33) * s
+                  for s in (1e-3, 1e-3, 2e-3, 1, 1, 1)]).astype(np.float32)
+    X[4] = X[3]                                                 # an exact tie: 3 before 4
+    Q = (base + 1000).astype(np.float32)[None]
+    X64, Q64 = X.astype(np.float64), Q.astype(np.float64)
+    if metric == "euclidean":
+        ref = np.linalg.norm(X64 - Q64, axis=1)
+    else:
+        ref = 1 - (X64 @ Q64[0]) / np.linalg.norm(X64, axis=1) / np.linalg.norm(Q64)
+    idx, dist = index_mod.exact_search(X, Q, k=6, metric=metric)
+    assert list(idx[0]) == list(np.lexsort((np.arange(6), ref)))
+    np.testing.assert_allclose(dist[0], np.sort(ref), rtol=1e-12, atol=1e-15)
+    assert list(idx[0]).index(3) < list(idx[0]).index(4)

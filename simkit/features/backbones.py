@@ -21,15 +21,16 @@ channels, as in Wei et al. and Gatys et al.).
   drawn from a generator seeded with SEED. Everything made with it says so
   (:attr:`Backbone.is_random`, :attr:`Backbone.weights_note`).
 
-Other torchvision CNNs are added by one entry in :data:`BACKBONES`.
+Other torchvision CNNs are added with :func:`register_backbone`; :func:`layer_ends` and
+:func:`layer_channels` say where each named layer ends and how many maps it has.
 """
 from __future__ import annotations
 
 from simkit.errors import SimkitError
 
+import functools
 import os
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKBONES", "BackboneSpec", "Backbone", "WeightsError", "WeightsUnavailableError",
-    "load_backbone", "layer_names", "weights_identity", "imagenet_cache_path",
-    "RANDOM_WEIGHTS_NOTE",
+    "load_backbone", "load_trunk", "layer_names", "layer_ends", "layer_channels",
+    "check_layers", "register_backbone", "weights_identity", "weights_note",
+    "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE",
 ]
 
 RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not ImageNet: "
@@ -78,12 +80,37 @@ def _vgg(cfg: str) -> Callable[[], "torch.nn.Sequential"]:
     return make
 
 
-#: The registry: name -> spec. Add a CNN here (its trunk must be an nn.Sequential of
-#: Conv2d/ReLU/MaxPool2d so named layers can be cut after their ReLU).
+def _torchvision_trunk(name: str) -> Callable[[], "torch.nn.Sequential"]:
+    def make():
+        import torchvision.models as tvm
+        return getattr(tvm, name)(weights=None).features
+    return make
+
+
+#: The registry: name -> spec. Named layers (``convB_I``) exist for trunks that are an
+#: nn.Sequential of Conv2d/ReLU/MaxPool2d; AlexNet and SqueezeNet 1.1 are here for the
+#: loss networks (:mod:`simkit.methods.perceptual.networks`), which cut them by index.
+#: Add another CNN with :func:`register_backbone`.
 BACKBONES: dict[str, BackboneSpec] = {
     "vgg19": BackboneSpec(_vgg("E"), "VGG19_Weights.IMAGENET1K_V1", "imagenet-v1"),
     "vgg16": BackboneSpec(_vgg("D"), "VGG16_Weights.IMAGENET1K_V1", "imagenet-v1"),
+    "alexnet": BackboneSpec(_torchvision_trunk("alexnet"), "AlexNet_Weights.IMAGENET1K_V1",
+                            "imagenet-v1"),
+    "squeezenet1_1": BackboneSpec(_torchvision_trunk("squeezenet1_1"),
+                                  "SqueezeNet1_1_Weights.IMAGENET1K_V1", "imagenet-v1"),
 }
+
+
+def register_backbone(name: str, spec: BackboneSpec) -> None:
+    """Add a CNN to :data:`BACKBONES` (the one way to extend the registry).
+
+    Registering the same spec again is a no-op; another spec under a taken name is an
+    error, so two modules cannot silently disagree about what a name means.
+    """
+    if BACKBONES.get(name, spec) != spec:
+        raise WeightsError(f"backbone {name!r} is already registered with another spec")
+    BACKBONES[name] = spec
+    _ends.cache_clear()
 
 
 def _spec(name: str) -> BackboneSpec:
@@ -118,9 +145,39 @@ def _meta_features(name: str):
         return _spec(name).make_features()
 
 
+@functools.lru_cache(maxsize=None)
+def _ends(backbone: str) -> tuple[tuple[str, int, int], ...]:
+    return tuple((k, e, c) for k, (e, c) in _layer_ends(_meta_features(backbone)).items())
+
+
 def layer_names(backbone: str = "vgg19") -> list[str]:
     """The selectable layers of a backbone, input to output (e.g. conv1_1 … conv5_4)."""
-    return list(_layer_ends(_meta_features(backbone)))
+    return [k for k, _, _ in _ends(backbone)]
+
+
+def layer_ends(backbone: str = "vgg19") -> dict[str, int]:
+    """``{layer: end}``: the trunk cut after that layer's ReLU is ``features[:end]``."""
+    return {k: e for k, e, _ in _ends(backbone)}
+
+
+def layer_channels(backbone: str = "vgg19") -> dict[str, int]:
+    """``{layer: channels}``: the number of feature maps each named layer outputs."""
+    return {k: c for k, _, c in _ends(backbone)}
+
+
+def check_layers(backbone: str, layers: "list[str] | tuple[str, ...]") -> None:
+    """Raise :class:`WeightsError` naming the layers ``backbone`` does not have."""
+    names = layer_names(backbone)
+    bad = [layer for layer in layers if layer not in names]
+    if bad:
+        raise WeightsError(f"unknown layer {', '.join(map(repr, bad))} for {backbone}; "
+                           f"choose one of {', '.join(names)}")
+
+
+def weights_note(weights: str | os.PathLike) -> str:
+    """The warning every result of a random network carries ("" for real weights)."""
+    spec = str(weights)
+    return RANDOM_WEIGHTS_NOTE.format(spec=spec) if _RANDOM_RE.match(spec) else ""
 
 
 def imagenet_cache_path(backbone: str = "vgg19") -> Path:
@@ -196,14 +253,12 @@ def load_backbone(name: str = "vgg19", weights: str | os.PathLike = "imagenet",
     """
     import torch
 
-    ends = _layer_ends(_meta_features(name))
-    if layer not in ends:
-        raise WeightsError(f"unknown layer {layer!r} for {name}; choose one of "
-                           f"{', '.join(ends)}")
-    end, channels = ends[layer]
+    _spec(name)
+    check_layers(name, [layer])
+    end, channels = layer_ends(name)[layer], layer_channels(name)[layer]
     trunk, wid, is_random = load_trunk(name, weights, end)
     wspec = str(weights)
-    note = RANDOM_WEIGHTS_NOTE.format(spec=wspec) if is_random else ""
+    note = weights_note(wspec)
     trunk = trunk.to(memory_format=torch.channels_last)
     return Backbone(trunk, name, layer, channels, wspec, wid, is_random, note,
                     {"end": end})
@@ -265,22 +320,56 @@ def _imagenet_state_dict(backbone: str) -> dict:
             raise WeightsUnavailableError(
                 f"ImageNet weights for {backbone} are not in the torch hub cache "
                 f"({path}) and SIMKIT_OFFLINE is set, so no download was tried.\n{how}")
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(60)  # an unreachable network must not hang forever
         try:
-            return enum.get_state_dict(progress=True, check_hash=True)
+            _download(enum.url, path)
         except Exception as e:
             raise WeightsUnavailableError(
                 f"ImageNet weights for {backbone} are not in the torch hub cache ({path}) "
                 f"and downloading them failed ({type(e).__name__}: {e}).\n{how}") from None
-        finally:
-            socket.setdefaulttimeout(old)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise WeightsUnavailableError(
             f"the cached ImageNet weights {path} cannot be read ({e}); delete the file "
             f"and get it again.\n{how}") from None
+
+
+def _download(url: str, path: Path, timeout: float = 60.0) -> None:
+    """Fetch ``url`` into ``path`` (via a temporary file in the same folder), checking the
+    hash prefix torch hub puts in the file name.
+
+    The timeout is this request's own: a process-wide socket timeout would also cut the
+    connections of Dask and of every other thread.
+    """
+    import hashlib
+    import tempfile
+    import urllib.request
+
+    from torch.hub import HASH_REGEX
+    from tqdm.auto import tqdm
+
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"not an http(s) address: {url}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        digest.update(chunk)
+                        tmp.write(chunk)
+                        bar.update(len(chunk))
+            tmp.close()
+            prefix = HASH_REGEX.search(path.name)
+            if prefix and not digest.hexdigest().startswith(prefix.group(1)):
+                raise ValueError(f"the download's SHA-256 does not start with "
+                                 f"{prefix.group(1)} (a damaged or wrong file)")
+            os.replace(tmp.name, path)
+        finally:
+            if os.path.exists(tmp.name):
+                os.unlink(tmp.name)
 
 
 def _file_state_dict(path: Path) -> dict:

@@ -4,12 +4,13 @@
 >>> fs.vectors["cosine"].shape                                    # doctest: +SKIP
 (400, 131328)
 
-Each image is decoded safely (:mod:`simkit.features.images`), run through the cut network
-(:mod:`simkit.features.backbones`, channels-last, ``torch.inference_mode``; ``precision="bf16"`` uses
-bfloat16 autocast, about 2x faster with ~0.6 % vector error), turned into representations
-in float32 (:mod:`simkit.features.representations`) and saved in the feature store
-(:mod:`simkit.features.cache`) before the next batch, so an interruption loses at most one batch and
-a second run does no forward pass at all.
+It runs the one extraction engine (:mod:`simkit.features.engine`): each image decoded
+safely (:mod:`simkit.features.images`), run through the cut network
+(:mod:`simkit.features.backbones`, channels-last, ``torch.inference_mode``; ``precision="bf16"``
+uses bfloat16 autocast, about 2x faster with ~0.6 % vector error), turned into
+representations in float32 (:mod:`simkit.features.representations`) and saved in the feature
+store (:mod:`simkit.features.cache`) before the next batch, so an interruption loses at most
+one batch and a second run does no forward pass at all.
 
 A bad image does not stop the others: every good image is extracted and stored first, then
 :class:`~simkit.features.images.ImageError` lists the bad ones (or, with ``on_error="skip"``, they
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from simkit.fileio import atomic_write
+from simkit.features.engine import PRECISIONS
 from simkit.features.images import POLICIES, ImageError, MAX_PIXELS
-from simkit.features.representations import REPRESENTATIONS, tril_size
+from simkit.features.representations import REPRESENTATIONS
 
 if TYPE_CHECKING:
     from simkit.study.model import Study
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["FeatureSet", "extract_features", "feature_config", "save_npz", "load_npz",
            "PRECISIONS"]
 
-PRECISIONS = ("fp32", "bf16")
 PREPROCESS_VERSION = "rgb(alpha-on-white,exif)|pil-bilinear-aa|imagenet-norm|v1"
 
 
@@ -91,19 +92,6 @@ def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "ima
     }
 
 
-def _inputs(paths_or_study) -> tuple[list[str], list[Path]]:
-    from simkit.study.model import Study
-    if isinstance(paths_or_study, Study):
-        ids = [str(i) for i in paths_or_study.images["image_id"]]
-        return ids, [paths_or_study.image_path(i) for i in ids]
-    if isinstance(paths_or_study, Mapping):
-        return [str(k) for k in paths_or_study], [Path(p) for p in paths_or_study.values()]
-    if isinstance(paths_or_study, (str, os.PathLike)):
-        paths_or_study = [paths_or_study]
-    paths = [Path(p) for p in paths_or_study]
-    return [str(p) for p in paths], paths
-
-
 def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence",
                      *, backbone: str = "vgg19", weights: str | os.PathLike = "imagenet",
                      layer: str = "conv5_1", size: int = 224, policy: str = "resize",
@@ -119,10 +107,9 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
     ``on_error``: ``"raise"`` (default) stores every good image, then raises
     :class:`ImageError` listing the bad ones; ``"skip"`` leaves them out.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from simkit.features.cache import FeatureStore, content_hash
+    from simkit.features.backbones import weights_note
+    from simkit.features.cache import FeatureStore
+    from simkit.features.engine import extract, resolve_inputs
 
     reps = list(dict.fromkeys(representations))
     unknown = [r for r in reps if r not in REPRESENTATIONS]
@@ -133,79 +120,16 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
         raise ValueError("on_error must be 'raise' or 'skip'")
     config = feature_config(backbone=backbone, weights=weights, layer=layer, size=size,
                             policy=policy, precision=precision)
-    ids, paths = _inputs(paths_or_study)
+    ids, paths = resolve_inputs(paths_or_study)
     if len(set(ids)) != len(ids):
         raise ValueError("image ids must be unique")
     store = FeatureStore(config, cache_dir) if use_cache else None
-
-    errors: dict[str, str] = {}
-    keys: dict[int, str] = {}
-    for i, p in enumerate(paths):
-        try:
-            keys[i] = content_hash(p)
-        except OSError as e:
-            errors[ids[i]] = str(ImageError(
-                f"{p}: cannot read the file ({e.strerror or e}); check the 'file' column "
-                f"of images.csv (relative to the study folder)"))
-
-    from simkit.features.backbones import _layer_ends, _meta_features
-    ends = _layer_ends(_meta_features(backbone))
-    if layer not in ends:
-        raise ValueError(f"unknown layer {layer!r} for {backbone}; choose one of "
-                         f"{', '.join(ends)}")
-    dim = tril_size(ends[layer][1])
-    # filled in place, so memory stays at one copy of the result
-    vectors = {r: np.empty((len(ids), dim), dtype=np.float32) for r in reps}
-    done = np.zeros(len(ids), dtype=bool)
-    todo: list[int] = []
-    for i in keys:
-        hit = store is not None and store.has(keys[i], reps)
-        if hit:
-            for r in reps:
-                v = store.get(keys[i], r, length=dim)
-                if v is None:
-                    hit = False
-                    break
-                vectors[r][i] = v
-        if hit:
-            done[i] = True
-        else:
-            todo.append(i)
-
-    n_computed = 0
-    if todo:
-        from simkit.features.backbones import load_backbone
-        from simkit.features.images import iter_batches
-        from simkit.features.representations import compute
-
-        net = load_backbone(backbone, weights, layer)
-        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
-                    else _null())
-        bar = tqdm(total=len(todo), desc=f"features ({layer}, {precision})", unit="img",
-                   disable=not progress)
-        bad: dict[int, str] = {}
-        try:
-            for batch, x in iter_batches(((i, paths[i]) for i in todo), policy=policy,
-                                         size=size, batch_size=batch_size,
-                                         max_pixels=max_pixels, errors=bad,
-                                         on_skip=lambda _: bar.update(1)):
-                with torch.inference_mode(), autocast:
-                    fmap = net(x)
-                with torch.inference_mode():
-                    out = compute(fmap.float(), reps)
-                for j, i in enumerate(batch):
-                    vec = {r: out[r][j].numpy() for r in reps}
-                    if store is not None:
-                        store.put(keys[i], vec)
-                    for r in reps:
-                        vectors[r][i] = vec[r]
-                    done[i] = True
-                n_computed += len(batch)
-                bar.update(len(batch))
-        finally:
-            bar.close()
-        errors.update({ids[i]: msg for i, msg in bad.items()})
-
+    outputs = [(r, layer) for r in reps]
+    ext = extract(ids, paths, outputs, backbone=backbone, weights=weights, size=size,
+                  policy=policy, precision=precision, stores=dict.fromkeys(outputs, store),
+                  batch_size=batch_size, max_pixels=max_pixels, progress=progress,
+                  desc=f"features ({layer}, {precision})")
+    errors, done = ext.errors, ext.done
     if errors and on_error == "raise":
         bad = list(errors.values())
         more = f"\n(and {len(bad) - 3} more)" if len(bad) > 3 else ""
@@ -213,25 +137,13 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
                  f"will be reused" if store is not None and done.any() else "")
         raise ImageError(f"{len(bad)} image(s) could not be used{saved}:\n"
                          + "\n".join(bad[:3]) + more)
-
     keep = np.flatnonzero(done)
+    vectors = {r: ext.arrays[r, layer] for r in reps}
     if len(keep) < len(ids):  # on_error="skip": drop the rows of bad images
         vectors = {r: v[keep] for r, v in vectors.items()}
-    from simkit.features.backbones import RANDOM_WEIGHTS_NOTE
-    note = (RANDOM_WEIGHTS_NOTE.format(spec=weights)
-            if str(weights).startswith("random:") else "")
-    return FeatureSet([ids[i] for i in keep], vectors, config, note,
-                      {"computed": n_computed, "from_cache": len(keep) - n_computed,
-                       "errors": len(errors)},
-                      {k: v for k, v in errors.items()})
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    return FeatureSet([ids[i] for i in keep], vectors, config, weights_note(weights),
+                      {"computed": ext.computed, "from_cache": len(keep) - ext.computed,
+                       "errors": len(errors)}, dict(errors))
 
 
 def save_npz(featureset: FeatureSet, path: str | os.PathLike) -> Path:

@@ -147,8 +147,8 @@ def full_gram_equivalent(tril: np.ndarray) -> np.ndarray:
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X.astype(np.float64), axis=1)
-    return (X / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
+    from simkit.search.distances import unit_rows
+    return unit_rows(X)
 
 
 def combine_style(grams: Sequence[np.ndarray], colour: np.ndarray,
@@ -180,8 +180,8 @@ def combine_style(grams: Sequence[np.ndarray], colour: np.ndarray,
 
 # -- extraction (cached) -------------------------------------------------------------------
 def _inputs(paths_or_study) -> tuple[list[str], list[Path]]:
-    from simkit.features.extract import _inputs as inputs
-    return inputs(paths_or_study)
+    from simkit.features.engine import resolve_inputs
+    return resolve_inputs(paths_or_study)
 
 
 def _raise_errors(errors: dict[str, str], n_ok: int) -> None:
@@ -252,25 +252,15 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
     cached in the feature store; the Gram entries under the same configuration as
     :func:`simkit.features.extract.extract_features` uses, so ``gram`` and ``style`` share them.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from simkit.features.backbones import _layer_ends, _meta_features, load_backbone
+    from simkit.features.cache import FeatureStore
+    from simkit.features.engine import extract
     from simkit.features.extract import feature_config
-    from simkit.features.images import iter_batches
-    from simkit.features.representations import compute
-    from simkit.features.cache import FeatureStore, content_hash
 
     ids, paths = _inputs(paths_or_study)
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
-    ends = _layer_ends(_meta_features("vgg19"))
     wanted = [("gram", l) for l in dict.fromkeys(gram_layers)]
     wanted += [("gap", l) for l in dict.fromkeys(pooled_layers)]
-    bad = [l for _, l in wanted if l not in ends]
-    if bad:
-        raise ValueError(f"unknown VGG-19 layer(s) {', '.join(bad)}; choose from "
-                         f"{', '.join(ends)}")
     stores = {}
     for kind, layer in wanted:
         config = feature_config(weights=weights, layer=layer, size=size, policy=policy,
@@ -278,68 +268,33 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
         if kind == "gap":
             config["pooling"] = "global-average"
         stores[kind, layer] = FeatureStore(config, cache_dir) if use_cache else None
-    keys: dict[int, str] = {}
-    found: dict[int, dict[tuple[str, str], np.ndarray]] = {}
+    ext = extract(ids, paths, wanted, weights=weights, size=size, policy=policy,
+                  precision=precision, stores=stores, batch_size=batch_size,
+                  progress=progress, desc="deep features (one pass)")
+    keep = np.flatnonzero(ext.done)
+    if ext.errors and on_error == "raise":
+        _raise_errors(ext.errors, len(keep))
+    vectors = {f"{kind}:{layer}": ext.arrays[kind, layer][keep] for kind, layer in wanted}
+    return [ids[i] for i in keep], vectors, ext.errors
+
+
+def _parts(paths_or_study, colour: dict | None, gram_layers: list[str], pooled: list[str],
+           network: dict, common: dict
+           ) -> tuple[dict[str, tuple[list[str], np.ndarray]], dict[str, str]]:
+    """``({part: (image ids, rows)}, errors)``: the colour cubes (when ``colour`` gives
+    their settings) and the deep parts (``gram:LAYER``, ``gap:LAYER``), each cached."""
+    per: dict[str, tuple[list[str], np.ndarray]] = {}
     errors: dict[str, str] = {}
-    for i, p in enumerate(paths):
-        try:
-            keys[i] = content_hash(p)
-        except OSError as e:
-            errors[ids[i]] = f"{p}: cannot read the file ({e.strerror or e})"
-            continue
-        got = {}
-        for (kind, layer), store in stores.items():
-            v = store.get(keys[i], kind) if store is not None else None
-            if v is None:
-                break
-            got[kind, layer] = v
-        else:
-            found[i] = got
-    todo = [i for i in keys if i not in found]
-    if todo and wanted:
-        deepest = max((l for _, l in wanted), key=lambda l: ends[l][0])
-        net = load_backbone("vgg19", weights, deepest)
-        at_end: dict[int, list[tuple[str, str]]] = {}
-        for kind, layer in wanted:
-            at_end.setdefault(ends[layer][0], []).append((kind, layer))
-        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
-                    else torch.autocast("cpu", enabled=False))
-        bar = tqdm(total=len(todo), desc="deep features (one pass)", unit="img",
-                   disable=not progress)
-        bad: dict[int, str] = {}
-        try:
-            for batch, x in iter_batches(((i, paths[i]) for i in todo), policy=policy,
-                                         size=size, batch_size=batch_size, errors=bad,
-                                         on_skip=lambda _: bar.update(1)):
-                out: dict[tuple[str, str], "torch.Tensor"] = {}
-                with torch.inference_mode():
-                    for idx, module in enumerate(net.module):  # capture layers on the way
-                        with autocast:
-                            x = module(x)
-                        for kind, layer in at_end.get(idx + 1, ()):
-                            f = x.float()
-                            out[kind, layer] = (compute(f, ["gram"])["gram"] if kind == "gram"
-                                                else f.mean(dim=(2, 3)))
-                for j, i in enumerate(batch):
-                    vec = {w: out[w][j].numpy().astype(np.float32, copy=True) for w in out}
-                    for w, v in vec.items():
-                        if stores[w] is not None:
-                            stores[w].put(keys[i], {w[0]: v})
-                    found[i] = vec
-                bar.update(len(batch))
-        finally:
-            bar.close()
-        errors.update({ids[i]: msg for i, msg in bad.items()})
-    keep = [i for i in range(len(ids)) if i in found]
-    if errors and on_error == "raise":
-        _raise_errors(errors, len(keep))
-    vectors = {}
-    for kind, layer in wanted:
-        c = ends[layer][1]
-        dim = c * (c + 1) // 2 if kind == "gram" else c
-        vectors[f"{kind}:{layer}"] = (np.stack([found[i][kind, layer] for i in keep])
-                                      if keep else np.zeros((0, dim), np.float32))
-    return [ids[i] for i in keep], vectors, errors
+    if colour is not None:
+        kid, X, err = colour_vectors(paths_or_study, **colour, **common)
+        per["colour"] = (kid, X)
+        errors.update(err)
+    if gram_layers or pooled:
+        kid, deep, err = deep_vectors(paths_or_study, gram_layers=gram_layers,
+                                      pooled_layers=pooled, **network, **common)
+        per.update({name: (kid, X) for name, X in deep.items()})
+        errors.update(err)
+    return per, errors
 
 
 def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence",
@@ -365,7 +320,7 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     >>> fs = style_features(study, weights="random:0", size=64)       # doctest: +SKIP
     >>> choose_from_features(study, fs, ["style", "colour"])         # doctest: +SKIP
     """
-    from simkit.features.backbones import RANDOM_WEIGHTS_NOTE
+    from simkit.features.backbones import weights_note
     from simkit.features.extract import FeatureSet
 
     family = _family_names()
@@ -379,26 +334,16 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     ids, _ = _inputs(paths_or_study)
     if len(set(ids)) != len(ids):
         raise ValueError("image ids must be unique")
-    per: dict[str, tuple[list[str], np.ndarray]] = {}  # part -> (ids, rows)
-    errors: dict[str, str] = {}
-    common = dict(cache_dir=cache_dir, on_error=on_error, progress=progress)
-    if "colour" in methods or "style" in methods:
-        kid, X, err = colour_vectors(paths_or_study, n=n, samples=samples, seed=seed,
-                                     **common)
-        per["colour"] = (kid, X)
-        errors.update(err)
     gram_layers = list(layers) if "style" in methods else []
     if "style" in methods and colour_weight is not None and float(colour_weight) == 1.0:
         gram_layers = []  # the Gram part has weight 0: skip the network
     pooled = [cnn_layer] if "cnn" in methods else []
-    if gram_layers or pooled:
-        kid, deep, err = deep_vectors(paths_or_study, weights=weights,
-                                      gram_layers=gram_layers, pooled_layers=pooled,
-                                      size=size, policy=policy, precision=precision,
-                                      **common)
-        for name, X in deep.items():
-            per[name] = (kid, X)
-        errors.update(err)
+    colour = dict(n=n, samples=samples, seed=seed) if {"colour", "style"} & set(methods) \
+        else None
+    per, errors = _parts(paths_or_study, colour, gram_layers, pooled,
+                         dict(weights=weights, size=size, policy=policy,
+                              precision=precision),
+                         dict(cache_dir=cache_dir, on_error=on_error, progress=progress))
     keep = [i for i in ids if i not in errors]
 
     def rows(part: str) -> np.ndarray:
@@ -424,8 +369,7 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
         config.update({"layers": gram_layers, "colour_weight": colour_weight})
     if "cnn" in methods:
         config.update({"cnn_layer": cnn_layer, "pooling": "global-average"})
-    note = (RANDOM_WEIGHTS_NOTE.format(spec=weights)
-            if uses_net and str(weights).startswith("random:") else "")
+    note = weights_note(weights) if uses_net else ""
     return FeatureSet(keep, vectors, config, note, {"images": len(keep)}, errors)
 
 

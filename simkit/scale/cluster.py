@@ -23,8 +23,8 @@ finished chunks (progress bar, dashboard link printed), so a lost worker costs i
 unfinished chunk — Dask gives the task to another worker — and a killed job costs the chunks
 in flight: the next run finds their rows missing and computes only those.
 
-The numbers are the same as :func:`simkit.features.extract.extract_features` (same decoding,
-preprocessing, network and float32 representations), bit for bit.
+The numbers are the same as :func:`simkit.features.extract.extract_features`, bit for bit:
+both run the one extraction engine (:mod:`simkit.features.engine`), here with the zarr sink.
 """
 from __future__ import annotations
 
@@ -147,8 +147,7 @@ def _index_chunk(spec: dict) -> dict:
     """One task: compute the missing rows of one store chunk and write them there."""
     import torch
 
-    from simkit.features.images import iter_batches
-    from simkit.features.representations import compute
+    from simkit.features.engine import ZarrSink, run
 
     t0 = time.perf_counter()
     if spec.get("torch_threads"):
@@ -156,26 +155,13 @@ def _index_chunk(spec: dict) -> dict:
     store = ZarrFeatureStore.open(spec["store"])
     net = worker_model(spec["backbone"], spec["weights"], spec["layer"])
     reps = spec["representations"]
-    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if spec["precision"] == "bf16"
-                else contextlib.nullcontext())
-    rows_done: list[int] = []
-    out: dict[str, list[np.ndarray]] = {r: [] for r in reps}
-    errors: dict[int, str] = {}
-    for rows, x in iter_batches(zip((int(r) for r in spec["rows"]), spec["paths"]),
-                                policy=spec["policy"], size=spec["size"],
-                                batch_size=spec["batch_size"], max_pixels=spec["max_pixels"],
-                                errors=errors):
-        with torch.inference_mode(), autocast:
-            fmap = net(x)
-        with torch.inference_mode():
-            vec = compute(fmap.float(), reps)
-        for r in reps:
-            out[r].append(vec[r].numpy().copy())
-        rows_done.extend(rows)
-    vectors = {r: (np.concatenate(out[r]) if out[r] else
-                   np.zeros((0, store.dim), np.float32)) for r in reps}
-    store.write_rows(rows_done, vectors, errors)
-    return {"chunk": spec["chunk"], "computed": len(rows_done), "errors": errors,
+    sink = ZarrSink(store, reps)
+    computed = run(zip((int(r) for r in spec["rows"]), spec["paths"]), net,
+                   [(r, spec["layer"]) for r in reps], [sink], policy=spec["policy"],
+                   size=spec["size"], batch_size=spec["batch_size"],
+                   max_pixels=spec["max_pixels"], precision=spec["precision"],
+                   errors=sink.errors)
+    return {"chunk": spec["chunk"], "computed": computed, "errors": sink.errors,
             "pid": os.getpid(), "model_loads": _LOADS["count"],
             "seconds": time.perf_counter() - t0}
 
@@ -223,9 +209,7 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     dashboard link (stderr) before the work starts. A bad image does not stop the job: it is
     marked unusable and listed in :attr:`IndexResult.errors`.
     """
-    from tqdm.auto import tqdm
-
-    from simkit.features.backbones import RANDOM_WEIGHTS_NOTE, _layer_ends, _meta_features
+    from simkit.features.backbones import check_layers, layer_channels, weights_note
     from simkit.features.extract import feature_config
     from simkit.features.images import MAX_PIXELS
 
@@ -236,93 +220,128 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
                          f"choose from {', '.join(REPRESENTATIONS)}")
     config = feature_config(backbone=backbone, weights=weights, layer=layer, size=size,
                             policy=policy, precision=precision)
-    ends = _layer_ends(_meta_features(backbone))
-    if layer not in ends:
-        raise ValueError(f"unknown layer {layer!r} for {backbone}; choose one of "
-                         f"{', '.join(ends)}")
-    dim = tril_size(ends[layer][1])
+    check_layers(backbone, [layer])
+    dim = tril_size(layer_channels(backbone)[layer])
     ids, paths = _inputs(collection)
     t_start = time.perf_counter()
-
+    task = {"representations": reps, "backbone": backbone, "weights": str(weights),
+            "layer": layer, "size": size, "policy": policy, "precision": precision,
+            "batch_size": int(batch_size), "torch_threads": torch_threads,
+            "max_pixels": int(max_pixels or MAX_PIXELS)}
     with contextlib.ExitStack() as stack:
         if client is None and workers != 0:
             client = stack.enter_context(connect(scheduler, workers=workers,
                                                  dashboard=dashboard))
-        dashboard_link = ""
-        if client is not None:
-            info = client.scheduler_info()
-            if "dashboard" in info.get("services", {}):  # a link only when there is one
-                with contextlib.suppress(Exception):
-                    dashboard_link = client.dashboard_link or ""
-            n_workers = len(info.get("workers", {}))
-            if announce:
-                print(f"Dask: {n_workers} worker(s) at {client.scheduler.address}"
-                      + (f"; dashboard: {dashboard_link}" if dashboard_link else ""),
-                      file=sys.stderr)
-        else:
-            n_workers = 0
-
+        n_workers, dashboard_link = _describe(client, announce)
         # 1. content hashes (on the workers: they read the files anyway)
-        step = 256
-        groups = [paths[s:s + step] for s in range(0, len(paths), step)]
-        if client is not None:
-            hashed = client.gather(client.map(_hash_files, groups, pure=False))
-        else:
-            hashed = [_hash_files(g) for g in groups]
-        keys = [k for g in hashed for k in g]
+        keys = _hash_all(client, paths)
         errors: dict[str, str] = {i: f"{p}: cannot read the file; check the 'file' column "
                                   f"of images.csv (relative to the collection folder)"
                                   for i, p, k in zip(ids, paths, keys) if k is None}
-
         # 2. rows in the store, and the chunks that still have missing rows
         store = ZarrFeatureStore(config, store_root, dtype=dtype, chunk_rows=chunk_rows,
                                  dim=dim)
-        ok = [j for j, k in enumerate(keys) if k is not None]
-        rows = np.full(len(ids), -1, dtype=np.int64)
-        rows[ok] = store.register([keys[j] for j in ok], reps, dim)
-        status = np.stack([store.status(r) for r in reps])  # reps x rows
-        missing = (status == MISSING).any(axis=0)
-        todo: dict[int, dict[int, str]] = {}  # chunk -> {row: path}
-        for j in ok:
-            r = int(rows[j])
-            if missing[r]:
-                todo.setdefault(r // store.chunk_rows, {}).setdefault(r, paths[j])
-        specs = [{"store": str(store.path), "chunk": c, "rows": list(rp),
-                  "paths": list(rp.values()), "representations": reps,
-                  "backbone": backbone, "weights": str(weights), "layer": layer,
-                  "size": size, "policy": policy, "precision": precision,
-                  "batch_size": int(batch_size), "torch_threads": torch_threads,
-                  "max_pixels": int(max_pixels or MAX_PIXELS)}
-                 for c, rp in sorted(todo.items())]
-        n_todo = sum(len(s["rows"]) for s in specs)
-
+        ok, rows, specs = _plan(store, paths, keys, dim, task)
         # 3. the work: one task per chunk, results already in the store when it returns
-        bar = tqdm(total=n_todo, desc=f"index ({layer}, {dtype})", unit="img",
-                   disable=not progress or not specs)
-        done_chunks: list[dict] = []
-        try:
-            if client is not None and specs:
-                from distributed import as_completed
-                futures = client.map(_index_chunk, specs, pure=False,
-                                     key=[f"simkit-chunk-{store.path.name}-{s['chunk']}-"
-                                          f"{time.time_ns()}" for s in specs])
-                for fut in as_completed(futures):
-                    res = fut.result()
-                    done_chunks.append(res)
-                    bar.update(len(res["errors"]) + res["computed"])
-                    if on_chunk is not None:
-                        on_chunk(res)
-            else:
-                for s in specs:
-                    res = _index_chunk(s)
-                    done_chunks.append(res)
-                    bar.update(len(res["errors"]) + res["computed"])
-                    if on_chunk is not None:
-                        on_chunk(res)
-        finally:
-            bar.close()
-
+        done_chunks = _run_chunks(client, store, specs, on_chunk,
+                                  desc=f"index ({layer}, {dtype})", progress=progress)
     # 4. what the store now holds for this collection
+    features, missing_ids = _collect(store, reps, ids, ok, rows, errors)
+    computed = sum(r["computed"] for r in done_chunks)
+    seconds = time.perf_counter() - t_start
+    loads: dict[int, int] = {}
+    for r in done_chunks:
+        loads[r["pid"]] = max(loads.get(r["pid"], 0), r["model_loads"])
+    stats = {"images": len(ids), "rows": int(len(set(rows[ok].tolist()))),
+             "computed": computed, "from_store": len(features.image_ids) - computed,
+             "chunks": len(done_chunks), "chunks_total": -(-len(store) // store.chunk_rows),
+             "errors": len(errors), "missing": len(missing_ids), "seconds": seconds,
+             "images_per_second": computed / seconds if computed else 0.0,
+             "workers": n_workers, "model_loads": loads, "dashboard": dashboard_link,
+             "store": str(store.path)}
+    return IndexResult(features, stats, errors, weights_note(weights))
+
+
+def _describe(client, announce: bool) -> tuple[int, str]:
+    """``(workers, dashboard link)`` of ``client`` (``(0, "")`` without one); with
+    ``announce`` the address and link go to stderr."""
+    if client is None:
+        return 0, ""
+    link = ""
+    info = client.scheduler_info()
+    if "dashboard" in info.get("services", {}):  # a link only when there is one
+        with contextlib.suppress(Exception):
+            link = client.dashboard_link or ""
+    n_workers = len(info.get("workers", {}))
+    if announce:
+        print(f"Dask: {n_workers} worker(s) at {client.scheduler.address}"
+              + (f"; dashboard: {link}" if link else ""), file=sys.stderr)
+    return n_workers, link
+
+
+def _hash_all(client, paths: list[str], step: int = 256) -> list[str | None]:
+    """Content hashes of ``paths`` (None: unreadable), on the workers when there are any."""
+    groups = [paths[s:s + step] for s in range(0, len(paths), step)]
+    if client is not None:
+        hashed = client.gather(client.map(_hash_files, groups, pure=False))
+    else:
+        hashed = [_hash_files(g) for g in groups]
+    return [k for g in hashed for k in g]
+
+
+def _plan(store: ZarrFeatureStore, paths: list[str], keys: list[str | None], dim: int,
+          task: dict) -> tuple[list[int], np.ndarray, list[dict]]:
+    """Register the readable images' rows; ``(readable positions, row of each image,
+    one task spec per chunk with missing rows)``."""
+    reps = task["representations"]
+    ok = [j for j, k in enumerate(keys) if k is not None]
+    rows = np.full(len(paths), -1, dtype=np.int64)
+    rows[ok] = store.register([keys[j] for j in ok], reps, dim)
+    status = np.stack([store.status(r) for r in reps])  # reps x rows
+    missing = (status == MISSING).any(axis=0)
+    todo: dict[int, dict[int, str]] = {}  # chunk -> {row: path}
+    for j in ok:
+        r = int(rows[j])
+        if missing[r]:
+            todo.setdefault(r // store.chunk_rows, {}).setdefault(r, paths[j])
+    specs = [{"store": str(store.path), "chunk": c, "rows": list(rp),
+              "paths": list(rp.values()), **task} for c, rp in sorted(todo.items())]
+    return ok, rows, specs
+
+
+def _run_chunks(client, store: ZarrFeatureStore, specs: list[dict], on_chunk, *,
+                desc: str, progress: bool) -> list[dict]:
+    """Run one task per chunk (on the cluster, or here without a client); each task's
+    result dict once it is done."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=sum(len(s["rows"]) for s in specs), desc=desc, unit="img",
+               disable=not progress or not specs)
+    done: list[dict] = []
+    try:
+        if client is not None and specs:
+            from distributed import as_completed
+            results = (f.result() for f in as_completed(client.map(
+                _index_chunk, specs, pure=False,
+                key=[f"simkit-chunk-{store.path.name}-{s['chunk']}-{time.time_ns()}"
+                     for s in specs])))
+        else:
+            results = (_index_chunk(s) for s in specs)
+        for res in results:
+            done.append(res)
+            bar.update(len(res["errors"]) + res["computed"])
+            if on_chunk is not None:
+                on_chunk(res)
+    finally:
+        bar.close()
+    return done
+
+
+def _collect(store: ZarrFeatureStore, reps: list[str], ids: list[str], ok: list[int],
+             rows: np.ndarray, errors: dict[str, str]
+             ) -> tuple[CollectionFeatures, list[str]]:
+    """The stored rows of the collection (adding unusable images to ``errors``) and the
+    ids still missing."""
     status = np.stack([store.status(r) for r in reps])
     row_errors = store.errors()
     for j in ok:
@@ -331,23 +350,8 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
             errors[ids[j]] = row_errors.get(r, "the image could not be used")
     stored = [j for j in ok if (status[:, int(rows[j])] == 1).all()]
     missing_ids = [ids[j] for j in ok if (status[:, int(rows[j])] == MISSING).any()]
-    features = CollectionFeatures(store, [ids[j] for j in stored], rows[stored],
-                                  missing_ids, errors)
-    computed = sum(r["computed"] for r in done_chunks)
-    seconds = time.perf_counter() - t_start
-    loads: dict[int, int] = {}
-    for r in done_chunks:
-        loads[r["pid"]] = max(loads.get(r["pid"], 0), r["model_loads"])
-    note = (RANDOM_WEIGHTS_NOTE.format(spec=weights)
-            if str(weights).startswith("random:") else "")
-    stats = {"images": len(ids), "rows": int(len(set(rows[ok].tolist()))),
-             "computed": computed, "from_store": len(stored) - computed,
-             "chunks": len(done_chunks), "chunks_total": -(-len(store) // store.chunk_rows),
-             "errors": len(errors), "missing": len(missing_ids), "seconds": seconds,
-             "images_per_second": computed / seconds if computed else 0.0,
-             "workers": n_workers, "model_loads": loads, "dashboard": dashboard_link,
-             "store": str(store.path)}
-    return IndexResult(features, stats, errors, note)
+    return (CollectionFeatures(store, [ids[j] for j in stored], rows[stored], missing_ids,
+                               errors), missing_ids)
 
 
 def open_collection_features(collection, store_path: str | os.PathLike) -> CollectionFeatures:

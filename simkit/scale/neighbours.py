@@ -7,7 +7,7 @@
   running top k. Memory: one block plus the queries. Time: one pass over the store per
   call, shared by all the queries of the call (batch them).
 * :class:`CollectionIndex` — for interactive queries: PCA fitted on a seeded subsample
-  (exact, via the subsample's Gram matrix), every vector projected while streaming, and a
+  (exact, via the subsample's Gram matrix: :func:`simkit.search.pca.fit_pca`), every vector projected while streaming, and a
   faiss HNSW index (:class:`simkit.search.index.ApproximateIndex`) on the reduced vectors —
   100,000 x 256 float32 is 100 MB, a query takes well under a millisecond.
   :meth:`CollectionIndex.recall` measures recall@k against :func:`stream_exact_search` on the
@@ -30,28 +30,12 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from simkit.search.pca import PCAModel, fit_pca
+
 if TYPE_CHECKING:
     from simkit.features.zarr_store import CollectionFeatures
 
 __all__ = ["stream_exact_search", "fit_pca", "PCAModel", "CollectionIndex", "large_umap"]
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x.astype(np.float64), axis=1)
-    return (x / np.where(n > 0, n, 1.0)[:, None]).astype(np.float32)
-
-
-def _merge_topk(best_d, best_i, d, idx, k):
-    """Merge a block's candidates into the running top k (ties: lower index first)."""
-    D = np.concatenate([best_d, d], axis=1)
-    I = np.concatenate([best_i, np.broadcast_to(idx, d.shape)], axis=1)
-    kk = min(k, D.shape[1])
-    part = np.argpartition(D, kk - 1, axis=1)[:, :kk] if kk < D.shape[1] else \
-        np.tile(np.arange(D.shape[1]), (len(D), 1))
-    pd_ = np.take_along_axis(D, part, axis=1)
-    pi = np.take_along_axis(I, part, axis=1)
-    order = np.lexsort((pi, pd_), axis=1)
-    return np.take_along_axis(pd_, order, axis=1), np.take_along_axis(pi, order, axis=1)
 
 
 def stream_exact_search(features: "CollectionFeatures", rep: str,
@@ -65,13 +49,16 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
     ``features.image_ids`` (their vectors are read from the store and each is excluded from
     its own result). Returns ``(positions, distances)``, ``Q x k``, nearest first, ties by
     lower position — the same as :func:`simkit.search.index.exact_search` on the vectors in
-    memory. Euclidean distances are computed around a centre (the mean of the first block:
+    memory. Each block's top k is found exactly (:func:`simkit.search.distances.nearest`:
+    float32 product, float64 recomputation of the candidates) and merged into the running
+    top k. Euclidean distances are computed around a centre (the mean of the first block:
     any centre gives the same distances, a nearby one keeps float32 digits).
     """
     from tqdm.auto import tqdm
 
-    if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
+    from simkit.search.distances import check_metric, merge_topk, nearest, prepare
+
+    check_metric(metric)
     n = len(features)
     exclude = None
     if queries is None:
@@ -84,67 +71,20 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
     limit = n - (1 if exclude is not None else 0)
     if not 1 <= k <= limit:
         raise ValueError(f"k={k} must be between 1 and {limit}")
-    center = None
-    if metric == "cosine":
-        Qc = _unit(Q)
-        sqQ = np.einsum("ij,ij->i", Qc, Qc, dtype=np.float64)
+    prepared_q = None
     best_d = np.full((len(Q), 0), np.inf)
     best_i = np.zeros((len(Q), 0), dtype=np.int64)
     bar = tqdm(total=n, desc=f"exact search ({rep})", unit="img", disable=not progress,
                leave=False)
     for pos, X in features.blocks(rep, block_rows):
-        if metric == "cosine":
-            X = _unit(X)
-        else:
-            if center is None:
-                center = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-                Qc = Q - center
-                sqQ = np.einsum("ij,ij->i", Qc, Qc, dtype=np.float64)
-            X = X - center
-        sqX = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-        d2 = sqQ[:, None] + sqX[None, :] - 2.0 * (Qc @ X.T)  # the matrix product (BLAS)
-        np.maximum(d2, 0.0, out=d2)
-        if metric == "cosine":
-            d = d2 / 2.0
-            d[sqQ == 0, :] = 1.0
-            d[:, sqX == 0] = 1.0
-        else:
-            d = np.sqrt(d2)
-        if exclude is not None:
-            d[exclude[:, None] == pos[None, :]] = np.inf
-        best_d, best_i = _merge_topk(best_d, best_i, d, pos, k)
+        P = prepare(X, metric, None if prepared_q is None else prepared_q.center, pos)
+        if prepared_q is None:
+            prepared_q = prepare(Q, metric, P.center)
+        i, d = nearest(prepared_q, P, k, exclude)
+        best_d, best_i = merge_topk(best_d, best_i, d, i, k)
         bar.update(len(pos))
     bar.close()
     return best_i, best_d
-
-
-@dataclass
-class PCAModel:
-    """``mean`` (dim) and ``components`` (k x dim, orthonormal rows), float32."""
-
-    mean: np.ndarray
-    components: np.ndarray
-    explained_variance: np.ndarray
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, dtype=np.float32) - self.mean) @ self.components.T
-                ).astype(np.float32)
-
-
-def fit_pca(sample: np.ndarray, n_components: int = 256) -> PCAModel:
-    """Exact PCA of a sample of rows through its ``S x S`` Gram matrix (S rows ≪ dim:
-    4,096 x 131,328 takes seconds, no randomized SVD)."""
-    X = np.asarray(sample, dtype=np.float32)
-    mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-    Xc = X - mean
-    G = (Xc @ Xc.T).astype(np.float64)
-    vals, vecs = np.linalg.eigh(G)
-    k = int(min(n_components, len(X) - 1, X.shape[1]))
-    top = np.argsort(vals)[::-1][:k]
-    vals = np.clip(vals[top], 1e-30, None)
-    comps = (Xc.T @ vecs[:, top].astype(np.float32)) / np.sqrt(vals).astype(np.float32)
-    return PCAModel(mean, np.ascontiguousarray(comps.T, dtype=np.float32),
-                    (vals / max(1, len(X) - 1)).astype(np.float32))
 
 
 def _sample_positions(n: int, size: int, seed: int) -> np.ndarray:
@@ -278,8 +218,8 @@ def large_umap(reduced: np.ndarray, *, n_dims: int = 50, fit_sample: int = 10_00
     from tqdm.auto import tqdm
 
     from simkit.fileio import atomic_write
-    from simkit.search.projection import (PROJECTION_VERSION, _cached, _import_umap, _key,
-                             projection_cache_dir)
+    from simkit.search.projection import (PROJECTION_VERSION, cached_projection,
+                                          import_umap, projection_cache_dir, projection_key)
 
     z = np.ascontiguousarray(np.asarray(reduced, dtype=np.float32)[:, :n_dims])
     n = len(z)
@@ -290,11 +230,11 @@ def large_umap(reduced: np.ndarray, *, n_dims: int = 50, fit_sample: int = 10_00
     params = {"large": True, "fit_sample": fit_sample, "seed": seed, "umap": kwargs,
               "version": PROJECTION_VERSION}
     folder = Path(cache_dir) if cache_dir is not None else projection_cache_dir()
-    path = folder / f"umap-large-{_key(z, params)}.npy"
-    xy = _cached(path, n)
+    path = folder / f"umap-large-{projection_key(z, params)}.npy"
+    xy = cached_projection(path, n)
     if xy is not None:
         return xy
-    umap = _import_umap()
+    umap = import_umap()
     fit = _sample_positions(n, fit_sample, seed)
     reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kwargs)
     xy = np.empty((n, 2), dtype=np.float32)

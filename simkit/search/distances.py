@@ -1,20 +1,30 @@
-"""Distances between feature vectors, exact where a choice depends on them.
+"""Distances between feature vectors, exact where a choice or a ranking depends on them.
 
-Distances within a question are computed in float64 from direct differences
-(:func:`pair_distances`), so a choice never depends on rounding. :func:`all_pairs_distances`
-(N images, used for retrieval and projections) computes ``|a|² + |b|² − 2 a·b`` with one
-float32 matrix product on *centred* vectors (centring removes the large common component
-that makes the plain trick lose digits), then recomputes in float64, by direct differences,
-every candidate that could be the nearest of its row within the float32 error bound — so
-every row's nearest neighbour is exactly that of a float64 computation.
+The one distance engine of simkit. Distances within a question are computed in float64
+from direct differences (:func:`pair_distances`), so a choice never depends on rounding.
+Between many vectors (:func:`all_pairs_distances`, :func:`nearest`, and through them the
+exact index of :mod:`simkit.search.index` and the streaming search of
+:mod:`simkit.scale.neighbours`) the work is one float32 matrix product of *prepared*
+vectors (:func:`prepare`: centred for Euclidean — centring removes the large common
+component that makes ``|a|² + |b|² − 2 a·b`` lose digits —, unit length for cosine); then
+every candidate that could be among the nearest within the float32 error bound
+(:func:`error_bound`) is recomputed exactly in float64 from direct differences
+(:func:`exact_squared`). So every nearest neighbour, and every top-k ranking, is exactly
+that of a float64 computation; ties go to the lower index.
+
+Cosine distance is ``1 − cos``; a zero vector is at distance 1 from any other vector and 0
+from another zero vector, everywhere. :func:`unit_rows` is the one row normalisation.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from simkit.study.model import PAIRS, pair_letters
 
-__all__ = ["METRICS", "check_metric", "pair_distances", "all_pairs_distances"]
+__all__ = ["METRICS", "check_metric", "pair_distances", "all_pairs_distances", "unit_rows",
+           "Prepared", "prepare", "error_bound", "exact_squared", "nearest", "merge_topk"]
 
 METRICS = ("euclidean", "cosine")
 _PAIR_IDX = [pair_letters(p) for p in PAIRS]
@@ -54,77 +64,197 @@ def pair_distances(vectors_of_5: np.ndarray, metric: str = "euclidean") -> np.nd
     return out
 
 
-def all_pairs_distances(X: np.ndarray, metric: str = "euclidean", *,
-                        block: int = 2048) -> np.ndarray:
-    """The ``N x N`` distance matrix of N vectors (float64 array, zero diagonal).
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """The rows of ``X`` scaled to unit length (norms in float64), float32; zero rows stay 0."""
+    norms = np.linalg.norm(np.asarray(X).astype(np.float64), axis=1)
+    return (X / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
 
-    Speed: the float32 matrix product ``Xc Xcᵀ`` of the centred vectors (cosine: of the
-    unit vectors), its upper triangle only: about half the cost of one matmul of that shape. Accuracy: entries are
-    float32-accurate (~1e-6 relative); in every row where more than one entry might be the
-    row's minimum within the float32 error bound, those entries are recomputed exactly in
-    float64 (direct differences), so
-    ``argmin`` of every row (diagonal excluded) and the closest pair overall are those of a
-    float64 computation.
+
+@dataclass
+class Prepared:
+    """Vectors ready for the matrix product, and what the exact recomputation needs.
+
+    ``X``: the rows as given (kept for float64 recomputation); ``Y``: float32, centred
+    (Euclidean) or unit length (cosine); ``sq``: ``|y|²`` in float64; ``norms``: ``|x|``
+    in float64 (cosine only); ``labels``: each row's index in the whole collection;
+    ``center``: what was subtracted (Euclidean only; queries need the same).
     """
-    import torch
 
+    X: np.ndarray
+    Y: np.ndarray
+    sq: np.ndarray
+    metric: str
+    labels: np.ndarray
+    norms: np.ndarray | None = None
+    center: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.Y)
+
+    def take(self, rows: slice) -> "Prepared":
+        """The prepared rows ``rows`` (a slice: views, no copies)."""
+        return Prepared(self.X[rows], self.Y[rows], self.sq[rows], self.metric,
+                        self.labels[rows], None if self.norms is None else self.norms[rows],
+                        self.center)
+
+
+def prepare(X: np.ndarray, metric: str = "euclidean", center: np.ndarray | None = None,
+            labels: np.ndarray | None = None) -> Prepared:
+    """Prepare the rows of ``X`` (``N x D``) for :func:`nearest`.
+
+    Euclidean: ``Y = X − center`` (default the float64 mean of ``X``; queries use their
+    collection's centre: any centre gives the same distances, a nearby one keeps float32
+    digits). Cosine: ``Y`` = :func:`unit_rows`. ``labels`` default to ``0 … N−1``.
+    """
     check_metric(metric)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"need an N x D array, got shape {X.shape}")
-    n, dim = X.shape
+    labels = np.arange(len(X)) if labels is None else np.asarray(labels, dtype=np.int64)
+    norms = None
     if metric == "cosine":
         norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
-        safe = np.where(norms > 0, norms, 1.0)
-        Y = np.asarray(X, dtype=np.float32) * (1.0 / safe).astype(np.float32)[:, None]
+        Y = unit_rows(X)
     else:
-        # centring keeps the digits the plain trick would lose (the mean is summed in
-        # float64; the subtraction of nearby float32 numbers is nearly exact)
-        mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-        Y = np.asarray(X, dtype=np.float32) - mean
-    Yt = torch.from_numpy(Y)
-    sq = np.einsum("ij,ij->i", Y, Y, dtype=np.float64)  # |y_i|², float64
-    d2 = np.empty((n, n), dtype=np.float64)
+        if center is None:
+            center = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+        Y = np.asarray(X, dtype=np.float32) - center
+    return Prepared(X, Y, np.einsum("ij,ij->i", Y, Y, dtype=np.float64), metric, labels,
+                    norms, center)
+
+
+def error_bound(dim: int) -> float:
+    """``c`` such that ``c · (|a|² + |b|²)`` bounds the error of a float32 ``|a − b|²``.
+
+    float32 dot products err by about ``sqrt(D) · eps · |a||b|`` (random-walk rounding); a
+    generous multiple, so no true neighbour hides outside the recomputed candidates.
+    """
+    return 16.0 * np.sqrt(dim) * float(np.finfo(np.float32).eps)
+
+
+def _zero_rules(d2: np.ndarray, q_zero: np.ndarray, x_zero: np.ndarray) -> None:
+    """Cosine: a zero vector is at distance 1 (d² = 2) from others, 0 from a zero vector."""
+    d2[q_zero, :] = 2.0
+    d2[:, x_zero] = 2.0
+    d2[np.ix_(q_zero, x_zero)] = 0.0
+
+
+def approx_squared(Q: Prepared, P: Prepared) -> np.ndarray:
+    """``|q − x|²`` (float64 array, ``len(Q) x len(P)``) from one float32 matrix product."""
+    import torch
+
     with torch.inference_mode():
-        # blocks bound the float32 temporary; the matrix is symmetric, so each block row
-        # multiplies only the columns from its diagonal on (about half a full product)
-        for s in range(0, n, block):
-            e = min(n, s + block)
-            g = torch.mm(Yt[s:e], Yt[s:].T).numpy()
-            d2[s:e, s:] = sq[s:e, None] + sq[None, s:] - 2.0 * g
-            d2[e:, s:e] = d2[s:e, e:].T
+        g = torch.mm(torch.from_numpy(np.ascontiguousarray(Q.Y)),
+                     torch.from_numpy(np.ascontiguousarray(P.Y)).T).numpy()
+    d2 = Q.sq[:, None] + P.sq[None, :] - 2.0 * g
     np.maximum(d2, 0.0, out=d2)
+    if Q.metric == "cosine":
+        _zero_rules(d2, Q.norms == 0, P.norms == 0)
+    return d2
+
+
+def exact_squared(Q: Prepared, qi: np.ndarray, P: Prepared, xi: np.ndarray,
+                  chunk: int = 256) -> np.ndarray:
+    """``|q − x|²`` in float64 from direct differences, for the pairs ``(Q row qi[m], P row
+    xi[m])`` (cosine: of the unit vectors, with the zero-vector rules)."""
+    out = np.empty(len(qi), dtype=np.float64)
+    for s in range(0, len(qi), chunk):
+        a, b = Q.X[qi[s:s + chunk]], P.X[xi[s:s + chunk]]
+        if Q.metric == "cosine":
+            na, nb = Q.norms[qi[s:s + chunk]], P.norms[xi[s:s + chunk]]
+            a = a / np.where(na > 0, na, 1.0)[:, None]  # float64 from here on
+            b = b / np.where(nb > 0, nb, 1.0)[:, None]
+        diff = np.subtract(a, b, dtype=np.float64)  # exact widening, then one rounding
+        out[s:s + chunk] = np.einsum("ij,ij->i", diff, diff)
+    if Q.metric == "cosine":
+        za, zb = Q.norms[qi] == 0, P.norms[xi] == 0
+        out[za | zb] = 2.0
+        out[za & zb] = 0.0
+    return out
+
+
+def to_distance(d2: np.ndarray, metric: str) -> np.ndarray:
+    """Squared distances of prepared vectors -> distances (cosine: ``|â − b̂|²/2 = 1 − cos``)."""
+    return d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
+
+
+def nearest(Q: Prepared, P: Prepared, k: int, exclude: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``P`` for each row of ``Q``, exactly.
+
+    Returns ``(labels, distances)``, ``len(Q) x k``, nearest first, ties by lower label
+    (``P.labels``); exact float64 distances. ``exclude[r]``: a label row r may not return
+    (itself; -1 for none). Where fewer than ``k`` rows are allowed the rest is label -1 at
+    distance inf.
+    """
+    d2 = approx_squared(Q, P)
+    if exclude is not None:
+        d2[np.asarray(exclude)[:, None] == P.labels[None, :]] = np.inf
+    tol = error_bound(P.Y.shape[1]) * (Q.sq[:, None] + P.sq[None, :])
+    kk = min(int(k), d2.shape[1])
+    kth = np.partition(d2 + tol, kk - 1, axis=1)[:, kk - 1]
+    cand = ((d2 - tol) <= kth[:, None]) & np.isfinite(d2)
+    qi, xi = np.nonzero(cand)
+    exact = exact_squared(Q, qi, P, xi)
+    labels = np.full((len(Q), int(k)), -1, dtype=np.int64)
+    dist = np.full((len(Q), int(k)), np.inf)
+    bounds = np.searchsorted(qi, np.arange(len(Q) + 1))
+    for r in range(len(Q)):
+        e, lab = exact[bounds[r]:bounds[r + 1]], P.labels[xi[bounds[r]:bounds[r + 1]]]
+        order = np.lexsort((lab, e))[:int(k)]  # by distance, then by label
+        labels[r, :len(order)] = lab[order]
+        dist[r, :len(order)] = to_distance(e[order], Q.metric)
+    return labels, dist
+
+
+def merge_topk(best_d: np.ndarray, best_i: np.ndarray, d: np.ndarray, idx: np.ndarray,
+               k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge candidates ``(d, idx)`` into the running top ``k`` (ties: lower index first)."""
+    D = np.concatenate([best_d, d], axis=1)
+    I = np.concatenate([best_i, np.broadcast_to(idx, d.shape)], axis=1)
+    order = np.lexsort((np.where(I < 0, np.iinfo(np.int64).max, I), D), axis=1)[:, :k]
+    return np.take_along_axis(D, order, axis=1), np.take_along_axis(I, order, axis=1)
+
+
+def all_pairs_distances(X: np.ndarray, metric: str = "euclidean", *,
+                        block: int = 2048) -> np.ndarray:
+    """The ``N x N`` distance matrix of N vectors (float64 array, zero diagonal).
+
+    Speed: the float32 matrix product of the prepared vectors (:func:`prepare`), its upper
+    triangle only: about half the cost of one matmul of that shape. Accuracy: entries are
+    float32-accurate (~1e-6 relative); in every row where more than one entry might be the
+    row's minimum within the float32 error bound, those entries are recomputed exactly in
+    float64 (:func:`exact_squared`), so ``argmin`` of every row (diagonal excluded) and the
+    closest pair overall are those of a float64 computation.
+    """
+    P = prepare(X, metric)
+    n = len(P.X)
+    d2 = np.empty((n, n), dtype=np.float64)
+    # blocks bound the float32 temporary; the matrix is symmetric, so each block row
+    # multiplies only the columns from its diagonal on (about half a full product)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        d2[s:e, s:] = approx_squared(P.take(slice(s, e)), P.take(slice(s, None)))
+        d2[e:, s:e] = d2[s:e, e:].T
     np.fill_diagonal(d2, 0.0)
-    # float32 dot products err by about sqrt(D) * eps * |a||b| (random-walk rounding); a
-    # generous multiple bounds each d²'s error, so no true minimum hides outside the
-    # candidate set that is recomputed exactly.
-    c = 16.0 * np.sqrt(dim) * np.finfo(np.float32).eps
-    scale = safe if metric == "cosine" else None
+    _refine_row_minima(P, d2, block)
+    return to_distance(d2, metric)
+
+
+def _refine_row_minima(P: Prepared, d2: np.ndarray, block: int) -> None:
+    """Recompute exactly, in place (both triangles), every entry that might be its row's
+    minimum within the float32 error bound, in the rows with more than one such entry."""
+    n = len(d2)
+    c = error_bound(P.Y.shape[1])
     for s in range(0, n, block):
         rows = np.arange(s, min(n, s + block))
         off = d2[rows].copy()
         off[np.arange(len(rows)), rows] = np.inf  # exclude self
-        tol = c * (sq[rows, None] + sq[None, :])
+        tol = c * (P.sq[rows, None] + P.sq[None, :])
         best_high = (off + tol).min(axis=1)
         cand_mask = (off - tol) <= best_high[:, None]
         for k, i in enumerate(rows):
             cand = np.flatnonzero(cand_mask[k])
             if len(cand) < 2:
                 continue  # a single candidate is the float64 nearest already
-            xi = X[i].astype(np.float64)
-            xc = X[cand].astype(np.float64)
-            if scale is not None:
-                xi /= scale[i]
-                xc /= scale[cand, None]
-            diff = xc - xi
-            d2[i, cand] = d2[cand, i] = np.einsum("ij,ij->i", diff, diff)
-    if metric == "cosine":
-        d = d2 / 2.0  # |â − b̂|² / 2 = 1 − cos
-        zero = norms == 0
-        if zero.any():
-            d[zero, :] = 1.0
-            d[:, zero] = 1.0
-            d[np.ix_(zero, zero)] = 0.0
-            np.fill_diagonal(d, 0.0)
-        return d
-    return np.sqrt(d2)
+            d2[i, cand] = d2[cand, i] = exact_squared(P, np.full(len(cand), i), P, cand)

@@ -2,8 +2,10 @@
 
 * ``index="exact"`` — one float32 matrix product per block of queries against the whole
   collection (Euclidean on centred vectors, ``|q|² + |x|² − 2 q·x``; cosine on unit
-  vectors), then a partial sort. For collections that fit in memory: 5,000 images of
-  131,328 numbers are 2.6 GB.
+  vectors), then the candidates of each top k within the float32 error bound recomputed
+  in float64 (:func:`simkit.search.distances.nearest`): rankings and distances are those
+  of a float64 computation. For collections that fit in memory: 5,000 images of 131,328
+  numbers are 2.6 GB.
 * ``index="approximate"`` — a faiss index (the ``retrieval`` extra): HNSW
   (graph search, exact distances on the candidates) for up to 4,096 dimensions, an
   inverted file (IVF-Flat, k-means cells, ``nprobe`` cells searched) above. Use
@@ -31,28 +33,6 @@ def _check_metric(metric: str) -> None:
         raise RetrievalError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
 
 
-def _prepare(X: np.ndarray, metric: str, center: np.ndarray | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(X.astype(np.float64), axis=1)
-        return (X / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
-    return X - center if center is not None else X
-
-
-def _distance_block(Qp: np.ndarray, Xp: np.ndarray, sqX: np.ndarray, metric: str
-                    ) -> np.ndarray:
-    g = Qp @ Xp.T  # the matrix product that does all the work (BLAS, float32)
-    sqQ = np.einsum("ij,ij->i", Qp, Qp, dtype=np.float64)
-    d2 = sqQ[:, None] + sqX[None, :] - 2.0 * g
-    np.maximum(d2, 0.0, out=d2)
-    if metric == "cosine":
-        d = d2 / 2.0  # |â − b̂|² / 2 = 1 − cos for unit vectors
-        d[sqQ == 0, :] = 1.0  # a zero vector is at distance 1 from everything
-        d[:, sqX == 0] = 1.0
-        return d
-    return np.sqrt(d2)
-
-
 def _blocks(n_queries: int, n: int, dim: int, budget: int = 256 << 20) -> int:
     return int(max(1, min(n_queries, budget // max(1, 8 * n + 4 * dim))))
 
@@ -60,51 +40,47 @@ def _blocks(n_queries: int, n: int, dim: int, budget: int = 256 << 20) -> int:
 class ExactIndex:
     """Exact search by matrix product, prepared once for many queries.
 
-    Keeps the prepared vectors (centred for Euclidean, unit length for cosine: one copy of
-    ``X``) and their squared norms; :meth:`query` then costs one matrix product per block
-    of queries. See :func:`exact_search` for the semantics.
+    Keeps the vectors as given and prepared (:func:`simkit.search.distances.prepare`:
+    centred for Euclidean, unit length for cosine) with their squared norms; :meth:`query`
+    then costs one float32 matrix product per block of queries, plus the float64
+    recomputation of the few candidates within the float32 error bound of each top k.
+    See :func:`exact_search` for the semantics.
     """
 
     kind = "exact"
 
     def __init__(self, X: np.ndarray, metric: str = "euclidean"):
+        from simkit.search.distances import prepare
+
         _check_metric(metric)
         X = np.asarray(X)
         if X.ndim != 2 or len(X) == 0:
             raise RetrievalError(f"need a non-empty N x D array of vectors, got shape "
                                  f"{X.shape}")
         self.metric = metric
-        self._center = (X.mean(axis=0, dtype=np.float64).astype(np.float32)
-                        if metric == "euclidean" else None)
-        self._Xp = _prepare(X, metric, self._center)
-        self._sq = np.einsum("ij,ij->i", self._Xp, self._Xp, dtype=np.float64)
+        self._prepared = prepare(X, metric)
 
     def query(self, queries: np.ndarray | None = None, k: int = 4
               ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest rows of each query (``None``: every row, itself excluded)."""
+        from simkit.search.distances import nearest, prepare
+
+        P = self._prepared
         self_search = queries is None
-        Xp = self._Xp
-        n = len(Xp)
+        n = len(P.X)
         k = int(k)
         if k < 1 or k > n - (1 if self_search else 0):
             raise RetrievalError(f"k={k} must be between 1 and the number of other images "
                                  f"({n - (1 if self_search else 0)})")
-        Qp = Xp if self_search else _prepare(np.atleast_2d(queries), self.metric,
-                                             self._center)
-        nq = len(Qp)
+        Q = P if self_search else prepare(np.atleast_2d(queries), self.metric, P.center)
+        nq = len(Q.X)
         idx = np.empty((nq, k), dtype=np.int64)
         dist = np.empty((nq, k), dtype=np.float64)
-        step = _blocks(nq, n, Xp.shape[1])
+        step = _blocks(nq, n, P.Y.shape[1])
         for s in range(0, nq, step):
-            d = _distance_block(Qp[s:s + step], Xp, self._sq, self.metric)
-            if self_search:
-                rows = np.arange(s, min(nq, s + step))
-                d[rows - s, rows] = np.inf
-            part = (np.argpartition(d, k - 1, axis=1)[:, :k] if k < n
-                    else np.tile(np.arange(n), (len(d), 1)))
-            pd_ = np.take_along_axis(d, part, axis=1)
-            order = np.lexsort((part, pd_), axis=1)  # by distance, then by index
-            idx[s:s + step] = np.take_along_axis(part, order, axis=1)
-            dist[s:s + step] = np.take_along_axis(pd_, order, axis=1)
+            rows = slice(s, min(nq, s + step))
+            exclude = np.arange(nq)[rows] if self_search else None
+            idx[rows], dist[rows] = nearest(Q.take(rows), P, k, exclude)
         return idx, dist
 
 
@@ -150,13 +126,15 @@ class ApproximateIndex:
     build_seconds: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
+        from simkit.search.distances import prepare
+
         faiss = _require_faiss()
         _check_metric(self.metric)
         X = np.asarray(self.X)
         n, d = X.shape
         self._center = (X.mean(axis=0, dtype=np.float64).astype(np.float32)
                         if self.metric == "euclidean" else None)
-        Xp = np.ascontiguousarray(_prepare(X, self.metric, self._center))
+        Xp = np.ascontiguousarray(prepare(X, self.metric, self._center).Y)
         kind = self.kind if self.kind != "auto" else ("hnsw" if d <= 4096 else "ivf")
         if kind not in ("hnsw", "ivf"):
             raise RetrievalError(f"unknown index kind {self.kind!r}; use auto, hnsw or ivf")
@@ -180,9 +158,11 @@ class ApproximateIndex:
     def query(self, queries: np.ndarray | None = None, k: int = 4
               ) -> tuple[np.ndarray, np.ndarray]:
         """As :func:`exact_search` (``queries=None``: every row, itself excluded)."""
+        from simkit.search.distances import prepare
+
         self_search = queries is None
         Q = self.X if self_search else np.atleast_2d(queries)
-        Qp = np.ascontiguousarray(_prepare(Q, self.metric, self._center))
+        Qp = np.ascontiguousarray(prepare(Q, self.metric, self._center).Y)
         kk = int(k) + (1 if self_search else 0)
         d2, idx = self._index.search(Qp, kk)
         if self_search:  # drop the query itself (or, if missed, the last candidate)
@@ -231,12 +211,10 @@ def approximate_recall(X: np.ndarray, k: int = 10, metric: str = "euclidean", *,
     return float(np.mean(hits))
 
 
-
-
 def all_distances(X: np.ndarray, metric: str) -> np.ndarray:
-    """The full ``N x N`` distance matrix of ``X`` (float32 products, as the exact index)."""
-    center = X.mean(axis=0, dtype=np.float64).astype(np.float32) if metric == "euclidean" \
-        else None
-    Xp = _prepare(X, metric, center)
-    sq = np.einsum("ij,ij->i", Xp, Xp, dtype=np.float64)
-    return _distance_block(Xp, Xp, sq, metric)
+    """The full ``N x N`` distance matrix of ``X`` (zero diagonal; every row's nearest
+    exact in float64): :func:`simkit.search.distances.all_pairs_distances`."""
+    from simkit.search.distances import all_pairs_distances
+
+    _check_metric(metric)
+    return all_pairs_distances(X, metric)

@@ -11,9 +11,10 @@ default, as is usual for UMAP on high-dimensional data).
 The result is cached in ``cache_dir`` (default ``$SIMKIT_CACHE/projections`` or
 ``~/.cache/simkit/projections``) under a hash of the input vectors and every parameter, so
 the same projection appears at once the second time, in any notebook. UMAP compiles its
-code with numba on first use (most of a first run's time): numba keeps the compiled code in
-``$NUMBA_CACHE_DIR`` (``run.sh`` sets it to ``.cache/numba``); when it is unset, simkit
-points it at ``$SIMKIT_CACHE/numba`` before importing umap.
+code with numba on first use (most of a first run's time): numba keeps the code of the
+functions umap marks ``cache=True`` in ``$NUMBA_CACHE_DIR`` (``run.sh`` sets it to
+``.cache/numba``); when it is unset, simkit points it at ``$SIMKIT_CACHE/numba`` before
+importing umap. PCA is :mod:`simkit.search.pca`.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ import numpy as np
 
 from simkit.fileio import atomic_write
 
-__all__ = ["project", "projection_cache_dir"]
+__all__ = ["project", "projection_cache_dir", "projection_key", "import_umap",
+           "cached_projection", "PROJECTION_VERSION"]
 
 #: Bump when the computation changes, so old cached projections are not reused.
 PROJECTION_VERSION = 1
@@ -40,7 +42,8 @@ def projection_cache_dir() -> Path:
     return cache_dir("projections")
 
 
-def _key(vectors: np.ndarray, params: dict) -> str:
+def projection_key(vectors: np.ndarray, params: dict) -> str:
+    """The cache key of a projection: a hash of the vectors and every parameter."""
     h = hashlib.sha256()
     h.update(json.dumps({"shape": vectors.shape, "dtype": str(vectors.dtype), **params},
                         sort_keys=True, default=str).encode())
@@ -48,40 +51,10 @@ def _key(vectors: np.ndarray, params: dict) -> str:
     return h.hexdigest()[:24]
 
 
-def _pca(x: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    """The first principal-component scores of the rows of ``x``."""
-    n, d = x.shape
-    k = min(n_components, n, d)
-    if n <= 4096 and n < d:
-        # Few rows, many columns (400 x 131,328): eigen-decompose the N x N Gram matrix of
-        # the centred rows — exact PCA, about a second instead of a randomized SVD's ten.
-        xc = x - x.mean(axis=0, dtype=np.float64).astype(x.dtype)
-        gram = (xc @ xc.T).astype(np.float64)
-        vals, vecs = np.linalg.eigh(gram)
-        top = np.argsort(vals)[::-1][:k]
-        scores = vecs[:, top] * np.sqrt(np.clip(vals[top], 0, None))
-        # a fixed sign per component (largest |loading| positive) keeps maps reproducible
-        signs = np.sign(scores[np.abs(scores).argmax(axis=0), np.arange(k)])
-        return scores * np.where(signs == 0, 1, signs)
-    from sklearn.decomposition import PCA
-    return PCA(n_components=k, svd_solver="randomized" if k < min(n, d) else "full",
-               random_state=seed).fit_transform(x)
-
-
-_NUMBA_CACHING = False
-
-
-def _import_umap():
-    """Import umap with numba's on-disk cache switched on for all of its functions.
-
-    umap and pynndescent mark only a few numba functions ``cache=True``; the others
-    (the parallel k-NN and fuzzy-set kernels) would be compiled again in every new
-    Python process — 30 s or more. Enabling the cache on each compiled function before
-    its first call keeps that work in ``$NUMBA_CACHE_DIR``: a later session starts in
-    about a second.
-    """
-    global _NUMBA_CACHING
-    if "numba" not in sys.modules:  # keep numba's compiled code between sessions
+def import_umap():
+    """Import umap, with numba's compiled code kept in ``$NUMBA_CACHE_DIR`` (default
+    :func:`simkit.config.numba_cache_dir`) for the functions umap marks ``cache=True``."""
+    if "numba" not in sys.modules:  # numba reads the variable when it is imported
         from simkit.config import numba_cache_dir
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
@@ -90,23 +63,10 @@ def _import_umap():
     except ImportError as e:
         raise ImportError("simkit.search.projection needs umap-learn: pip install "
                           "'simkit[lab]'") from e
-    if not _NUMBA_CACHING:
-        try:
-            from numba.core.caching import NullCache
-            from numba.core.dispatcher import Dispatcher
-            for name, module in list(sys.modules.items()):
-                if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
-                    continue
-                for obj in list(vars(module).values()):
-                    if isinstance(obj, Dispatcher) and isinstance(obj._cache, NullCache):
-                        obj.enable_caching()
-        except Exception:  # a numba without this internal API: slower, still correct
-            pass
-        _NUMBA_CACHING = True
     return umap
 
 
-def _cached(path: Path, n: int) -> np.ndarray | None:
+def cached_projection(path: Path, n: int) -> np.ndarray | None:
     """A cached N x 2 projection, or None (absent, or damaged: then it is recomputed)."""
     try:
         xy = np.load(path)
@@ -139,21 +99,23 @@ def project(vectors: np.ndarray, *, n_pca: int = 50, seed: int = 0,
     params = {"n_pca": n_pca, "seed": seed, "umap": kwargs, "version": PROJECTION_VERSION}
 
     folder = Path(cache_dir) if cache_dir is not None else projection_cache_dir()
-    path = folder / f"umap-{_key(x, params)}.npy"
-    xy = _cached(path, n)
+    path = folder / f"umap-{projection_key(x, params)}.npy"
+    xy = cached_projection(path, n)
     if xy is not None:
         return xy
 
     from tqdm.auto import tqdm
 
+    from simkit.search.pca import pca_scores
+
     steps = tqdm(total=2, desc="projection (PCA, UMAP)", disable=not progress, leave=False)
-    z = _pca(x, n_pca, seed) if n_pca and n_pca < x.shape[1] else x
+    z = pca_scores(x, n_pca, seed) if n_pca and n_pca < x.shape[1] else x
     steps.update(1)
     if n < 4:
-        xy = _pca(x, 2, seed) if n > 1 else np.zeros((n, 2))
+        xy = pca_scores(x, 2, seed) if n > 1 else np.zeros((n, 2))
         xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
     else:
-        umap = _import_umap()
+        umap = import_umap()
         reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kwargs)
         xy = reducer.fit_transform(z)
     steps.update(1)

@@ -80,22 +80,15 @@ def _spec(name: str) -> NetworkSpec:
                          f"{', '.join(NETWORKS)}") from None
 
 
-def _tv_features(tv_name: str):
-    def make():
-        import torchvision.models as tvm
-        return getattr(tvm, tv_name)(weights=None).features
-    return make
-
-
 def ensure_registered() -> None:
-    """Add AlexNet and SqueezeNet 1.1 to :data:`simkit.features.backbones.BACKBONES` (idempotent),
-    so the deep features' weights loading (cache, file checks, errors) serves them too."""
-    from simkit.features.backbones import BACKBONES, BackboneSpec
+    """Check that every loss network's trunk is in :data:`simkit.features.backbones.BACKBONES`
+    (the registry includes AlexNet and SqueezeNet 1.1 from the start), so the deep features'
+    weights loading (cache, file checks, errors) serves them too."""
+    from simkit.features.backbones import BACKBONES
 
-    for spec in NETWORKS.values():
-        if spec.torchvision not in BACKBONES:
-            BACKBONES[spec.torchvision] = BackboneSpec(
-                _tv_features(spec.torchvision), spec.weights_enum, "imagenet-v1")
+    missing = [s.torchvision for s in NETWORKS.values() if s.torchvision not in BACKBONES]
+    if missing:  # a programming error, not a user's: the two registries disagree
+        raise RuntimeError(f"backbones registry lacks {', '.join(missing)}")
 
 
 def channel_normalize(x: "torch.Tensor", eps: float = 1e-10) -> "torch.Tensor":

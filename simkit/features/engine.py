@@ -1,0 +1,321 @@
+"""The one extraction engine: decode → batches → network → representations → sinks.
+
+>>> ext = extract(ids, paths, [("gram", "conv5_1")], weights="random:0")   # doctest: +SKIP
+>>> ext.arrays["gram", "conv5_1"].shape                                    # doctest: +SKIP
+(400, 131328)
+
+An *output* is a ``(kind, layer)`` pair: ``kind`` is a representation of
+:mod:`simkit.features.representations` (``gram``, ``cosine``, ``gram_cosine``: lower
+triangles) or ``"gap"`` (the layer's maps averaged over all positions). One forward pass
+per batch serves every output, up to the deepest layer asked for; each layer's maps are
+read after its ReLU and turned into float32 vectors at once.
+
+Vectors go to *sinks*, objects with ``write(indices, vectors)`` and ``close()``:
+:class:`MemorySink` (rows of preallocated arrays), :class:`CacheSink` (the per-image
+feature cache, :mod:`simkit.features.cache`) and :class:`ZarrSink` (the chunked store of
+the Dask workers, :mod:`simkit.features.zarr_store`). :func:`precision_context` is the one
+place that decides how the network runs (``fp32``, or ``bf16`` autocast: about 2x faster
+on CPU with ~0.6 % vector error).
+
+:func:`run` is the loop alone (a Dask worker's chunk); :func:`extract` adds what a
+caller in this process needs: content hashes, cache look-up, loading the network only
+when something is missing, and a progress bar.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from simkit.features.images import MAX_PIXELS, ImageError
+from simkit.features.representations import REPRESENTATIONS, tril_size
+
+if TYPE_CHECKING:
+    import torch
+
+    from simkit.features.backbones import Backbone
+    from simkit.features.cache import FeatureStore
+    from simkit.features.zarr_store import ZarrFeatureStore
+    from simkit.study.model import Study
+
+__all__ = ["PRECISIONS", "KINDS", "Output", "precision_context", "output_dim",
+           "resolve_inputs", "content_keys", "forward", "run", "extract", "Extraction",
+           "MemorySink", "CacheSink", "ZarrSink"]
+
+PRECISIONS = ("fp32", "bf16")
+#: What an output can be: a lower-triangle representation, or global average pooling.
+KINDS = (*REPRESENTATIONS, "gap")
+#: ``(kind, layer)``, e.g. ``("gram", "conv5_1")`` or ``("gap", "conv5_4")``.
+Output = tuple[str, str]
+
+
+def precision_context(precision: str) -> contextlib.AbstractContextManager:
+    """The context the network runs in: nothing for ``fp32``, bfloat16 autocast for ``bf16``."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use fp32 or bf16")
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def output_dim(backbone: str, output: Output) -> int:
+    """The length of one output's vector (``C(C+1)/2`` for a triangle, ``C`` for ``gap``)."""
+    from simkit.features.backbones import layer_channels
+
+    kind, layer = output
+    c = layer_channels(backbone)[layer]
+    return c if kind == "gap" else tril_size(c)
+
+
+def _check_outputs(backbone: str, outputs: Sequence[Output]) -> None:
+    from simkit.features.backbones import check_layers
+
+    bad = [k for k, _ in outputs if k not in KINDS]
+    if bad:
+        raise ValueError(f"unknown representation(s) {', '.join(bad)}; choose from "
+                         f"{', '.join(KINDS)}")
+    check_layers(backbone, [layer for _, layer in outputs])
+
+
+def resolve_inputs(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence"
+                   ) -> tuple[list[str], list[Path]]:
+    """``(image_ids, paths)`` of a Study (images.csv order), a mapping ``{id: path}``, or
+    paths (ids = the paths as given)."""
+    from simkit.study.model import Study
+
+    if isinstance(paths_or_study, Study):
+        ids = [str(i) for i in paths_or_study.images["image_id"]]
+        return ids, [paths_or_study.image_path(i) for i in ids]
+    if isinstance(paths_or_study, Mapping):
+        return [str(k) for k in paths_or_study], [Path(p) for p in paths_or_study.values()]
+    if isinstance(paths_or_study, (str, os.PathLike)):
+        paths_or_study = [paths_or_study]
+    paths = [Path(p) for p in paths_or_study]
+    return [str(p) for p in paths], paths
+
+
+def content_keys(ids: Sequence[str], paths: Sequence[Path]
+                 ) -> tuple[dict[int, str], dict[str, str]]:
+    """``({position: content hash}, {image_id: error})``: the files that cannot be read
+    get an error instead of a key."""
+    from simkit.features.cache import content_hash
+
+    keys: dict[int, str] = {}
+    errors: dict[str, str] = {}
+    for i, p in enumerate(paths):
+        try:
+            keys[i] = content_hash(p)
+        except OSError as e:
+            errors[ids[i]] = str(ImageError(
+                f"{p}: cannot read the file ({e.strerror or e}); check the 'file' column "
+                f"of images.csv (relative to the study folder)"))
+    return keys, errors
+
+
+def forward(net: "Backbone", x: "torch.Tensor", outputs: Sequence[Output],
+            precision: str = "fp32") -> dict[Output, "torch.Tensor"]:
+    """One batch through ``net``: ``{output: (n, dim) float32 tensor}``.
+
+    The network runs under :func:`precision_context`; each requested layer's maps are
+    caught as its ReLU returns (a forward hook) and reduced in float32 at once, with
+    autocast off, so every output is computed as if that layer were the network's end.
+    """
+    import torch
+
+    from simkit.features.backbones import layer_ends
+    from simkit.features.representations import compute
+
+    ends = layer_ends(net.name)
+    at_end: dict[int, dict[str, list[str]]] = {}
+    for kind, layer in outputs:
+        at_end.setdefault(ends[layer], {}).setdefault(layer, []).append(kind)
+    if max(at_end) > len(net.module):
+        raise ValueError(f"the network is cut before {', '.join(l for _, l in outputs)}")
+    out: dict[Output, "torch.Tensor"] = {}
+
+    def reduce(layer: str, kinds: list[str], maps: "torch.Tensor") -> None:
+        with torch.autocast("cpu", enabled=False):
+            f = maps.float()
+            reps = [k for k in kinds if k != "gap"]
+            vec = compute(f, reps) if reps else {}
+            for kind in kinds:
+                out[kind, layer] = vec[kind] if kind != "gap" else f.mean(dim=(2, 3))
+
+    handles = [net.module[end - 1].register_forward_hook(
+                   lambda _m, _i, o, layer=layer, kinds=kinds: reduce(layer, kinds, o))
+               for end, layers in at_end.items() for layer, kinds in layers.items()]
+    try:
+        with torch.inference_mode(), precision_context(precision):
+            net.module(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return out
+
+
+def run(items: Iterable[tuple[int, str | os.PathLike]], net: "Backbone",
+        outputs: Sequence[Output], sinks: Sequence, *, policy: str = "resize",
+        size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
+        precision: str = "fp32", errors: dict | None = None,
+        advance: Callable[[int], None] | None = None) -> int:
+    """Decode ``(index, path)`` items in batches, run them through ``net`` and hand each
+    batch's vectors (``{output: (n, dim) float32 array}``) to every sink; then close the
+    sinks. An image that cannot be used goes to ``errors[index]``. ``advance(n)`` is
+    called as images are done or skipped. Returns the number of images computed."""
+    from simkit.features.images import iter_batches
+
+    errors = {} if errors is None else errors
+    computed = 0
+    for batch, x in iter_batches(items, policy=policy, size=size, batch_size=batch_size,
+                                 max_pixels=max_pixels, errors=errors,
+                                 on_skip=lambda _: advance and advance(1)):
+        vectors = {o: t.numpy() for o, t in forward(net, x, outputs, precision).items()}
+        for sink in sinks:
+            sink.write(batch, vectors)
+        computed += len(batch)
+        if advance:
+            advance(len(batch))
+    for sink in sinks:
+        sink.close()
+    return computed
+
+
+# -- sinks -------------------------------------------------------------------------------
+@dataclass
+class MemorySink:
+    """Fills row ``index`` of ``arrays[output]`` (preallocated) and marks it ``done``."""
+
+    arrays: dict[Output, np.ndarray]
+    done: np.ndarray
+
+    def write(self, indices: Sequence[int], vectors: Mapping[Output, np.ndarray]) -> None:
+        for o, v in vectors.items():
+            self.arrays[o][indices] = v
+        self.done[indices] = True
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class CacheSink:
+    """Writes each image's vectors to its feature store (one per output) as it comes, so an
+    interruption loses at most one batch. ``keys[index]`` is the image's content hash."""
+
+    stores: Mapping[Output, "FeatureStore | None"]
+    keys: Mapping[int, str]
+
+    def write(self, indices: Sequence[int], vectors: Mapping[Output, np.ndarray]) -> None:
+        for j, i in enumerate(indices):
+            per_store: dict[int, tuple["FeatureStore", dict[str, np.ndarray]]] = {}
+            for o, v in vectors.items():
+                store = self.stores.get(o)
+                if store is not None:
+                    per_store.setdefault(id(store), (store, {}))[1][o[0]] = v[j]
+            for store, vec in per_store.values():
+                store.put(self.keys[i], vec)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class ZarrSink:
+    """Collects a chunk's rows of ``representations`` and writes them (and the chunk's
+    ``errors``, filled by :func:`run`) to the zarr store on :meth:`close`, in one step."""
+
+    store: "ZarrFeatureStore"
+    representations: Sequence[str]
+    errors: dict[int, str] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
+    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def write(self, indices: Sequence[int], vectors: Mapping[Output, np.ndarray]) -> None:
+        for (kind, _), v in vectors.items():
+            self.parts.setdefault(kind, []).append(v.copy())
+        self.rows.extend(indices)
+
+    def close(self) -> None:
+        vectors = {r: (np.concatenate(self.parts[r]) if self.parts.get(r) else
+                       np.zeros((0, self.store.dim), np.float32))
+                   for r in self.representations}
+        self.store.write_rows(self.rows, vectors, self.errors)
+
+
+# -- the whole job in this process ---------------------------------------------------------
+@dataclass
+class Extraction:
+    """What :func:`extract` did: ``arrays[output]`` (row i = image i; valid where
+    ``done[i]``), ``errors`` by image id, and how many images were ``computed``."""
+
+    arrays: dict[Output, np.ndarray]
+    done: np.ndarray
+    errors: dict[str, str]
+    computed: int
+
+
+def _from_cache(stores: Mapping[Output, "FeatureStore | None"], keys: Mapping[int, str],
+                arrays: dict[Output, np.ndarray], done: np.ndarray) -> list[int]:
+    """Fill the rows the stores hold; return the positions that still need the network."""
+    todo: list[int] = []
+    for i, key in keys.items():
+        for o, a in arrays.items():
+            store = stores.get(o)
+            v = store.get(key, o[0], length=a.shape[1]) if store is not None else None
+            if v is None:
+                todo.append(i)
+                break
+            a[i] = v
+        else:
+            done[i] = True
+    return todo
+
+
+def extract(ids: Sequence[str], paths: Sequence[Path], outputs: Sequence[Output], *,
+            backbone: str = "vgg19", weights: str | os.PathLike = "imagenet",
+            size: int = 224, policy: str = "resize", precision: str = "fp32",
+            stores: Mapping[Output, "FeatureStore | None"] | None = None,
+            batch_size: int = 8, max_pixels: int = MAX_PIXELS, progress: bool = True,
+            desc: str = "features") -> Extraction:
+    """The ``outputs`` of every image: from the ``stores`` where they hold them, else
+    computed (one forward pass per batch) and written to the stores before the next batch.
+
+    Unreadable files and images that cannot be decoded are left out (``done`` false) and
+    listed in :attr:`Extraction.errors`; every other image is extracted.
+    """
+    from tqdm.auto import tqdm
+
+    outputs = list(dict.fromkeys(outputs))
+    _check_outputs(backbone, outputs)
+    stores = dict(stores or {})
+    keys, errors = content_keys(ids, paths)
+    # filled in place, so memory stays at one copy of the result
+    arrays = {o: np.empty((len(ids), output_dim(backbone, o)), dtype=np.float32)
+              for o in outputs}
+    done = np.zeros(len(ids), dtype=bool)
+    todo = _from_cache(stores, keys, arrays, done)
+    computed = 0
+    if todo:
+        from simkit.features.backbones import layer_ends, load_backbone
+
+        ends = layer_ends(backbone)
+        deepest = max((layer for _, layer in outputs), key=ends.__getitem__)
+        net = load_backbone(backbone, weights, deepest)
+        bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress)
+        bad: dict[int, str] = {}
+        try:
+            computed = run(((i, paths[i]) for i in todo), net, outputs,
+                           [CacheSink(stores, keys), MemorySink(arrays, done)],
+                           policy=policy, size=size, batch_size=batch_size,
+                           max_pixels=max_pixels, precision=precision, errors=bad,
+                           advance=bar.update)
+        finally:
+            bar.close()
+        errors.update({ids[i]: msg for i, msg in bad.items()})
+    return Extraction(arrays, done, errors, computed)
