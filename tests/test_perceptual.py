@@ -120,10 +120,10 @@ def test_distance_properties_and_layers():
     with pytest.raises(ValueError, match="unknown comparison"):
         metrics.comparison_parts("cosine")
     # VGG-19 layers are the Gatys / Wei et al. layers of the deep features
-    from simkit.features.backbones import _layer_ends, _meta_features
-    ends = _layer_ends(_meta_features("vgg19"))
+    from simkit.features.backbones import layer_ends
+    ends = layer_ends("vgg19")
     spec = networks.NETWORKS["vgg19"]
-    assert [ends[l][0] - 1 for l in spec.layers] == list(spec.taps)
+    assert [ends[l] - 1 for l in spec.layers] == list(spec.taps)
 
 
 def test_weights_file_and_errors(tmp_path, monkeypatch):

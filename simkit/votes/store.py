@@ -37,7 +37,7 @@ from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
-from simkit.study.model import Study, StudyError, load_study, normalize_choice
+from simkit.study.model import Study, load_study, normalize_choice
 from simkit.votes.errors import StoreMismatch, StoreUnavailable, VoteError, VoteStoreError
 from simkit.votes.export import read_questions, write_with_backup
 from simkit.votes.participants import (Progress, familiarity_level, question_order,

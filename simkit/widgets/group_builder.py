@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from simkit.fetch.museums import load_collection
+from simkit.study.collection import read_images
 from simkit.methods.choices import choose_for_group
 from simkit.methods.registry import DEFAULT_METHODS, get_method, resolve_methods
 from simkit.study.groups import GROUP_SIZE, describe_picks, suggest_groups, write_study
@@ -66,7 +66,7 @@ class GroupBuilder:
             if "aspect" not in self.collection.columns:
                 self.collection["aspect"] = np.nan
         else:
-            self.collection = load_collection(collection)
+            self.collection = read_images(collection)
         self.collection["image_id"] = self.collection["image_id"].astype(str)
         self.feature_options = dict(weights=weights, layer=layer, size=size, policy=policy,
                                     precision=precision, cache_dir=cache_dir)
