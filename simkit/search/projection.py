@@ -89,7 +89,7 @@ def _import_umap():
         import umap
     except ImportError as e:
         raise ImportError("simkit.search.projection needs umap-learn: pip install "
-                          "'simkit[lab]'") from e
+                          "'simkit-similarity[lab]'") from e
     if not _NUMBA_CACHING:
         try:
             from numba.core.caching import NullCache

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 
+from simkit.errors import missing_extra
+
 _VIEWS = {
     "GroupExplorer": "group_explorer",
     "UmapExplorer": "umap_explorer",
@@ -30,7 +32,6 @@ def __getattr__(name: str):
         try:
             module = importlib.import_module(f".{_VIEWS[name]}", __name__)
         except ImportError as e:  # the optional [lab] extra is missing
-            raise ImportError(f"simkit.widgets.{name} needs the Jupyter extras: "
-                              f"pip install 'simkit[lab]' ({e})") from e
+            raise missing_extra(f"simkit.widgets.{name}", "lab", e) from e
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
