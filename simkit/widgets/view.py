@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["View", "thumbnail_png", "THUMBNAIL_CACHE_SIZE"]
+__all__ = ["View", "thumbnail_png", "placeholder_png", "THUMBNAIL_CACHE_SIZE"]
 
 #: Thumbnails kept in memory (a few kB each), shared by all views; the oldest go first.
 THUMBNAIL_CACHE_SIZE = 2048
@@ -52,4 +52,14 @@ def _thumbnail(path: str, size: int, mtime: int | None) -> bytes:
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=8)
+def placeholder_png(size: int = 16) -> bytes:
+    """A grey square: what a view shows for an image it cannot read, rather than failing."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 200, 200)).save(buf, format="PNG")
     return buf.getvalue()
