@@ -11,8 +11,9 @@ Jupyter widget channel requires. plotly is imported inside the functions.
 from __future__ import annotations
 
 from simkit.plots.figures import (collection_map, distance_heatmaps, fig1_curve, finite,
-                                  refresh, retrieval_curves, save_html, umap_map,
-                                  umap_question_traces, vote_bars)
+                                  heatmap_values, retrieval_curves, save_html, umap_map,
+                                  umap_question_traces, vote_bar_values, vote_bars)
 
-__all__ = ["fig1_curve", "vote_bars", "distance_heatmaps", "retrieval_curves", "umap_map",
-           "umap_question_traces", "collection_map", "save_html", "finite", "refresh"]
+__all__ = ["fig1_curve", "vote_bars", "vote_bar_values", "distance_heatmaps", "heatmap_values",
+           "retrieval_curves", "umap_map", "umap_question_traces", "collection_map",
+           "save_html", "finite"]

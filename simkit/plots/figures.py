@@ -1,8 +1,10 @@
 """The figures: Fig. 1, vote bars, distance heatmaps, retrieval curves, UMAP and collection maps.
 
 Each function takes plain data (DataFrames, dicts, arrays) and returns a
-``plotly.graph_objects.Figure``. :func:`refresh` copies a new figure's data into a figure
-already on screen (a ``FigureWidget``), so a view updates in place instead of redrawing.
+``plotly.graph_objects.Figure``. The figures a view updates many times a second have their
+values in a separate function (:func:`vote_bar_values`, :func:`heatmap_values`,
+:func:`umap_question_traces`): a view on screen (a ``FigureWidget``) updates its traces with
+those values in place, much faster than building a new figure.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from simkit.study.model import LETTERS, PAIRS
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["fig1_curve", "vote_bars", "distance_heatmaps", "retrieval_curves", "umap_map",
-           "umap_question_traces", "collection_map", "save_html", "finite", "refresh"]
+__all__ = ["fig1_curve", "vote_bars", "vote_bar_values", "distance_heatmaps", "heatmap_values",
+           "retrieval_curves", "umap_map", "umap_question_traces", "collection_map",
+           "save_html", "finite"]
 
 MAJORITY_COLOUR = "#1f77b4"
 OTHER_COLOUR = "#c7c7c7"
@@ -69,6 +72,20 @@ def fig1_curve(fig1: pd.DataFrame) -> "go.Figure":
     return fig
 
 
+def vote_bar_values(votes: Mapping[str, int], majority: Sequence[str] = (),
+                    picks: Mapping[str, str] | None = None) -> dict:
+    """What :func:`vote_bars` draws, as plain data: ``{"y", "text", "marker_color",
+    "y_range"}`` (a view on screen updates its bar with these alone, which is fast)."""
+    marks: dict[str, list[str]] = {p: [] for p in PAIRS}
+    for m, pair in (picks or {}).items():
+        if pair in marks:
+            marks[pair].append(display_name(m))
+    y = [int(votes.get(p, 0)) for p in PAIRS]
+    return {"y": y, "text": ["<br>".join(marks[p]) for p in PAIRS],
+            "marker_color": [MAJORITY_COLOUR if p in majority else OTHER_COLOUR for p in PAIRS],
+            "y_range": [0, max(1, *y) * 1.45]}
+
+
 def vote_bars(votes: Mapping[str, int], majority: Sequence[str] = (),
               picks: Mapping[str, str] | None = None) -> "go.Figure":
     """The votes of one question per pair; the majority pair(s) in blue, each method's name
@@ -85,21 +102,26 @@ def vote_bars(votes: Mapping[str, int], majority: Sequence[str] = (),
     """
     import plotly.graph_objects as go
 
-    marks: dict[str, list[str]] = {p: [] for p in PAIRS}
-    for m, pair in (picks or {}).items():
-        if pair in marks:
-            marks[pair].append(display_name(m))
-    y = [int(votes.get(p, 0)) for p in PAIRS]
-    bar = go.Bar(x=list(PAIRS), y=y, text=["<br>".join(marks[p]) for p in PAIRS],
-                 marker_color=[MAJORITY_COLOUR if p in majority else OTHER_COLOUR
-                               for p in PAIRS],
+    v = vote_bar_values(votes, majority, picks)
+    bar = go.Bar(x=list(PAIRS), y=v["y"], text=v["text"], marker_color=v["marker_color"],
                  textposition="outside", cliponaxis=False,
                  hovertemplate="%{x}: %{y} votes<extra></extra>")
     return go.Figure(data=[bar], layout=go.Layout(
         title="Votes (blue: majority; above a bar: methods choosing it)", height=300,
         width=620, margin=dict(l=40, r=10, t=50, b=40), yaxis_title="votes",
-        xaxis_title="pair", xaxis=dict(type="category"),
-        yaxis=dict(range=[0, max(1, *y) * 1.45])))
+        xaxis_title="pair", xaxis=dict(type="category"), yaxis=dict(range=v["y_range"])))
+
+
+def heatmap_values(matrices: Mapping[str, np.ndarray | None],
+                   picks: Mapping[str, str] | None = None) -> tuple[list, list[str]]:
+    """What :func:`distance_heatmaps` draws, as plain data: ``(z per method, title per
+    method)``, each ``z`` a 5×5 nested list with ``None`` where NaN (the diagonal)."""
+    picks = picks or {}
+    zs = [finite(np.full((5, 5), np.nan) if z is None else np.asarray(z, dtype=float))
+          for z in matrices.values()]
+    titles = [f"{display_name(m)}: ({picks[m][0]})-({picks[m][2]})" if picks.get(m)
+              else display_name(m) for m in matrices]
+    return zs, titles
 
 
 def distance_heatmaps(matrices: Mapping[str, np.ndarray | None],
@@ -116,22 +138,17 @@ def distance_heatmaps(matrices: Mapping[str, np.ndarray | None],
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    ms = list(matrices)
-    picks = picks or {}
-    titles = [f"{display_name(m)}: ({picks[m][0]})-({picks[m][2]})" if picks.get(m)
-              else display_name(m) for m in ms]
-    fig = make_subplots(rows=1, cols=max(1, len(ms)), subplot_titles=titles or None,
+    zs, titles = heatmap_values(matrices, picks)
+    fig = make_subplots(rows=1, cols=max(1, len(zs)), subplot_titles=titles or None,
                         horizontal_spacing=0.08)
-    for i, m in enumerate(ms):
-        z = matrices[m]
+    for i, (m, z) in enumerate(zip(matrices, zs)):
         fig.add_trace(go.Heatmap(
-            z=finite(np.full((5, 5), np.nan) if z is None else z), x=list(LETTERS),
-            y=list(LETTERS), colorscale="Viridis_r", showscale=(i == len(ms) - 1),
-            texttemplate="%{z:.3g}",
+            z=z, x=list(LETTERS), y=list(LETTERS), colorscale="Viridis_r",
+            showscale=(i == len(zs) - 1), texttemplate="%{z:.3g}",
             hovertemplate=f"{display_name(m)} (%{{y}})-(%{{x}}): %{{z:.4g}}<extra></extra>"),
             row=1, col=i + 1)
         fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
-    fig.update_layout(height=300, width=max(360, 300 * len(ms)),
+    fig.update_layout(height=300, width=max(360, 300 * len(zs)),
                       title="Distance between each two prints (smallest = the method's choice)",
                       margin=dict(l=30, r=10, t=70, b=30))
     return fig
@@ -285,17 +302,6 @@ def collection_map(xy: np.ndarray, labels: Sequence[str], hover: Sequence[str], 
     fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="neighbours",
                                marker=dict(size=12, symbol="circle-open", color="black")))
     return fig
-
-
-def refresh(shown: "go.Figure", new: "go.Figure") -> None:
-    """Copy ``new``'s traces and layout into ``shown`` (a ``FigureWidget`` on screen) in one
-    update, keeping its traces (and their click handlers); both have the same traces."""
-    layout = new.layout.to_plotly_json()
-    layout.pop("template", None)  # unchanged, and large: not resent on every update
-    with shown.batch_update():
-        for old, trace in zip(shown.data, new.data):
-            old.update(trace.to_plotly_json())
-        shown.layout.update(layout)
 
 
 def save_html(fig: "go.Figure", path: str | os.PathLike) -> None:

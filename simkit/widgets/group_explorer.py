@@ -24,7 +24,8 @@ import pandas as pd
 
 from simkit.analysis.tables import per_question
 from simkit.analysis.report import display_name
-from simkit.plots.figures import MAJORITY_COLOUR, distance_heatmaps, refresh, vote_bars
+from simkit.plots.figures import (MAJORITY_COLOUR, distance_heatmaps, heatmap_values,
+                                  vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
 from simkit.widgets.view import View, thumbnail_png
 
@@ -265,14 +266,14 @@ class GroupExplorer(View):
         self._w_choices.add_class("simkit-choices-panel")
 
         s = self.state
-        self._bars = go.FigureWidget(self._vote_figure(s))
+        self._bars = go.FigureWidget(vote_bars(*self._vote_args(s)))
         children = [w.HBox([self._w_genre, self._w_order, self._w_filter]),
                     w.HBox([self._w_slider, self._w_label]),
                     w.HBox(cards), self._w_choices, self._bars]
         self._heat_methods = [m for m in self.methods if any(k[1] == m for k in self._distances)]
         self._heat = None
         if self._heat_methods:
-            self._heat = go.FigureWidget(self._heat_figure(s))
+            self._heat = go.FigureWidget(distance_heatmaps(*self._heat_args(s)))
             children.append(self._heat)
         self._widget = w.VBox(children)
         self._widget.add_class("simkit-group-explorer")
@@ -323,15 +324,24 @@ class GroupExplorer(View):
                 f'<div style="text-align:center"><b>({LETTERS[k]})</b> '
                 f'<span style="font-size:85%">{html.escape(s["titles"][k])}</span></div>')
         self._w_choices.value = self.choices_html(s)
-        refresh(self._bars, self._vote_figure(s))
+        bars = vote_bar_values(*self._vote_args(s))
+        with self._bars.batch_update():  # update the traces in place: no new figure
+            self._bars.data[0].update(y=bars["y"], text=bars["text"],
+                                      marker_color=bars["marker_color"])
+            self._bars.layout.yaxis.range = bars["y_range"]
         if self._heat is not None:
-            refresh(self._heat, self._heat_figure(s))
+            zs, titles = heatmap_values(*self._heat_args(s))
+            with self._heat.batch_update():
+                for i, (z, title) in enumerate(zip(zs, titles)):
+                    self._heat.data[i].z = z
+                    self._heat.layout.annotations[i].text = title
 
-    def _vote_figure(self, s: dict):
+    def _vote_args(self, s: dict) -> tuple:
+        """The arguments of :func:`~simkit.plots.vote_bars` for state ``s``."""
         picks = {m: v["pair"] for m, v in s.get("methods", {}).items()}
-        return vote_bars(s.get("votes", {}), s.get("majority", []), picks)
+        return s.get("votes", {}), s.get("majority", []), picks
 
-    def _heat_figure(self, s: dict):
+    def _heat_args(self, s: dict) -> tuple:
+        """The arguments of :func:`~simkit.plots.distance_heatmaps` for state ``s``."""
         picks = {m: v["pair"] for m, v in s.get("methods", {}).items()}
-        return distance_heatmaps({m: s.get("distances", {}).get(m)
-                                  for m in self._heat_methods}, picks)
+        return {m: s.get("distances", {}).get(m) for m in self._heat_methods}, picks
