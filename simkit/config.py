@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 __all__ = ["ENV_VARS", "cache_root", "cache_dir", "offline", "wikiart_dir",
-           "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir"]
+           "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir", "use_numba_cache"]
 
 ENV_VARS = ("SIMKIT_CACHE", "SIMKIT_OFFLINE", "SIMKIT_WIKIART", "SIMKIT_DASK_SCHEDULER",
             "SIMKIT_CONTACT", "SIMKIT_PAPER_DATA")
@@ -79,6 +79,17 @@ def paper_data_dir() -> Path | None:
     """``$SIMKIT_PAPER_DATA``, when set (another folder of published tables)."""
     env = _env("SIMKIT_PAPER_DATA")
     return Path(env).expanduser() if env else None
+
+
+def use_numba_cache() -> None:
+    """Point numba's on-disk cache at :func:`numba_cache_dir` unless the user chose one.
+
+    Numba reads ``NUMBA_CACHE_DIR`` once, when it is first imported, so this must run
+    before ``import umap``; it changes nothing once numba is loaded."""
+    import sys
+
+    if "numba" not in sys.modules:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
 
 
 def numba_cache_dir() -> Path:

@@ -11,7 +11,11 @@ The concrete errors also derive from the built-in class they always were (``Valu
 """
 from __future__ import annotations
 
-__all__ = ["SimkitError", "UsageError", "MissingExtraError"]
+__all__ = ["SimkitError", "UsageError", "MissingExtraError", "DISTRIBUTION", "missing_extra"]
+
+#: The name simkit is installed under (``pip install simkit-similarity``); the import name
+#: stays ``simkit``. (``simkit`` on the package index is an unrelated project.)
+DISTRIBUTION = "simkit-similarity"
 
 
 class SimkitError(Exception):
@@ -24,3 +28,26 @@ class UsageError(SimkitError, ValueError):
 
 class MissingExtraError(SimkitError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+def missing_extra(feature: str, extra: str, cause: BaseException | None = None
+                  ) -> MissingExtraError:
+    """The error for a feature whose optional extra is not installed.
+
+    Parameters
+    ----------
+    feature : str
+        What needs the extra, e.g. ``"simkit.widgets.GroupExplorer"``.
+    extra : str
+        The extra to install: ``lab``, ``retrieval`` or ``scale``.
+    cause : BaseException, optional
+        The original ImportError, named in the message.
+
+    Returns
+    -------
+    MissingExtraError
+        To raise: ``raise missing_extra("the widgets", "lab", e) from e``.
+    """
+    why = f" ({cause})" if cause is not None else ""
+    return MissingExtraError(f"{feature} needs the {extra} extra: "
+                             f"pip install '{DISTRIBUTION}[{extra}]'{why}")

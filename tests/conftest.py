@@ -1,6 +1,7 @@
 """Shared fixtures: small hand-made studies written to tmp folders."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,10 +92,12 @@ def notebook_env(tmp_path_factory):
     return env
 
 
-def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
+def run_notebook(path: Path, env: dict[str, str], timeout: int = 600, *, clean: bool = True):
     """Execute a notebook top to bottom with this interpreter's ipykernel (whatever
     kernelspecs the machine has), the kernel inheriting ``env``; returns the executed
-    notebook. Raises nbclient's CellExecutionError on the first failing cell."""
+    notebook. Raises nbclient's CellExecutionError on the first failing cell, and (with
+    ``clean``) an AssertionError when any output shows error or warning text
+    (:func:`assert_clean_outputs`)."""
     import os
     import sys
 
@@ -119,7 +122,40 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    if clean:
+        assert_clean_outputs(nb, path.name)
     return nb
+
+
+#: Text no output may show: tracebacks, Python warnings ("UserWarning: …", "Warning: …"),
+#: and the widget channel's refusal of NaN. Case matters: the notebooks' deliberate, loud
+#: notice "WARNING: ImageNet VGG-19 weights are NOT available" (on stdout) is allowed.
+DIRTY = re.compile(r"Traceback|\b[A-Za-z]*Warning\b(?!\w)|Message serialization failed|"
+                   r"Out of range float values|Error displaying widget")
+
+SCRIPT = re.compile(r"<script.*?</script>", re.S | re.I)
+
+
+def assert_clean_outputs(nb, name: str = "notebook") -> None:
+    """No cell of an executed notebook printed to stderr, raised, or shows error or warning
+    text (:data:`DIRTY`) in any output."""
+    problems = []
+    for k, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for o in cell.get("outputs", []):
+            kind = o.get("output_type")
+            if kind == "error":
+                problems.append(f"cell {k}: {o.get('ename')}: {o.get('evalue')}")
+            elif kind == "stream" and o.get("name") == "stderr":
+                problems.append(f"cell {k}: stderr: {o.get('text', '')[:300]!r}")
+            data = o.get("data", {})
+            texts = [o.get("text", ""), data.get("text/plain", ""), data.get("text/markdown", ""),
+                     SCRIPT.sub("", data.get("text/html", ""))]  # not library code (plotly.js)
+            for text in texts:
+                m = DIRTY.search(text)
+                if m:
+                    problems.append(f"cell {k}: {m.group(0)!r} in "
+                                    f"{text[max(0, m.start() - 80):m.end() + 120]!r}")
+    assert not problems, f"{name} is not clean:\n" + "\n".join(problems)
 
 
 def outputs(nb) -> list[dict]:

@@ -6,6 +6,11 @@ simkit and packages as the tests. ``SIMKIT_NOTEBOOK_GROUPS=2`` keeps the study s
 computed by the first notebook and read from the cache by the others. ``SIMKIT_OFFLINE=1``
 skips the (here hopeless) ImageNet download, so the notebooks take their documented
 random-weights path without waiting for a network timeout.
+
+Every notebook run through :func:`conftest.run_notebook` (here and in test_notebook_0N.py)
+is checked for clean outputs: no stderr, no error, no warning or traceback text. A widget
+update the browser refuses (NaN in a figure) never shows up in nbclient's outputs, only in
+JupyterLab; tests/test_widgets.py checks every message the views send as strict JSON.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-from conftest import NOTEBOOKS, outputs_text, run_notebook  # noqa: E402
+from conftest import NOTEBOOKS, assert_clean_outputs, outputs_text, run_notebook  # noqa: E402
 
 NAMES = ["00_quickstart", "01_compare_choices", "02_umap", "03_replay_tables"]
 
@@ -47,3 +52,23 @@ def test_notebook_runs_top_to_bottom(name, notebook_env):
         assert views, f"{name} displayed no widget"
     if name == "03_replay_tables":
         assert "table2 replayed" in text and "values differ" in text
+
+
+def test_the_clean_output_check_catches_what_jupyterlab_would_show():
+    v4 = nbformat.v4
+
+    def nb_with(*outs):
+        return v4.new_notebook(cells=[v4.new_code_cell("x", outputs=list(outs))])
+
+    ok = nb_with(v4.new_output("stream", name="stdout", text="WARNING: ImageNet VGG-19 "
+                               "weights are NOT available here\n"),
+                 v4.new_output("display_data", data={"text/html": "<script>console.warn("
+                                                     "'Warning')</script><b>ok</b>"}))
+    assert_clean_outputs(ok)
+    for bad in (v4.new_output("stream", name="stderr", text="100%|####|\n"),
+                v4.new_output("error", ename="ValueError", evalue="x", traceback=[]),
+                v4.new_output("stream", name="stdout", text="a.py:1: UserWarning: careful\n"),
+                v4.new_output("display_data", data={"text/plain": "Message serialization "
+                                                    "failed"})):
+        with pytest.raises(AssertionError):
+            assert_clean_outputs(nb_with(bad))

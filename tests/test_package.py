@@ -28,6 +28,6 @@ def test_widgets_say_what_to_install_when_extras_are_missing(monkeypatch):
     try:
         w.Questionnaire
     except ImportError as e:
-        assert "pip install 'simkit[lab]'" in str(e)
+        assert "pip install 'simkit-similarity[lab]'" in str(e)
     else:
         raise AssertionError("expected an ImportError naming the extra to install")

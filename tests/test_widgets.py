@@ -6,6 +6,7 @@ with collections.Counter), not with simkit.analysis.tables.
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 
 import numpy as np
@@ -207,3 +208,78 @@ def test_table_replay_highlights_exactly_the_differences(study, machine):
     fig = TableReplay(tables).figure()
     assert [t.name for t in fig.data] == ["Majority", "Gram", "Cosine", "Gram·Cosine"]
     np.testing.assert_allclose(fig.data[0].y, tables["fig1"]["cma_majority"])
+
+
+# -- what reaches the browser --------------------------------------------------------------
+@pytest.fixture
+def sent(monkeypatch):
+    """Every message the widgets send to the browser, checked as the kernel checks it:
+    strict JSON (NaN or infinity fail with "Out of range float values are not JSON
+    compliant", which JupyterLab shows as "Message serialization failed")."""
+    import ipywidgets
+
+    messages: list[str] = []
+
+    def send(widget, msg, buffers=None):
+        messages.append(json.dumps(msg, allow_nan=False))
+
+    monkeypatch.setattr(ipywidgets.Widget, "_send", send)
+    return messages
+
+
+def assert_strict_json_state(root) -> None:
+    """The state of ``root`` and every widget inside it, as the browser first receives it."""
+    import ipywidgets
+
+    def binary(o):  # image bytes and numpy buffers travel as binary, not JSON
+        if isinstance(o, (bytes, bytearray, memoryview)):
+            return "<buffer>"
+        raise TypeError(type(o).__name__)
+
+    todo, seen = [root], set()
+    while todo:
+        w = todo.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        json.dumps(w.get_state(), allow_nan=False, default=binary)
+        todo += [c for c in getattr(w, "children", ()) if isinstance(c, ipywidgets.Widget)]
+
+
+def test_no_view_sends_nan_to_the_browser(study, features, machine, sent, tmp_path):
+    from simkit.analysis.tables import compute_tables
+    from simkit.widgets import CollectionMap
+
+    choices, distances = machine  # the heatmaps have NaN on their diagonals
+    ex = GroupExplorer(study, choices, distances)
+    ux = UmapExplorer(study, features, choices, group_explorer=ex, cache_dir=tmp_path)
+    assert_strict_json_state(ex.widget)
+    assert_strict_json_state(ux.widget)
+    for q in ["q002", "q005", "q003"]:
+        ex.select(q)
+    ux.set_view(colour="agreement")
+    ex._w_genre.value = "All genres"
+    tables = compute_tables(study.with_choices(choices), n_boot=20)
+    tr = TableReplay(tables)
+    assert_strict_json_state(tr.widget)
+    m = CollectionMap(ux.points[["x", "y"]].to_numpy(), study.images, colour="genre")
+    m.click(study.images["image_id"].iloc[0])
+    assert_strict_json_state(m.widget)
+    assert len(sent) > 20  # the updates really went out, each one strict JSON
+
+
+def test_every_view_follows_one_display_convention(study, machine):
+    from simkit.widgets.view import THUMBNAIL_CACHE_SIZE, View, _thumbnail
+
+    choices, distances = machine
+    ex = GroupExplorer(study, choices, distances)
+    assert isinstance(ex, View)
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
+    for name in ("GroupExplorer", "UmapExplorer", "TableReplay", "Questionnaire",
+                 "GroupBuilder", "CollectionMap"):
+        import simkit.widgets
+
+        assert issubclass(getattr(simkit.widgets, name), View), name
+    assert _thumbnail.cache_info().maxsize == THUMBNAIL_CACHE_SIZE  # bounded

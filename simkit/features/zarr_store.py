@@ -77,7 +77,7 @@ def _zarr():
         import zarr
     except ImportError:
         raise ImportError("the chunked feature store needs zarr 3: pip install "
-                          "'simkit[scale]'") from None
+                          "'simkit-similarity[scale]'") from None
     if int(zarr.__version__.split(".")[0]) < 3:
         raise ImportError(f"the chunked feature store needs zarr >= 3 (found "
                           f"{zarr.__version__}): pip install -U 'zarr>=3'")

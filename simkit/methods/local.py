@@ -1,7 +1,7 @@
 """Local-feature baselines: SIFT and ORB keypoints, similarity = number of good matches.
 
 The retrieval paper (Mtasher & msad) compares CNN features against SIFT and SURF; this
-module reruns that comparison with OpenCV (``pip install 'simkit[retrieval]'``, which
+module reruns that comparison with OpenCV (``pip install 'simkit-similarity[retrieval]'``, which
 installs ``opencv-python-headless``):
 
 * ``sift`` — Lowe's SIFT (128-dim float descriptors, L2 distance), in OpenCV's main build
@@ -52,7 +52,7 @@ def require_cv2():
         import cv2
     except ImportError:
         raise MissingDependencyError("the sift and orb methods need OpenCV: pip install "
-                          "'simkit[retrieval]' (or pip install opencv-python-headless)"
+                          "'simkit-similarity[retrieval]' (or pip install opencv-python-headless)"
                           ) from None
     return cv2
 

@@ -73,7 +73,7 @@ def _require_distributed():
         import distributed
     except ImportError:
         raise ImportError("distributed extraction needs Dask: pip install "
-                          "'simkit[scale]'") from None
+                          "'simkit-similarity[scale]'") from None
     return distributed
 
 

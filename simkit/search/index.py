@@ -103,7 +103,7 @@ def _require_faiss():
     except ImportError:
         from simkit.methods.local import MissingDependencyError
         raise MissingDependencyError(
-            "the approximate index needs faiss: pip install 'simkit[retrieval]' (or pip "
+            "the approximate index needs faiss: pip install 'simkit-similarity[retrieval]' (or pip "
             "install faiss-cpu); index='exact' needs nothing extra") from None
     return faiss
 

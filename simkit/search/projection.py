@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from simkit.errors import missing_extra
 from simkit.fileio import atomic_write
 
 __all__ = ["project", "projection_cache_dir", "projection_key", "import_umap",
@@ -54,15 +54,13 @@ def projection_key(vectors: np.ndarray, params: dict) -> str:
 def import_umap():
     """Import umap, with numba's compiled code kept in ``$NUMBA_CACHE_DIR`` (default
     :func:`simkit.config.numba_cache_dir`) for the functions umap marks ``cache=True``."""
-    if "numba" not in sys.modules:  # numba reads the variable when it is imported
-        from simkit.config import numba_cache_dir
+    from simkit.config import use_numba_cache
 
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
+    use_numba_cache()
     try:
         import umap
     except ImportError as e:
-        raise ImportError("simkit.search.projection needs umap-learn: pip install "
-                          "'simkit[lab]'") from e
+        raise missing_extra("UMAP projections (simkit.search.projection)", "lab", e) from e
     return umap
 
 

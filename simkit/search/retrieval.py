@@ -16,7 +16,7 @@ Search (:func:`search`):
   collection (Euclidean on centred vectors, ``|q|² + |x|² − 2 q·x``; cosine on unit
   vectors), then a partial sort. For collections that fit in memory: 5,000 images of
   131,328 numbers are 2.6 GB.
-* ``index="approximate"`` — a faiss index (``pip install 'simkit[retrieval]'``): HNSW
+* ``index="approximate"`` — a faiss index (``pip install 'simkit-similarity[retrieval]'``): HNSW
   (graph search, exact distances on the candidates) for up to 4,096 dimensions, an
   inverted file (IVF-Flat, k-means cells, ``nprobe`` cells searched) above. Use
   :func:`approximate_recall` to report the fraction of the exact top-k it finds.

@@ -9,10 +9,18 @@ never needs ipywidgets or plotly:
 - :class:`Questionnaire`  — collect votes, the way the paper's online questionnaire did
 - :class:`GroupBuilder`   — browse a collection, build 5-print groups, see the machines' picks
 - :class:`CollectionMap`  — a WebGL map of a whole collection, neighbours on click
+
+One display convention (:class:`simkit.widgets.view.View`): every view is a plain object
+holding view state, whose ``.widget`` is its ipywidgets root (built on first use, to place
+in your own layout) and which shows itself when it is a cell's value or passed to
+``display()`` (``_repr_mimebundle_``). The figures come from :mod:`simkit.plots`, and the
+thumbnails from one bounded cache (:func:`simkit.widgets.view.thumbnail_png`).
 """
 from __future__ import annotations
 
 import importlib
+
+from simkit.errors import missing_extra
 
 _VIEWS = {
     "GroupExplorer": "group_explorer",
@@ -30,7 +38,6 @@ def __getattr__(name: str):
         try:
             module = importlib.import_module(f".{_VIEWS[name]}", __name__)
         except ImportError as e:  # the optional [lab] extra is missing
-            raise ImportError(f"simkit.widgets.{name} needs the Jupyter extras: "
-                              f"pip install 'simkit[lab]' ({e})") from e
+            raise missing_extra(f"simkit.widgets.{name}", "lab", e) from e
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

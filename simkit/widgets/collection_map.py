@@ -16,10 +16,13 @@ import html
 import numpy as np
 import pandas as pd
 
+from simkit.plots.figures import collection_map, finite
+from simkit.widgets.view import View
+
 __all__ = ["CollectionMap"]
 
 
-class CollectionMap:
+class CollectionMap(View):
     """Scattergl map of ``xy`` (N x 2) for the images of ``images`` (``image_id`` + labels,
     in the same order as ``xy``)."""
 
@@ -37,22 +40,7 @@ class CollectionMap:
         self.selected: list[str] = []
         labels = (self.images[colour].astype(str).fillna("") if colour in self.images
                   else pd.Series(["images"] * len(xy)))
-        top = labels.value_counts().index[:max_groups]
-        labels = labels.where(labels.isin(top), "other")
-        hover = [html.escape(i) for i in self.ids]
-        self.fig = go.FigureWidget(layout=go.Layout(
-            height=600, margin=dict(l=10, r=10, t=30, b=10), legend=dict(itemsizing="constant"),
-            title=f"{len(xy):,} images", xaxis=dict(visible=False), yaxis=dict(visible=False)))
-        size = 3 if len(xy) > 20_000 else 6
-        for value in labels.unique():
-            m = np.flatnonzero((labels == value).to_numpy())
-            self.fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(value),
-                marker=dict(size=size, opacity=0.7), customdata=m,
-                text=[hover[i] for i in m], hoverinfo="text"))
-        self.fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="neighbours",
-                                        marker=dict(size=12, symbol="circle-open",
-                                                    color="black")))
+        self.fig = go.FigureWidget(collection_map(xy, labels, self.ids, max_groups=max_groups))
         for trace in self.fig.data[:-1]:
             trace.on_click(self._on_click)
         self.info = w.HTML("click a point to list its nearest images")
@@ -73,12 +61,9 @@ class CollectionMap:
         self.selected = [image_id, *near]
         pos = [self.ids.index(i) for i in self.selected]
         with self.fig.batch_update():
-            self.fig.data[-1].x = self.xy[pos, 0]
-            self.fig.data[-1].y = self.xy[pos, 1]
+            self.fig.data[-1].x = finite(self.xy[pos, 0])
+            self.fig.data[-1].y = finite(self.xy[pos, 1])
         self.info.value = (f"<b>{html.escape(image_id)}</b> — nearest: "
                            + ", ".join(html.escape(i) for i in near))
         return near
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

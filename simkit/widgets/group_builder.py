@@ -36,6 +36,7 @@ from simkit.methods.choices import choose_for_group
 from simkit.methods.registry import DEFAULT_METHODS, get_method, resolve_methods
 from simkit.study.groups import GROUP_SIZE, describe_picks, suggest_groups, write_study
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS, Study, StudyError
+from simkit.widgets.view import View, placeholder_png, thumbnail_png
 
 __all__ = ["GroupBuilder", "ASPECTS"]
 
@@ -44,7 +45,7 @@ ASPECTS = {"portrait": (0.0, 0.95), "square": (0.95, 1.05), "landscape": (1.05, 
 ALL = "(all)"
 
 
-class GroupBuilder:
+class GroupBuilder(View):
     """Build 5-image groups from ``collection`` into ``study`` (a folder; created on save).
 
     ``collection``: a collection folder (``simkit fetch``), a study folder, or a DataFrame
@@ -90,7 +91,7 @@ class GroupBuilder:
         if self.study_path is not None and (self.study_path / "questions.csv").exists():
             self._load_study(self.study_path)
         self._thumb_px = thumb_px
-        self.widget = None
+        self._widget = None
         self._visible = self._apply_filters()
 
     # -- the study ------------------------------------------------------------------------
@@ -423,16 +424,10 @@ class GroupBuilder:
 
     # -- the view ------------------------------------------------------------------------
     def _thumb(self, image_id: str, px: int | None = None) -> bytes:
-        from simkit.widgets.group_explorer import thumbnail_png
         try:
             return thumbnail_png(self.path_of(image_id), px or self._thumb_px)
         except Exception:  # unreadable: a grey square rather than a broken view
-            import io
-
-            from PIL import Image
-            buf = io.BytesIO()
-            Image.new("RGB", (16, 16), (200, 200, 200)).save(buf, "PNG")
-            return buf.getvalue()
+            return placeholder_png()
 
     def _title(self, image_id: str) -> str:
         imgs = self.images.set_index("image_id")
@@ -490,7 +485,7 @@ class GroupBuilder:
         self._w_save.on_click(lambda _: self._ui(lambda: self.save(self._w_path.value or None)))
         self._w_groups = W.VBox()
         self._w_message = W.HTML()
-        self.widget = W.VBox([
+        self._widget = W.VBox([
             W.HBox([self._w_genre, self._w_artist]), W.HBox([self._w_text, self._w_aspect]),
             W.HBox([self._w_prev, self._w_count, self._w_next]), self._w_grid,
             W.HTML("<b>The group being built</b> (click a print above to add it)"),
@@ -541,7 +536,7 @@ class GroupBuilder:
                 f"<tr><td>pick</td>{picks_row}</tr>{body}</table>")
 
     def _render(self) -> None:
-        if self.widget is None or getattr(self, "_quiet", False):
+        if self._widget is None or getattr(self, "_quiet", False):
             return
         import ipywidgets as W
 
@@ -599,15 +594,17 @@ class GroupBuilder:
         self._w_groups.children = grows
         self._w_message.value = html.escape(self.message)
 
-    def show(self):
+    @property
+    def widget(self):
         """The ipywidgets view (built on first use)."""
-        if self.widget is None:
+        if self._widget is None:
             self._build()
             self._render()
-        return self.widget
+        return self._widget
 
-    def _repr_mimebundle_(self, **kwargs: Any):
-        return self.show()._repr_mimebundle_(**kwargs)
+    def show(self):
+        """The ipywidgets view (as :attr:`widget`)."""
+        return self.widget
 
     def __repr__(self) -> str:
         return (f"GroupBuilder({len(self.collection)} images, {len(self._visible)} visible, "

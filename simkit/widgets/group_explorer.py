@@ -17,8 +17,6 @@ pair, distance``) adds each method's 5×5 distance matrix as a heatmap.
 from __future__ import annotations
 
 import html
-import io
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,42 +24,16 @@ import pandas as pd
 
 from simkit.analysis.tables import per_question
 from simkit.analysis.report import display_name
+from simkit.plots.figures import (MAJORITY_COLOUR, distance_heatmaps, heatmap_values,
+                                  vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
+from simkit.widgets.view import View, thumbnail_png
 
 __all__ = ["GroupExplorer", "thumbnail_png", "ORDERS"]
 
 #: Navigation orders: the paper's Tables 4 and 5 (easiest / hardest first) as an order.
 ORDERS = ("questions.csv", "easiest first", "hardest first")
 ALL_GENRES = "All genres"
-_MAJORITY_COLOUR = "#1f77b4"
-_OTHER_COLOUR = "#c7c7c7"
-_THUMBS: dict[tuple, bytes] = {}
-
-
-def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
-    """PNG bytes of an image shrunk to fit ``size`` × ``size``, keeping its aspect ratio.
-
-    Decoded safely by :func:`simkit.features.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…) and
-    cached per file, size and modification time."""
-    path = Path(path)
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        mtime = None
-    key = (str(path), size, mtime)
-    if key not in _THUMBS:
-        from PIL import Image
-
-        from simkit.features.images import load_rgb
-
-        img = load_rgb(path)
-        img.thumbnail((size, size), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        _THUMBS[key] = buf.getvalue()
-    return _THUMBS[key]
-
-
 def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
     """(question_id, method) → symmetric 5×5 matrix (NaN on the diagonal / missing)."""
     out: dict[tuple[str, str], np.ndarray] = {}
@@ -80,7 +52,7 @@ def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], 
     return out
 
 
-class GroupExplorer:
+class GroupExplorer(View):
     """Pick a genre and a question; see the prints, the votes and each method's pair.
 
     Parameters
@@ -231,7 +203,7 @@ class GroupExplorer:
         boxes = []
         for key, name, shown, raw, ps, agree in cells:
             if agree is None:
-                mark, colour = "", _MAJORITY_COLOUR
+                mark, colour = "", MAJORITY_COLOUR
                 tie = " (tie)" if len(s["majority"]) > 1 else ""
                 mark = f'<div style="font-size:85%;color:#555">people{tie}</div>'
             else:
@@ -265,14 +237,9 @@ class GroupExplorer:
             self._redraw()
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-        display(self.widget)
-
     def _build(self) -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
 
         self._syncing = False
         self._w_genre = w.Dropdown(options=self.genres, value=self._genre, description="Genre")
@@ -298,34 +265,15 @@ class GroupExplorer:
         self._w_choices = w.HTML()
         self._w_choices.add_class("simkit-choices-panel")
 
-        self._bars = go.FigureWidget(
-            data=[go.Bar(x=PAIRS, y=[0] * len(PAIRS), marker_color=[_OTHER_COLOUR] * len(PAIRS),
-                         textposition="outside", cliponaxis=False,
-                         hovertemplate="%{x}: %{y} votes<extra></extra>")],
-            layout=go.Layout(title="Votes (blue: majority; above a bar: methods choosing it)",
-                             height=300, width=620, margin=dict(l=40, r=10, t=50, b=40),
-                             yaxis_title="votes", xaxis_title="pair",
-                             xaxis=dict(type="category")))
+        s = self.state
+        self._bars = go.FigureWidget(vote_bars(*self._vote_args(s)))
         children = [w.HBox([self._w_genre, self._w_order, self._w_filter]),
                     w.HBox([self._w_slider, self._w_label]),
                     w.HBox(cards), self._w_choices, self._bars]
+        self._heat_methods = [m for m in self.methods if any(k[1] == m for k in self._distances)]
         self._heat = None
-        ms = [m for m in self.methods if any(k[1] == m for k in self._distances)]
-        self._heat_methods = ms
-        if ms:
-            fig = make_subplots(rows=1, cols=len(ms), subplot_titles=[display_name(m) for m in ms],
-                                horizontal_spacing=0.08)
-            for i, m in enumerate(ms):
-                fig.add_trace(go.Heatmap(
-                    z=np.full((5, 5), np.nan), x=list(LETTERS), y=list(LETTERS),
-                    colorscale="Viridis_r", showscale=(i == len(ms) - 1),
-                    texttemplate="%{z:.3g}", hovertemplate=f"{display_name(m)} "
-                    "(%{y})-(%{x}): %{z:.4g}<extra></extra>"), row=1, col=i + 1)
-                fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
-            fig.update_layout(height=300, width=max(360, 300 * len(ms)),
-                              title="Distance between each two prints (smallest = the "
-                                    "method's choice)", margin=dict(l=30, r=10, t=70, b=30))
-            self._heat = go.FigureWidget(fig)
+        if self._heat_methods:
+            self._heat = go.FigureWidget(distance_heatmaps(*self._heat_args(s)))
             children.append(self._heat)
         self._widget = w.VBox(children)
         self._widget.add_class("simkit-group-explorer")
@@ -376,23 +324,24 @@ class GroupExplorer:
                 f'<div style="text-align:center"><b>({LETTERS[k]})</b> '
                 f'<span style="font-size:85%">{html.escape(s["titles"][k])}</span></div>')
         self._w_choices.value = self.choices_html(s)
-        marks = {p: [] for p in PAIRS}
-        for m, v in s["methods"].items():
-            if v["pair"] in marks:
-                marks[v["pair"]].append(display_name(m))
-        with self._bars.batch_update():
-            bar = self._bars.data[0]
-            bar.y = [s["votes"][p] for p in PAIRS]
-            bar.marker.color = [_MAJORITY_COLOUR if p in s["majority"] else _OTHER_COLOUR
-                                for p in PAIRS]
-            bar.text = ["<br>".join(marks[p]) for p in PAIRS]
-            self._bars.layout.yaxis.range = [0, max(1, max(s["votes"].values())) * 1.45]
+        bars = vote_bar_values(*self._vote_args(s))
+        with self._bars.batch_update():  # update the traces in place: no new figure
+            self._bars.data[0].update(y=bars["y"], text=bars["text"],
+                                      marker_color=bars["marker_color"])
+            self._bars.layout.yaxis.range = bars["y_range"]
         if self._heat is not None:
+            zs, titles = heatmap_values(*self._heat_args(s))
             with self._heat.batch_update():
-                for i, m in enumerate(self._heat_methods):
-                    z = s["distances"].get(m)
-                    self._heat.data[i].z = (np.full((5, 5), np.nan) if z is None else z).tolist()
-                    v = s["methods"][m]
-                    self._heat.layout.annotations[i].text = (
-                        f"{display_name(m)}: ({v['pair'][0]})-({v['pair'][2]})"
-                        if v["pair"] else display_name(m))
+                for i, (z, title) in enumerate(zip(zs, titles)):
+                    self._heat.data[i].z = z
+                    self._heat.layout.annotations[i].text = title
+
+    def _vote_args(self, s: dict) -> tuple:
+        """The arguments of :func:`~simkit.plots.vote_bars` for state ``s``."""
+        picks = {m: v["pair"] for m, v in s.get("methods", {}).items()}
+        return s.get("votes", {}), s.get("majority", []), picks
+
+    def _heat_args(self, s: dict) -> tuple:
+        """The arguments of :func:`~simkit.plots.distance_heatmaps` for state ``s``."""
+        picks = {m: v["pair"] for m, v in s.get("methods", {}).items()}
+        return {m: s.get("distances", {}).get(m) for m in self._heat_methods}, picks

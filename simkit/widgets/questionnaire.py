@@ -19,7 +19,6 @@ or the "Resume" box on the first page.
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 import time
 from typing import Any, Callable
@@ -29,6 +28,7 @@ import ipywidgets as widgets
 from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore, _familiarity, _yes_no,
                        question_order)
 from simkit.study.model import LETTERS, Study, normalize_choice
+from simkit.widgets.view import View, placeholder_png, thumbnail_png
 
 __all__ = ["Questionnaire", "FIELDS", "FAMILIARITY"]
 
@@ -58,7 +58,7 @@ def _button(description: str, **kw: Any) -> widgets.Button:
     return b
 
 
-class Questionnaire:
+class Questionnaire(View):
     """Collect one participant's votes on ``study`` into ``store``.
 
     ``participant_id``: a code to register (or, if already in the store, to resume);
@@ -82,7 +82,6 @@ class Questionnaire:
         self.warning = ""
         self._thumb_px = thumb_px
         self._clock = clock
-        self._thumbs: dict[str, bytes] = {}
         self._picked: list[str] = []       # letters, in the order clicked
         self._answers: dict[str, str] = {}  # saved or pending, question id → choice
         self._spent: dict[str, float] = {}  # seconds on each question, over all visits
@@ -277,20 +276,10 @@ class Questionnaire:
 
     def _thumb(self, image_id: str) -> bytes:
         """The image as PNG bytes, its longest side ``thumb_px`` (aspect ratio kept)."""
-        if image_id not in self._thumbs:
-            from PIL import Image
-
-            from simkit.features.images import load_rgb  # safe decoding: alpha on white, 16-bit, EXIF
-
-            try:
-                im = load_rgb(self.study.image_path(image_id))
-                im.thumbnail((self._thumb_px, self._thumb_px))
-            except (OSError, KeyError, ValueError):  # missing or unreadable: a grey square
-                im = Image.new("RGB", (self._thumb_px, self._thumb_px), (200, 200, 200))
-            buf = io.BytesIO()
-            im.save(buf, format="PNG")
-            self._thumbs[image_id] = buf.getvalue()
-        return self._thumbs[image_id]
+        try:
+            return thumbnail_png(self.study.image_path(image_id), self._thumb_px)
+        except (OSError, KeyError, ValueError):  # missing or unreadable: a grey square
+            return placeholder_png(self._thumb_px)
 
     # -- the view -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -431,9 +420,6 @@ class Questionnaire:
             self.widget.children = (self._css, self._code, page, self._message)
         finally:
             self._syncing = False
-
-    def _repr_mimebundle_(self, **kwargs: Any):
-        return self.widget._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
         return (f"Questionnaire(participant={self.participant_id!r}, page={self.page!r}, "

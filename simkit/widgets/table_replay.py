@@ -17,6 +17,8 @@ import pandas as pd
 
 from simkit.analysis.published import replay
 from simkit.analysis.report import display_name
+from simkit.plots.figures import fig1_curve
+from simkit.widgets.view import View
 
 __all__ = ["TableReplay", "TABLE_NAMES"]
 
@@ -42,7 +44,7 @@ def _fmt(v) -> str:
     return "—" if pd.isna(f) else f"{f:.2f}"
 
 
-class TableReplay:
+class TableReplay(View):
     """Computed tables (from :func:`simkit.analysis.tables.compute_tables`) beside the paper's."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], *, name: str = "table2") -> None:
@@ -140,19 +142,8 @@ class TableReplay:
         return "\n".join(out)
 
     def figure(self):
-        """Fig. 1 as a plotly figure: the Majority's curve and each method's."""
-        import plotly.graph_objects as go
-
-        fig1 = self.tables["fig1"]
-        fig = go.Figure()
-        for col in [c for c in fig1.columns if c.startswith("cma_")]:
-            m = col[len("cma_"):]
-            fig.add_trace(go.Scatter(x=fig1["k"], y=fig1[col], mode="lines", name=display_name(m),
-                                     line=dict(width=3 if m == "majority" else 2)))
-        fig.update_layout(title="Fig. 1 — cumulative moving average of Ps, questions sorted by "
-                                "Ps(Majority)", xaxis_title="number of questions (easiest first)",
-                          yaxis_title="average Ps (%)", height=420, width=720)
-        return fig
+        """Fig. 1 as a plotly figure (:func:`simkit.plots.fig1_curve`)."""
+        return fig1_curve(self.tables["fig1"])
 
     # -- widgets ------------------------------------------------------------------------------
     @property
@@ -169,10 +160,6 @@ class TableReplay:
             self._widget = w.VBox([self._w_pick, self._w_html, self._w_plot])
             self._redraw()
         return self._widget
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-        display(self.widget)
 
     def _redraw(self) -> None:
         self._w_pick.value = self._name

@@ -27,7 +27,9 @@ import pandas as pd
 
 from simkit.analysis.tables import per_question
 from simkit.analysis.report import display_name
+from simkit.plots.figures import umap_map, umap_question_traces
 from simkit.study.model import LETTERS, Study, pair_letters
+from simkit.widgets.view import View, thumbnail_png
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
@@ -36,12 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["UmapExplorer", "COLOUR_BY"]
 
 COLOUR_BY = ("genre", "artist", "agreement")
-_AGREE_COLOURS = {"agrees": "#2ca02c", "disagrees": "#d62728", "mixed": "#ff7f0e",
-                  "no question": "#c7c7c7", "no machine choice": "#7f7f7f"}
-_METHOD_DASH = ["dash", "dot", "dashdot", "longdash", "longdashdot"]
 
 
-class UmapExplorer:
+class UmapExplorer(View):
     """A 2-D map (PCA → UMAP) of a study's feature vectors, linked to a group explorer."""
 
     def __init__(self, study: Study, featureset: "FeatureSet",
@@ -180,7 +179,6 @@ class UmapExplorer:
         """Show a print's thumbnail and title beside the map."""
         self._hovered = image_id
         if self._widget is not None:
-            from simkit.widgets.group_explorer import thumbnail_png
             row = self.meta.set_index("image_id").loc[image_id]
             self._w_thumb.value = thumbnail_png(self.study.image_path(image_id), self.thumb_size)
             qs = ", ".join(self._questions_of.get(image_id, [])) or "none"
@@ -221,10 +219,6 @@ class UmapExplorer:
             self._build()
         return self._widget
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-        display(self.widget)
-
     def _build(self) -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
@@ -239,11 +233,7 @@ class UmapExplorer:
                                                                object_fit="contain"))
         self._w_caption = w.HTML("<i>hover over a point</i>",
                                  layout=w.Layout(max_width=f"{self.thumb_size + 40}px"))
-        self._fig = go.FigureWidget(layout=go.Layout(
-            height=560, width=720, margin=dict(l=20, r=20, t=50, b=20),
-            xaxis=dict(showticklabels=False, title="UMAP 1"),
-            yaxis=dict(showticklabels=False, title="UMAP 2"), hovermode="closest",
-            legend=dict(itemsizing="constant")))
+        self._fig = go.FigureWidget()  # traces and layout: simkit.plots.umap_map
         self._w_rep.observe(lambda ch: self.set_view(representation=ch["new"]), names="value")
         self._w_colour.observe(lambda ch: self.set_view(colour=ch["new"]), names="value")
         self._w_question.observe(
@@ -258,45 +248,18 @@ class UmapExplorer:
 
     def _rebuild(self) -> None:
         """Recreate the point traces (representation or colouring changed)."""
-        import plotly.graph_objects as go
-        import plotly.express as px
-
-        pts = self.points
-        cats = list(dict.fromkeys(pts["colour"]))
-        palette = (px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
-                   + px.colors.qualitative.Light24)
-        traces, self._trace_ids = [], []
-        for k, cat in enumerate(cats):
-            sub = pts[pts["colour"] == cat]
-            colour = (_AGREE_COLOURS.get(cat) if self._colour == "agreement"
-                      else palette[k % len(palette)])
-            traces.append(go.Scatter(
-                x=sub["x"], y=sub["y"], mode="markers", name=str(cat),
-                marker=dict(size=8, color=colour, line=dict(width=0.5, color="white")),
-                hovertext=[f"{t}<br>{a} · {g}" for t, a, g in
-                           zip(sub["title"], sub["artist"], sub["genre"])],
-                hoverinfo="text", showlegend=len(cats) <= 40))
-            self._trace_ids.append(list(sub["image_id"]))
-        self._n_point_traces = len(traces)
-        traces.append(go.Scatter(x=[], y=[], mode="markers+text", name="question",
-                                 marker=dict(size=16, color="rgba(0,0,0,0)",
-                                             line=dict(width=2.5, color="black")),
-                                 textposition="top center", textfont=dict(size=14),
-                                 hoverinfo="skip", showlegend=False))
-        traces.append(go.Scatter(x=[], y=[], mode="lines", name="Majority (people)",
-                                 line=dict(width=5, color="black"), hoverinfo="skip"))
-        for k, m in enumerate(self.methods):
-            traces.append(go.Scatter(x=[], y=[], mode="lines", name=display_name(m),
-                                     line=dict(width=3, dash=_METHOD_DASH[k % len(_METHOD_DASH)]),
-                                     hoverinfo="skip"))
-        with self._fig.batch_update():
-            self._fig.data = []
-            self._fig.add_traces(traces)
-            self._fig.layout.title = (f"{display_name(self._rep)} features — PCA "
-                                      f"({self.n_pca}) → UMAP, coloured by {self._colour}"
-                                      + (f" ({display_name(self.agreement_method)})"
+        title = (f"{display_name(self._rep)} features — PCA ({self.n_pca}) → UMAP, coloured "
+                 f"by {self._colour}" + (f" ({display_name(self.agreement_method)})"
                                          if self._colour == "agreement"
                                          and self.agreement_method else ""))
+        new = umap_map(self.points, self.methods, agreement=self._colour == "agreement",
+                       title=title)
+        self._n_point_traces = len(new.data) - 2 - len(self.methods)
+        self._trace_ids = [list(t.customdata) for t in new.data[:self._n_point_traces]]
+        with self._fig.batch_update():
+            self._fig.data = []
+            self._fig.add_traces(new.data)
+            self._fig.update_layout(new.layout)
         for k in range(self._n_point_traces):
             ids = self._trace_ids[k]
             self._fig.data[k].on_click(
@@ -314,24 +277,9 @@ class UmapExplorer:
             self._w_question.value = s["question_id"] or ""
         finally:
             self._syncing = False
-        where = {i: (x, y) for i, _, x, y in s["question_points"]}
-
-        def segments(pairs):
-            xs, ys = [], []
-            for a, b in pairs:
-                if a in where and b in where:
-                    xs += [where[a][0], where[b][0], None]
-                    ys += [where[a][1], where[b][1], None]
-            return xs, ys
-
+        overlay = umap_question_traces(self.methods, s["question_points"],
+                                       s["majority_lines"], s["method_lines"])
         n = self._n_point_traces
         with self._fig.batch_update():
-            sel = self._fig.data[n]
-            sel.x = [p[2] for p in s["question_points"]]
-            sel.y = [p[3] for p in s["question_points"]]
-            sel.text = [f"({p[1]})" for p in s["question_points"]]
-            self._fig.data[n + 1].x, self._fig.data[n + 1].y = segments(s["majority_lines"])
-            for k, m in enumerate(self.methods):
-                pair = s["method_lines"].get(m)
-                xs, ys = segments([pair] if pair else [])
-                self._fig.data[n + 2 + k].x, self._fig.data[n + 2 + k].y = xs, ys
+            for shown, new in zip(self._fig.data[n:], overlay):
+                shown.x, shown.y, shown.text = new.x, new.y, new.text

@@ -1,0 +1,65 @@
+"""The display convention every view follows, and the thumbnails they show.
+
+A view is a plain object holding view state, with
+
+- ``.widget``: its ipywidgets root (built on first use), to place inside your own layout;
+- ``_repr_mimebundle_``: a notebook shows the view when it is a cell's last value (or
+  ``display(view)``), exactly as it would show ``view.widget``.
+"""
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["View", "thumbnail_png", "placeholder_png", "THUMBNAIL_CACHE_SIZE"]
+
+#: Thumbnails kept in memory (a few kB each), shared by all views; the oldest go first.
+THUMBNAIL_CACHE_SIZE = 2048
+
+
+class View:
+    """Base of the views: shows ``self.widget`` (a property or attribute of the subclass)."""
+
+    widget: Any
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
+    """PNG bytes of an image shrunk to fit ``size`` × ``size``, keeping its aspect ratio.
+
+    Decoded safely by :func:`simkit.features.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…)
+    and cached per file, size and modification time (the last
+    :data:`THUMBNAIL_CACHE_SIZE` thumbnails)."""
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    return _thumbnail(str(path), int(size), mtime)
+
+
+@lru_cache(maxsize=THUMBNAIL_CACHE_SIZE)
+def _thumbnail(path: str, size: int, mtime: int | None) -> bytes:
+    from PIL import Image
+
+    from simkit.features.images import load_rgb
+
+    img = load_rgb(path)
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=8)
+def placeholder_png(size: int = 16) -> bytes:
+    """A grey square: what a view shows for an image it cannot read, rather than failing."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 200, 200)).save(buf, format="PNG")
+    return buf.getvalue()
