@@ -1,9 +1,7 @@
 """Architecture rules of issue 12, checked on the source of ``simkit/``.
 
 Each rule finds its violations as (line, what) in every module and fails with
-``path:line [rule] what``. Other branches fix the files they own concurrently, so a
-violation listed in ``KNOWN`` (by file and rule: line numbers move while they edit) is
-tolerated; the list is to be emptied at the merge.
+``path:line [rule] what``.
 """
 
 from __future__ import annotations
@@ -18,28 +16,8 @@ PACKAGE = ROOT / "simkit"
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 
-# To be fixed by the merge: "path:rule", one per file and rule.
-KNOWN: set[str] = {
-    "simkit/cli/app.py:function-lines",
-    "simkit/cli/perceptual.py:function-lines",
-    "simkit/cli/perceptual.py:private",
-    "simkit/cli/retrieval.py:private",
-    "simkit/features/extract.py:function-lines",
-    "simkit/features/extract.py:private",
-    "simkit/fetch/museums.py:print",
-    "simkit/methods/style.py:function-lines",
-    "simkit/methods/style.py:private",
-    "simkit/scale/cluster.py:function-lines",
-    "simkit/scale/cluster.py:print",
-    "simkit/scale/cluster.py:private",
-    "simkit/scale/neighbours.py:private",
-    "simkit/search/projection.py:environ",
-    "simkit/study/groups.py:print",
-    "simkit/votes/store.py:print",
-    "simkit/votes/store.py:private",
-    "simkit/widgets/group_builder.py:module-lines",
-    "simkit/widgets/questionnaire.py:private",
-}
+# Tolerated violations ("path:rule"); keep it empty.
+KNOWN: set[str] = set()
 
 
 def _modules() -> list[tuple[str, ast.Module, int]]:
