@@ -192,27 +192,3 @@ def test_warnings_go_to_stderr_and_results_to_stdout(tmp_path, capsys):
 
 
 # -- the CLI is the only place that parses arguments or prints --------------------------------
-def test_only_the_cli_parses_arguments_or_prints():
-    import ast
-    from pathlib import Path
-
-    import simkit
-
-    root = Path(simkit.__file__).parent
-    # scale.cluster.index_collection(announce=True) still prints the Dask address: its owner
-    # is to hand the line to the caller (an ``announce`` callback), then this entry goes.
-    known = {("scale/cluster.py", "print")}
-    found = set()
-    for path in root.rglob("*.py"):
-        rel = path.relative_to(root).as_posix()
-        if rel.startswith("cli/") or rel == "__main__.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) \
-                    else [node.module or ""]
-                if "argparse" in names:
-                    found.add((rel, "argparse"))
-            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
-                found.add((rel, "print"))
-    assert found <= known, sorted(found - known)

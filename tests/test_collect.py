@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from simkit.analysis.tables import compute_tables
-from simkit.votes.store import (VoteStoreError, StoreMismatch, StoreUnavailable, VoteError, VoteStore,
-                            open_study, question_order)
+from simkit.study.model import open_study
+from simkit.votes.store import (StoreMismatch, StoreUnavailable, VoteError, VoteStore,
+                                VoteStoreError, question_order)
 from simkit.cli import main
 from simkit.study.demo import make_demo_study
 from simkit.study.model import PAIRS, load_study

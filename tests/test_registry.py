@@ -31,8 +31,6 @@ FAST = dict(weights="random:0", size=32, progress=False)
 ALLOWED = {
     # the extractor's own vocabulary: what it computes, which the deep methods are named after
     "features/representations.py": "representations computed by the feature extractor",
-    # the paper's display names; to go once report.py reads Method.display_name
-    "analysis/report.py": "display names (Method.display_name replaces them)",
 }
 
 

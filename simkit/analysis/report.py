@@ -16,13 +16,17 @@ from simkit.fileio import write_csv
 
 __all__ = ["display_name", "format_tables", "format_replay", "save_tables"]
 
-_NAMES = {"majority": "Majority", "gram": "Gram", "cosine": "Cosine",
-          "gram_cosine": "Gram·Cosine", "chance": "chance"}
-
-
 def display_name(method: str) -> str:
-    """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``)."""
-    return _NAMES.get(method, method)
+    """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;
+    ``majority`` (the people) → ``Majority``; a name the registry does not know, as it is."""
+    from simkit.methods.registry import UnknownMethodError, get_method
+
+    if method == "majority":
+        return "Majority"
+    try:
+        return get_method(method).display_name
+    except UnknownMethodError:
+        return method
 
 
 def _pct(v) -> str:

@@ -22,7 +22,8 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the vote store's summary; with ``--export``, write the study's vote CSVs."""
-    from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore, VoteStoreError, open_study
+    from simkit.study.model import open_study
+    from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore, VoteStoreError
 
     study = open_study(args.study)
     path = Path(args.study) / DEFAULT_STORE_NAME

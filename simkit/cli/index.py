@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from simkit.cli.options import (Subparsers, add_model_args, name_list, non_negative_int,
                                 positive_int, warn)
-from simkit.errors import MissingExtraError, UsageError
+from simkit.errors import UsageError
 
 if TYPE_CHECKING:
     from simkit.features.zarr_store import CollectionFeatures
@@ -69,15 +69,13 @@ def run(args: argparse.Namespace) -> int:
     _check_representations(args.representations)
     store = args.store or (Path(args.cache_dir) / "zarr" if args.cache_dir
                            else default_zarr_root())
-    try:
-        res = index_collection(
-            args.collection, representations=args.representations, weights=args.weights,
-            layer=args.layer, size=args.size, policy=args.policy, precision=args.precision,
-            dtype=args.dtype, store_root=store, chunk_rows=args.chunk,
-            batch_size=args.batch_size, scheduler=args.scheduler, workers=args.workers,
-            dashboard=args.dashboard or None, progress=not args.no_progress)
-    except ImportError as e:  # scale.cluster and zarr_store name the missing extra this way
-        raise MissingExtraError(str(e)) from None
+    res = index_collection(
+        args.collection, representations=args.representations, weights=args.weights,
+        layer=args.layer, size=args.size, policy=args.policy, precision=args.precision,
+        dtype=args.dtype, store_root=store, chunk_rows=args.chunk,
+        batch_size=args.batch_size, scheduler=args.scheduler, workers=args.workers,
+        dashboard=args.dashboard or None, progress=not args.no_progress,
+        announce=lambda line: print(line, file=sys.stderr))
     warn(res.weights_note)
     s = res.stats
     print(f"indexed {s['images']} images ({s['rows']} distinct) in {s['seconds']:.1f} s: "

@@ -26,14 +26,14 @@ Other torchvision CNNs are added with :func:`register_backbone`; :func:`layer_en
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import functools
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
+
+from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
     import torch

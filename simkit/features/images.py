@@ -34,14 +34,14 @@ as the torchvision models expect.
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
+
+from simkit.errors import SimkitError
 
 if TYPE_CHECKING:  # heavy imports stay out of import time
     import torch

@@ -38,8 +38,6 @@ nearest-neighbour rankings.
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import contextlib
 import json
 import os
@@ -50,6 +48,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from simkit.errors import SimkitError, missing_extra
 from simkit.fileio import write_text
 
 __all__ = ["ZarrFeatureStore", "CollectionFeatures", "default_zarr_root", "DTYPES",
@@ -75,12 +74,11 @@ def default_zarr_root() -> Path:
 def _zarr():
     try:
         import zarr
-    except ImportError:
-        raise ImportError("the chunked feature store needs zarr 3: pip install "
-                          "'simkit-similarity[scale]'") from None
+    except ImportError as e:
+        raise missing_extra("the chunked feature store (zarr 3)", "scale", e) from None
     if int(zarr.__version__.split(".")[0]) < 3:
-        raise ImportError(f"the chunked feature store needs zarr >= 3 (found "
-                          f"{zarr.__version__}): pip install -U 'zarr>=3'")
+        raise missing_extra("the chunked feature store", "scale",
+                            f"zarr >= 3 needed, found {zarr.__version__}")
     return zarr
 
 

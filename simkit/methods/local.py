@@ -21,19 +21,19 @@ mean of the two directions' counts. A *distance* for ranking is ``1 / (1 + match
 """
 from __future__ import annotations
 
-from simkit.errors import MissingExtraError
-
 import os
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
+
+from simkit.errors import missing_extra
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from simkit.study.model import Study
 
-__all__ = ["MissingDependencyError", "DEFAULT_SIZE", "DEFAULT_RATIO", "DEFAULT_MAX_FEATURES",
+__all__ = ["DEFAULT_SIZE", "DEFAULT_RATIO", "DEFAULT_MAX_FEATURES",
            "require_cv2", "descriptors", "good_matches", "match_matrix", "match_counts",
            "matches_to_distance", "local_choices"]
 
@@ -42,18 +42,12 @@ DEFAULT_RATIO = 0.75
 DEFAULT_MAX_FEATURES = 500
 
 
-class MissingDependencyError(MissingExtraError):
-    """An optional package is not installed; the message says how to install it."""
-
-
 def require_cv2():
     """Import OpenCV or say how to install it."""
     try:
         import cv2
-    except ImportError:
-        raise MissingDependencyError("the sift and orb methods need OpenCV: pip install "
-                          "'simkit-similarity[retrieval]' (or pip install opencv-python-headless)"
-                          ) from None
+    except ImportError as e:
+        raise missing_extra("the sift and orb methods (OpenCV)", "retrieval", e) from None
     return cv2
 
 

@@ -338,8 +338,8 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     if "style" in methods and colour_weight is not None and float(colour_weight) == 1.0:
         gram_layers = []  # the Gram part has weight 0: skip the network
     pooled = [cnn_layer] if "cnn" in methods else []
-    colour = dict(n=n, samples=samples, seed=seed) if {"colour", "style"} & set(methods) \
-        else None
+    needs_colour = "colour" in methods or "style" in methods  # style = Gram ⊕ colour cube
+    colour = dict(n=n, samples=samples, seed=seed) if needs_colour else None
     per, errors = _parts(paths_or_study, colour, gram_layers, pooled,
                          dict(weights=weights, size=size, policy=policy,
                               precision=precision),

@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from simkit.errors import missing_extra
 from simkit.features.representations import REPRESENTATIONS, tril_size
 from simkit.features.zarr_store import MISSING, CollectionFeatures, ZarrFeatureStore
 
@@ -71,9 +71,8 @@ class IndexResult:
 def _require_distributed():
     try:
         import distributed
-    except ImportError:
-        raise ImportError("distributed extraction needs Dask: pip install "
-                          "'simkit-similarity[scale]'") from None
+    except ImportError as e:
+        raise missing_extra("distributed extraction (Dask)", "scale", e) from None
     return distributed
 
 
@@ -195,7 +194,7 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
                      batch_size: int = 8, scheduler: str | None = None,
                      workers: int | None = None, client=None, dashboard: str | None = ":8787",
                      torch_threads: int | None = None, max_pixels: int | None = None,
-                     progress: bool = True, announce: bool = True,
+                     progress: bool = True, announce: Callable[[str], None] | None = None,
                      on_chunk=None) -> IndexResult:
     """Compute (or find in the store) the representations of every image of a collection.
 
@@ -205,8 +204,8 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     else ``scheduler`` / ``$SIMKIT_DASK_SCHEDULER``, else a LocalCluster of ``workers``
     processes; ``workers=0`` runs here without Dask. ``chunk_rows`` images make one store
     chunk and one task (64 x 131,328 float32 = 34 MB). ``on_chunk(result_dict)`` is called
-    in this process after each finished chunk; ``announce`` prints the cluster's address and
-    dashboard link (stderr) before the work starts. A bad image does not stop the job: it is
+    in this process after each finished chunk; ``announce(line)``, when given, receives the cluster's
+    address and dashboard link before the work starts (the CLI prints it on stderr). A bad image does not stop the job: it is
     marked unusable and listed in :attr:`IndexResult.errors`.
     """
     from simkit.features.backbones import check_layers, layer_channels, weights_note
@@ -262,9 +261,9 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     return IndexResult(features, stats, errors, weights_note(weights))
 
 
-def _describe(client, announce: bool) -> tuple[int, str]:
-    """``(workers, dashboard link)`` of ``client`` (``(0, "")`` without one); with
-    ``announce`` the address and link go to stderr."""
+def _describe(client, announce: Callable[[str], None] | None) -> tuple[int, str]:
+    """``(workers, dashboard link)`` of ``client`` (``(0, "")`` without one); the address
+    and link are handed to ``announce`` when given."""
     if client is None:
         return 0, ""
     link = ""
@@ -274,8 +273,8 @@ def _describe(client, announce: bool) -> tuple[int, str]:
             link = client.dashboard_link or ""
     n_workers = len(info.get("workers", {}))
     if announce:
-        print(f"Dask: {n_workers} worker(s) at {client.scheduler.address}"
-              + (f"; dashboard: {link}" if link else ""), file=sys.stderr)
+        announce(f"Dask: {n_workers} worker(s) at {client.scheduler.address}"
+                 + (f"; dashboard: {link}" if link else ""))
     return n_workers, link
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simkit.errors import SimkitError
+from simkit.errors import SimkitError, missing_extra
 
 __all__ = ["RetrievalError", "ExactIndex", "exact_search", "ApproximateIndex", "search",
            "approximate_recall", "all_distances"]
@@ -100,11 +100,8 @@ def exact_search(X: np.ndarray, queries: np.ndarray | None = None, k: int = 4,
 def _require_faiss():
     try:
         import faiss
-    except ImportError:
-        from simkit.methods.local import MissingDependencyError
-        raise MissingDependencyError(
-            "the approximate index needs faiss: pip install 'simkit-similarity[retrieval]' (or pip "
-            "install faiss-cpu); index='exact' needs nothing extra") from None
+    except ImportError as e:  # index="exact" needs nothing extra
+        raise missing_extra("the approximate index (faiss)", "retrieval", e) from None
     return faiss
 
 

@@ -67,7 +67,6 @@ def check_methods(methods: Iterable[str]) -> list[str]:
         raise RetrievalError(str(e)) from None
 
 
-_check_methods = check_methods  # the name simkit.cli.retrieval still imports
 
 
 def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str], *,

@@ -21,8 +21,6 @@ not report a visual impairment, as in Wei et al. (54 recruited → 41 valid).
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import csv
 import itertools
 import os
@@ -32,12 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from simkit.errors import SimkitError
 from simkit.fileio import write_csv
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
     "normalize_choice", "pair_letters", "read_table", "read_study_csv", "row_location",
-    "check_unique", "validate_study_tables",
+    "check_unique", "validate_study_tables", "open_study",
 ]
 
 LETTERS = "abcde"
@@ -382,5 +381,19 @@ def save_study(study: Study, path: str | os.PathLike) -> Path:
 
 # Old private names, still used by votes.store.open_study until it moves to simkit/cli and
 # calls the public ones; remove at the merge.
-_read_csv = read_study_csv
-_validate = validate_study_tables
+
+
+def open_study(path: str | os.PathLike) -> Study:
+    """Load a study folder for collecting votes: like :func:`load_study`,
+    but a folder that has no ``responses.csv`` yet (nobody has voted) is fine."""
+    root = Path(path)
+    if (root / "responses.csv").exists() or not (root / "questions.csv").exists():
+        return load_study(root)
+    # No votes yet: validate images and questions with the same checks as load_study.
+    images = read_study_csv(root / "images.csv")
+    questions = read_study_csv(root / "questions.csv")
+    responses = pd.DataFrame({c: pd.Series(dtype=str)
+                              for c in ("participant_id", "question_id", "choice")})
+    participants = pd.DataFrame({"participant_id": pd.Series(dtype=str)})
+    validate_study_tables(images, questions, responses, participants)
+    return Study(images, questions, responses, participants, None, root)

@@ -37,7 +37,7 @@ from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
-from simkit.study.model import Study, load_study, normalize_choice
+from simkit.study.model import Study, normalize_choice
 from simkit.votes.errors import StoreMismatch, StoreUnavailable, VoteError, VoteStoreError
 from simkit.votes.export import read_questions, write_with_backup
 from simkit.votes.participants import (Progress, familiarity_level, question_order,
@@ -46,10 +46,9 @@ from simkit.votes.schema import create_tables
 
 # The old private names of yes_no and familiarity_level, imported by the questionnaire
 # widget until it uses the public ones; remove at the merge.
-_yes_no, _familiarity = yes_no, familiarity_level
 
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
-           "Progress", "study_fingerprint", "question_order", "open_study",
+           "Progress", "study_fingerprint", "question_order",
            "DEFAULT_STORE_NAME"]
 
 DEFAULT_STORE_NAME = "votes.sqlite"
@@ -436,21 +435,3 @@ class VoteStore:
         for p in pids:
             lines.append(f"  {p}: {counts.get(p, 0)}/{total}")
         return "\n".join(lines)
-
-
-def open_study(path: str | os.PathLike) -> Study:
-    """Load a study folder for collecting votes: like :func:`simkit.study.model.load_study`,
-    but a folder that has no ``responses.csv`` yet (nobody has voted) is fine."""
-    root = Path(path)
-    if (root / "responses.csv").exists() or not (root / "questions.csv").exists():
-        return load_study(root)
-    # No votes yet: validate images and questions with the study module's own checks.
-    import simkit.study.model as _study
-
-    images = _study._read_csv(root / "images.csv")
-    questions = _study._read_csv(root / "questions.csv")
-    responses = pd.DataFrame({c: pd.Series(dtype=str)
-                              for c in ("participant_id", "question_id", "choice")})
-    participants = pd.DataFrame({"participant_id": pd.Series(dtype=str)})
-    _study._validate(images, questions, responses, participants)
-    return Study(images, questions, responses, participants, None, root)

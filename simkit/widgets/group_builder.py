@@ -96,7 +96,7 @@ class GroupBuilder(View):
 
     # -- the study ------------------------------------------------------------------------
     def _load_study(self, path: Path) -> None:
-        from simkit.votes.store import open_study  # also accepts a study nobody has voted in yet
+        from simkit.study.model import open_study  # also accepts a study nobody has voted in yet
 
         study = open_study(path)
         self.groups = [{k: str(v) for k, v in row.items()}

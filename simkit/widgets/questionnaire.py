@@ -25,8 +25,9 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore, _familiarity, _yes_no,
-                       question_order)
+from simkit.votes.participants import familiarity_level, yes_no
+from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore,
+                                question_order)
 from simkit.study.model import LETTERS, Study, normalize_choice
 from simkit.widgets.view import View, placeholder_png, thumbnail_png
 
@@ -143,10 +144,10 @@ class Questionnaire(View):
         if self.page != "assessment":
             raise VoteError("the self-assessment is already done; answer the questions")
         pid = self.participant_id
-        fam = _familiarity(familiarity, pid)
+        fam = familiarity_level(familiarity, pid)
         if not str(field).strip():
             raise VoteError("field of study is empty; pick one (or 'Prefer not to say')")
-        vi = _yes_no(visual_impairment, pid)
+        vi = yes_no(visual_impairment, pid)
         seed = self.seed if self.seed is not None else _seed_for(pid)
         self.order = question_order(self.study.questions["question_id"], seed)
         self._pending_registration = {"familiarity": fam, "field": str(field).strip(),

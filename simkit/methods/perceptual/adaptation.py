@@ -305,7 +305,7 @@ def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
             nets[key] = pair_statistics(net, pool.load_pixels(m.size), pairs, BASES,
                                         batch_size=batch_size, progress=progress,
                                         desc=f"{m.net} features")
-        c, d = _choices_from_distances(qids, m.distances_from_stats(nets[key]), m.name)
+        c, d = choices_from_distances(qids, m.distances_from_stats(nets[key]), m.name)
         out_c.append(c)
         out_d.append(d)
     note = next((n for n in notes if n), "")
@@ -416,5 +416,3 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
 
 # Old private names: study_choices above and simkit.cli.perceptual still call them until they
 # move to the public ones; remove at the merge.
-_pair_rows = pair_rows
-_choices_from_distances = choices_from_distances

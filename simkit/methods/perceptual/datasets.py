@@ -10,8 +10,6 @@
 """
 from __future__ import annotations
 
-from simkit.errors import SimkitError
-
 import itertools
 import json
 import os
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.errors import SimkitError
 from simkit.study.model import LETTERS, PAIRS
 from simkit.methods.perceptual.twoafc import Triplets
 
