@@ -156,25 +156,25 @@ def test_view_clicks(collection, cache, tmp_path):
                      page_size=8, **FEATURES)
     view = b.show()
     assert view is b.widget
-    tiles = b._tiles
+    tiles = b.controls.tiles
     assert sum(t[0].layout.display != "none" for t in tiles) == 8
     tiles[2][2].click()  # click a thumbnail: it joins the group
     assert b.group == ["p02"] and tiles[2][2].button_style == "success"
     tiles[2][2].click()  # and again: it leaves
     assert b.group == []
-    b._w_next.click()
+    b.controls.next.click()
     assert b.page == 1 and b.page_ids[0] == "p08"
-    b._w_genre.value = "Meisho-e"
+    b.controls.genre.value = "Meisho-e"
     assert b.visible[0] == "p12" and b.page == 0
     for t in tiles[:5]:
         t[2].click()
-    assert b.full and "pair" in b._w_machine.value and "gram" in b._w_machine.value.lower()
-    b._w_add.click()
-    assert len(b.groups) == 1 and len(b._w_groups.children) == 1
+    assert b.full and "pair" in b.controls.machine.value and "gram" in b.controls.machine.value.lower()
+    b.controls.add.click()
+    assert len(b.groups) == 1 and len(b.controls.groups.children) == 1
     tiles[0][2].click()
     tiles[0][2].click()
-    b._w_add.click()  # not full: refused with a message, no traceback
+    b.controls.add.click()  # not full: refused with a message, no traceback
     assert len(b.groups) == 1
-    b._w_save.click()
+    b.controls.save.click()
     assert "saved 1 groups" in b.message
     assert load_study(tmp_path / "study").questions.shape[0] == 1

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # heavy imports stay out of import time
 __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
+    "image_aspect",
 ]
 
 #: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
@@ -115,6 +116,21 @@ def load_rgb(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> "PILIm
         except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
             raise ImageError(f"{path}: the image data is truncated or corrupt ({e}); "
                              f"copy or export the image again") from None
+
+
+def image_aspect(path: str | os.PathLike) -> float:
+    """Width / height of an image, read from its file header only (no decoding).
+
+    Returns NaN for a file that cannot be opened, so that a caller filtering by aspect
+    simply leaves it out.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size[0] / im.size[1]
+    except OSError:
+        return float("nan")
 
 
 def _to_rgb(img: "PILImage.Image") -> "PILImage.Image":

@@ -7,6 +7,7 @@ the other metadata columns as labels.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +18,11 @@ import pandas as pd
 from simkit.study.model import (StudyError, check_unique, read_study_csv, read_table,
                                 row_location)
 
-__all__ = ["CollectionError", "Collection", "load_collection", "read_images"]
+__all__ = ["CollectionError", "Collection", "load_collection", "read_images", "ASPECTS",
+           "image_aspects", "filter_images"]
+
+#: Aspect-ratio filters: width / height ranges.
+ASPECTS = {"portrait": (0.0, 0.95), "square": (0.95, 1.05), "landscape": (1.05, np.inf)}
 
 
 class CollectionError(StudyError):
@@ -149,3 +154,43 @@ def read_images(path: str | os.PathLike) -> pd.DataFrame:
         df["aspect"] = float("nan")
     df.attrs.update(path=str(root / "images.csv"), lines=lines, root=str(root.resolve()))
     return df
+
+
+def image_aspects(images: pd.DataFrame) -> pd.Series:
+    """The ``aspect`` (width / height) of each image of ``images`` (from :func:`read_images`),
+    read from the file header (``path``) where unknown; NaN where the file cannot be read."""
+    from simkit.features.images import image_aspect
+
+    a = pd.to_numeric(images["aspect"], errors="coerce")
+    for k in np.flatnonzero(a.isna().to_numpy()):
+        a.iloc[k] = image_aspect(images["path"].iloc[k])
+    return a
+
+
+def filter_images(images: pd.DataFrame, *, genre: str | None = None, artist: str | None = None,
+                  text: str | None = "", aspect: str | tuple[float, float] | None = None
+                  ) -> list[str]:
+    """The ``image_id`` of the images that pass every filter given, in table order.
+
+    ``genre`` / ``artist``: exact label; ``text``: words in the title (case-insensitive);
+    ``aspect``: a name of :data:`ASPECTS` or a ``(min, max)`` width / height range, on the
+    ``aspect`` column as it is (fill it first with :func:`image_aspects`). ``None`` or
+    ``""``: no filter.
+    """
+    df = images
+    keep = pd.Series(True, index=df.index)
+    for col, value in (("genre", genre), ("artist", artist)):
+        if value not in (None, ""):
+            keep &= df.get(col, pd.Series("", index=df.index)).astype(str) == str(value)
+    text = (text or "").strip().lower()
+    if text:
+        hay = df.get("title", pd.Series("", index=df.index)).fillna("").astype(str)
+        keep &= hay.str.lower().str.contains(re.escape(text), regex=True)
+    if aspect not in (None, ""):
+        if isinstance(aspect, str) and aspect not in ASPECTS:
+            raise ValueError(f"aspect {aspect!r}: use one of {', '.join(ASPECTS)} or a "
+                             f"(min, max) width/height range")
+        lo, hi = ASPECTS[aspect] if isinstance(aspect, str) else aspect
+        a = pd.to_numeric(df["aspect"], errors="coerce")
+        keep &= (a >= lo) & (a < hi)
+    return list(df.loc[keep, "image_id"])

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
 
 __all__ = ["GROUP_SIZE", "random_groups", "sample_groups", "write_study", "new_study",
-           "group_picks", "suggest_groups", "describe_picks"]
+           "group_picks", "suggest_groups", "describe_picks", "machine_picks",
+           "write_study_with_choices"]
 
 #: A question shows 5 images (a–e), as in the paper.
 GROUP_SIZE = len(IMAGE_COLUMNS)
@@ -182,6 +183,33 @@ def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.Data
     return load_study(out)
 
 
+def write_study_with_choices(out: str | os.PathLike, images: pd.DataFrame,
+                             questions: pd.DataFrame,
+                             picks_for: Callable[[list[str]], Mapping[str, str]], *,
+                             copy_images: bool = False) -> Study:
+    """:func:`write_study`, keeping an existing ``choices.csv`` complete.
+
+    When ``out`` has a ``choices.csv``, its rows for the questions kept stay as they are, and
+    each new question gets ``picks_for(its five image ids)`` (``{method: pair}``) for the
+    methods that file already lists; questions no longer in the study lose their rows.
+    """
+    out = Path(out)
+    choices = None
+    if (out / "choices.csv").exists():
+        old = pd.read_csv(out / "choices.csv", dtype=str, keep_default_na=False)
+        old = old[old["question_id"].isin(set(questions["question_id"]))]
+        have = set(old["question_id"])
+        methods = list(dict.fromkeys(old["method"]))
+        rows = []
+        for q in questions.to_dict("records"):
+            if q["question_id"] not in have:
+                picks = picks_for([q[c] for c in IMAGE_COLUMNS])
+                rows += [(q["question_id"], m, picks[m]) for m in methods if m in picks]
+        choices = pd.concat([old, pd.DataFrame(rows, columns=["question_id", "method",
+                                                              "choice"])])
+    return write_study(out, images, questions, copy_images=copy_images, choices=choices)
+
+
 def new_study(collection: str | os.PathLike, out: str | os.PathLike, *, by: str = "genre",
               per_label: int = 20, group_size: int = GROUP_SIZE, seed: int = 0,
               labels: Sequence[str] | None = None, copy_images: bool = False) -> Study:
@@ -219,6 +247,24 @@ def group_picks(featureset: "FeatureSet", ids: Sequence[str],
                         index=pd.Index(PAIRS, name="pair"))
     picks = {m: PAIRS[int(np.argmin(dist[m].to_numpy()))] for m in methods}
     return picks, dist
+
+
+def machine_picks(images: Mapping[str, str | os.PathLike], methods: Iterable[str],
+                  **options: Any) -> tuple[dict[str, str], pd.DataFrame, str]:
+    """``(picks, distances, note)`` for five images ``{image_id: path}`` (a–e in order).
+
+    Computed by :func:`simkit.methods.choices.choose_for_group` (so they are the picks
+    :func:`simkit.choose` makes once the group is a question); ``distances`` has the rows
+    a-b … d-e and one column per method; ``note`` says e.g. that the weights are random.
+    """
+    from simkit.methods.choices import choose_for_group
+
+    result = choose_for_group(images, list(methods), **options)
+    dist = result.distances.pivot(index="pair", columns="method", values="distance")
+    dist = dist.reindex(index=pd.Index(PAIRS, name="pair"), columns=result.methods)
+    dist.columns.name = None
+    picks = dict(zip(result.choices["method"], result.choices["choice"]))
+    return picks, dist, " ".join(result.notes)
 
 
 def _stats(d: np.ndarray) -> tuple[list[int], int, float, np.ndarray]:

@@ -17,32 +17,32 @@ click, reorder or remove groups, undo any step; "Suggest" proposes informative g
 (:func:`simkit.study.groups.suggest_groups`) with their reason. Saving validates the whole study
 with :func:`simkit.study.model.load_study` before it replaces anything (each file atomically).
 
-All logic lives in plain methods and properties that tests drive headless; the widgets only
-show the state and call them.
+All logic lives in plain methods and properties that tests drive headless, and they call
+the library for everything computed (filters: :func:`simkit.study.collection.filter_images`;
+picks: :func:`simkit.study.groups.machine_picks`; saving:
+:func:`simkit.study.groups.write_study_with_choices`). The controls
+(:class:`simkit.widgets.group_builder_view.GroupBuilderControls`, ``builder.controls``) only
+show that state and call those methods.
 """
 from __future__ import annotations
 
-import html
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from simkit.study.collection import read_images
-from simkit.methods.choices import choose_for_group
 from simkit.methods.registry import DEFAULT_METHODS, get_method, resolve_methods
-from simkit.study.groups import GROUP_SIZE, describe_picks, suggest_groups, write_study
-from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS, Study, StudyError
-from simkit.widgets.view import View, placeholder_png, thumbnail_png
+from simkit.study.collection import ASPECTS, filter_images, image_aspects, read_images
+from simkit.study.groups import (GROUP_SIZE, describe_picks, machine_picks, suggest_groups,
+                                 write_study_with_choices)
+from simkit.study.model import IMAGE_COLUMNS, Study, StudyError
+from simkit.widgets.group_builder_view import ALL, GroupBuilderControls
+from simkit.widgets.view import View
 
 __all__ = ["GroupBuilder", "ASPECTS"]
-
-#: Aspect-ratio filters: width / height ranges.
-ASPECTS = {"portrait": (0.0, 0.95), "square": (0.95, 1.05), "landscape": (1.05, np.inf)}
-ALL = "(all)"
 
 
 class GroupBuilder(View):
@@ -91,7 +91,8 @@ class GroupBuilder(View):
         if self.study_path is not None and (self.study_path / "questions.csv").exists():
             self._load_study(self.study_path)
         self._thumb_px = thumb_px
-        self._widget = None
+        #: The ipywidgets controls, built with :attr:`widget` (None until then).
+        self.controls: GroupBuilderControls | None = None
         self._visible = self._apply_filters()
 
     # -- the study ------------------------------------------------------------------------
@@ -127,36 +128,15 @@ class GroupBuilder(View):
         vals = self.collection[column].fillna("").astype(str).str.strip()
         return sorted(v for v in vals.unique() if v)
 
-    def _aspects(self) -> pd.Series:
-        """Width / height of each collection image (read from the file header if unknown)."""
-        a = pd.to_numeric(self.collection["aspect"], errors="coerce")
-        missing = a.isna()
-        if missing.any():
-            from PIL import Image
-            for k in np.flatnonzero(missing.to_numpy()):
-                try:
-                    with Image.open(self.collection["path"].iloc[k]) as im:
-                        a.iloc[k] = im.size[0] / im.size[1]
-                except OSError:
-                    pass
-            self.collection["aspect"] = a
-        return a
-
     def _apply_filters(self) -> list[str]:
-        df, f = self.collection, self.filters
-        keep = pd.Series(True, index=df.index)
-        for col in ("genre", "artist"):
-            if f[col] not in (None, "", ALL):
-                keep &= df.get(col, pd.Series("", index=df.index)).astype(str) == str(f[col])
-        text = (f["text"] or "").strip().lower()
-        if text:
-            hay = df.get("title", pd.Series("", index=df.index)).fillna("").astype(str)
-            keep &= hay.str.lower().str.contains(re.escape(text), regex=True)
-        if f["aspect"] not in (None, "", ALL):
-            lo, hi = ASPECTS[f["aspect"]] if isinstance(f["aspect"], str) else f["aspect"]
-            a = self._aspects()
-            keep &= (a >= lo) & (a < hi)
-        return list(df.loc[keep, "image_id"])
+        if self.filters["aspect"] not in (None, "", ALL):
+            # read the unknown aspects from the file headers once, then keep them
+            self.collection["aspect"] = image_aspects(self.collection)
+        f = dict(self.filters)
+        for k in ("genre", "artist", "aspect"):  # the menus' "(all)" is no filter
+            if isinstance(f[k], str) and f[k] == ALL:
+                f[k] = None
+        return filter_images(self.collection, **f)
 
     def filter(self, *, genre: str | None = ..., artist: str | None = ...,
                text: str | None = ..., aspect: str | tuple[float, float] | None = ...
@@ -228,14 +208,6 @@ class GroupBuilder(View):
     def full(self) -> bool:
         return len(self.group) == GROUP_SIZE
 
-    def _features(self, ids: list[str]):
-        from simkit.features.extract import extract_features
-
-        fs = extract_features({i: self.path_of(i) for i in ids}, progress=self.progress,
-                              **self.feature_options)
-        self.weights_note = fs.weights_note
-        return fs
-
     def _vector_methods(self) -> list[str] | None:
         # suggestions rank groups by the deep features' disagreement: the deep methods
         # chosen, or all of them when none is
@@ -250,13 +222,9 @@ class GroupBuilder(View):
             raise ValueError(f"the group has {len(ids)} of {GROUP_SIZE} images")
         key = tuple(ids)
         if key not in self._picks_cache:
-            result = choose_for_group({i: self.path_of(i) for i in ids}, self.methods,
-                                      progress=self.progress, **self.feature_options)
-            self.weights_note = " ".join(result.notes)
-            dist = result.distances.pivot(index="pair", columns="method", values="distance")
-            dist = dist.reindex(index=pd.Index(PAIRS, name="pair"), columns=result.methods)
-            dist.columns.name = None
-            picks = dict(zip(result.choices["method"], result.choices["choice"]))
+            picks, dist, self.weights_note = machine_picks(
+                {i: self.path_of(i) for i in ids}, self.methods, progress=self.progress,
+                **self.feature_options)
             self._picks_cache[key] = picks, dist
         picks, dist = self._picks_cache[key]
         return dict(picks), dist.copy()
@@ -363,7 +331,11 @@ class GroupBuilder(View):
         (cached). ``by_genre``: keep each suggestion within one genre."""
         used = {g[c] for g in self.groups for c in IMAGE_COLUMNS}
         pool = [i for i in self._visible if i not in used]
-        fs = self._features(pool)
+        from simkit.features.extract import extract_features  # heavy: only when asked
+
+        fs = extract_features({i: self.path_of(i) for i in pool}, progress=self.progress,
+                              **self.feature_options)
+        self.weights_note = fs.weights_note
         labels = None
         if by_genre and "genre" in self.collection.columns:
             labels = dict(zip(self.collection["image_id"], self.collection["genre"].astype(str)))
@@ -402,205 +374,32 @@ class GroupBuilder(View):
         if not self.groups:
             raise ValueError("the study has no groups yet; build one and add_to_study()")
         questions = self.questions
-        choices = None
-        if (out / "choices.csv").exists():
-            old = pd.read_csv(out / "choices.csv", dtype=str, keep_default_na=False)
-            old = old[old["question_id"].isin(set(questions["question_id"]))]
-            have = set(old["question_id"])
-            methods = list(dict.fromkeys(old["method"]))
-            rows = []
-            for g in self.groups:
-                if g["question_id"] not in have:
-                    picks, _ = self.machine([g[c] for c in IMAGE_COLUMNS])
-                    rows += [(g["question_id"], m, picks[m]) for m in methods if m in picks]
-            choices = pd.concat([old, pd.DataFrame(rows, columns=["question_id", "method",
-                                                                  "choice"])])
-        study = write_study(out, self.images, questions, copy_images=copy_images,
-                            choices=choices)
+        # new questions of a study with choices.csv get the picks shown here
+        study = write_study_with_choices(out, self.images, questions,
+                                         lambda ids: self.machine(ids)[0],
+                                         copy_images=copy_images)
         self.study_path = out
         self.message = f"saved {len(questions)} groups to {out}"
         self._render()
         return study
 
     # -- the view ------------------------------------------------------------------------
-    def _thumb(self, image_id: str, px: int | None = None) -> bytes:
-        try:
-            return thumbnail_png(self.path_of(image_id), px or self._thumb_px)
-        except Exception:  # unreadable: a grey square rather than a broken view
-            return placeholder_png()
-
-    def _title(self, image_id: str) -> str:
-        imgs = self.images.set_index("image_id")
-        parts = [str(imgs.at[image_id, c]) for c in ("title", "artist", "genre")
-                 if c in imgs.columns and str(imgs.at[image_id, c]) not in ("", "nan")]
-        return " · ".join(parts) or image_id
-
-    def _build(self) -> None:
-        import ipywidgets as W
-
-        opts = lambda col: [ALL, *self.options(col)]  # noqa: E731
-        self._w_genre = W.Dropdown(options=opts("genre"), description="Genre")
-        self._w_artist = W.Dropdown(options=opts("artist"), description="Artist")
-        self._w_text = W.Text(placeholder="words in the title", description="Title")
-        self._w_aspect = W.Dropdown(options=[ALL, *ASPECTS], description="Aspect")
-        for w, key in ((self._w_genre, "genre"), (self._w_artist, "artist"),
-                       (self._w_text, "text"), (self._w_aspect, "aspect")):
-            w.observe(lambda ch, key=key: self._ui(lambda: self.filter(**{key: ch["new"]})),
-                      "value")
-        self._w_count = W.HTML()
-        self._w_prev = W.Button(description="◀", layout=W.Layout(width="40px"))
-        self._w_next = W.Button(description="▶", layout=W.Layout(width="40px"))
-        self._w_prev.on_click(lambda _: self._ui(lambda: self.turn_page(-1)))
-        self._w_next.on_click(lambda _: self._ui(lambda: self.turn_page(1)))
-        self._tiles = []
-        for _ in range(self.page_size):
-            img = W.Image(format="png", layout=W.Layout(width=f"{self._thumb_px}px",
-                          height=f"{self._thumb_px}px", object_fit="contain"))
-            btn = W.Button(layout=W.Layout(width=f"{self._thumb_px}px"))
-            btn.on_click(lambda b: self._ui(lambda: self.toggle(b.image_id)))
-            self._tiles.append((W.VBox([img, btn]), img, btn))
-        self._w_grid = W.GridBox([t[0] for t in self._tiles], layout=W.Layout(
-            grid_template_columns=f"repeat(auto-fill, {self._thumb_px + 10}px)",
-            max_height="520px", overflow="auto"))
-        self._slots = []
-        for letter in LETTERS:
-            img = W.Image(format="png", layout=W.Layout(width="150px", height="150px",
-                                                        object_fit="contain"))
-            btn = W.Button(description=f"({letter}) ✕", layout=W.Layout(width="150px"))
-            btn.on_click(lambda b: self._ui(lambda: self.remove(b.image_id)))
-            self._slots.append((W.VBox([img, btn]), img, btn))
-        self._w_machine = W.HTML()
-        self._w_add = W.Button(description="Add to study ➕", button_style="primary")
-        self._w_add.on_click(lambda _: self._ui(self.add_to_study))
-        self._w_clear = W.Button(description="Clear group")
-        self._w_clear.on_click(lambda _: self._ui(self.clear))
-        self._w_undo = W.Button(description="Undo ↶")
-        self._w_undo.on_click(lambda _: self._ui(self.undo))
-        self._w_suggest = W.Button(description="Suggest a group 💡")
-        self._w_suggest.on_click(lambda _: self._ui(lambda: self.suggest()))
-        self._w_suggestions = W.VBox()
-        self._w_path = W.Text(value=str(self.study_path or ""), description="Study",
-                              placeholder="folder", layout=W.Layout(width="420px"))
-        self._w_save = W.Button(description="Save 💾", button_style="success")
-        self._w_save.on_click(lambda _: self._ui(lambda: self.save(self._w_path.value or None)))
-        self._w_groups = W.VBox()
-        self._w_message = W.HTML()
-        self._widget = W.VBox([
-            W.HBox([self._w_genre, self._w_artist]), W.HBox([self._w_text, self._w_aspect]),
-            W.HBox([self._w_prev, self._w_count, self._w_next]), self._w_grid,
-            W.HTML("<b>The group being built</b> (click a print above to add it)"),
-            W.HBox([s[0] for s in self._slots]), self._w_machine,
-            W.HBox([self._w_add, self._w_clear, self._w_undo, self._w_suggest]),
-            self._w_suggestions, W.HTML("<b>The study's groups</b>"), self._w_groups,
-            W.HBox([self._w_path, self._w_save]), self._w_message,
-        ])
-
-    def _ui(self, action: Callable[[], object]) -> None:
-        """Run a click's action; a refused action becomes a message, not a traceback."""
-        self._quiet = True  # one redraw at the end, not one per state change
-        try:
-            self.message = ""
-            action()
-        except (ValueError, KeyError, StudyError) as e:
-            self.message = f"⚠ {e}"
-        except Exception as e:  # e.g. weights unavailable: say so in the view
-            self.message = f"⚠ {type(e).__name__}: {e}"
-        finally:
-            self._quiet = False
-        self._render()
-
-    def _machine_html(self) -> str:
-        from simkit.analysis.report import display_name
-
-        if not self.full:
-            return (f"<i>{len(self.group)} of {GROUP_SIZE} prints chosen; the machines' "
-                    f"picks appear when the group is full.</i>")
-        picks, dist = self.machine()
-        kind, reason = self.verdict
-        flag = {"disagree": ("#fde2e1", "⚠ the methods disagree"),
-                "near-tie": ("#fff3cd", "≈ a near tie"),
-                "clear": ("#e2f0d9", "✓ the methods agree")}[kind]
-        head = "".join(f"<th>{html.escape(display_name(m))}</th>" for m in dist.columns)
-        body = ""
-        for p in PAIRS:
-            cells = "".join(
-                f"<td style='{'font-weight:bold;background:#cfe2ff' if picks[m] == p else ''}'>"
-                f"{dist.at[p, m]:.4g}</td>" for m in dist.columns)
-            body += f"<tr><td>({p[0]})-({p[2]})</td>{cells}</tr>"
-        picks_row = "".join(f"<td><b>{picks[m]}</b></td>" for m in dist.columns)
-        note = (f"<div style='color:#a00'>{html.escape(self.weights_note)}</div>"
-                if self.weights_note else "")
-        return (f"<div style='background:{flag[0]};padding:6px;border-radius:4px'>"
-                f"<b>{flag[1]}</b> — {html.escape(reason)}</div>{note}"
-                f"<table style='border-collapse:collapse'><tr><th>pair</th>{head}</tr>"
-                f"<tr><td>pick</td>{picks_row}</tr>{body}</table>")
+    @property
+    def can_undo(self) -> bool:
+        """Whether :meth:`undo` has a step to undo."""
+        return bool(self._history)
 
     def _render(self) -> None:
-        if self._widget is None or getattr(self, "_quiet", False):
-            return
-        import ipywidgets as W
-
-        n = len(self._visible)
-        pages = max(1, -(-n // self.page_size))
-        self._w_count.value = f"&nbsp;{n} prints · page {self.page + 1} of {pages}&nbsp;"
-        ids = self.page_ids
-        for k, (box, img, btn) in enumerate(self._tiles):
-            if k < len(ids):
-                i = ids[k]
-                box.layout.display = ""
-                img.value = self._thumb(i)
-                btn.image_id = i
-                inside = i in self.group
-                btn.description = ("✓ " if inside else "") + self._title(i)[:18]
-                btn.tooltip = self._title(i)
-                btn.button_style = "success" if inside else ""
-            else:
-                box.layout.display = "none"
-        for k, (box, img, btn) in enumerate(self._slots):
-            if k < len(self.group):
-                box.layout.visibility = "visible"
-                img.value = self._thumb(self.group[k], 150)
-                btn.image_id = self.group[k]
-                btn.tooltip = self._title(self.group[k])
-            else:
-                box.layout.visibility = "hidden"
-        try:
-            self._w_machine.value = self._machine_html()
-        except Exception as e:
-            self._w_machine.value = f"<span style='color:#a00'>⚠ {html.escape(str(e))}</span>"
-        self._w_add.disabled = not self.full
-        self._w_undo.disabled = not self._history
-        rows = []
-        if self.suggestions is not None:
-            for r in self.suggestions.itertuples():
-                b = W.Button(description=f"use #{r.rank}", layout=W.Layout(width="90px"))
-                b.on_click(lambda _, k=r.rank: self._ui(lambda: self.use_suggestion(k)))
-                rows.append(W.HBox([b, W.HTML(f"{r.genre} · {r.kind}: "
-                                              f"{html.escape(r.reason)}")]))
-        self._w_suggestions.children = rows
-        grows = []
-        for g in self.groups:
-            q = g["question_id"]
-            up, down, rm = (W.Button(description=d, layout=W.Layout(width="36px"))
-                            for d in ("↑", "↓", "✕"))
-            up.on_click(lambda _, q=q: self._ui(lambda: self.move_group(q, -1)))
-            down.on_click(lambda _, q=q: self._ui(lambda: self.move_group(q, 1)))
-            rm.on_click(lambda _, q=q: self._ui(lambda: self.remove_group(q)))
-            thumbs = [W.Image(value=self._thumb(g[c], 48), format="png",
-                              layout=W.Layout(width="48px", height="48px", object_fit="contain"))
-                      for c in IMAGE_COLUMNS]
-            grows.append(W.HBox([W.HTML(f"<b>{q}</b> {html.escape(g['genre'])}&nbsp;"),
-                                 *thumbs, up, down, rm]))
-        self._w_groups.children = grows
-        self._w_message.value = html.escape(self.message)
+        if self.controls is not None:
+            self.controls.render()
 
     @property
     def widget(self):
         """The ipywidgets view (built on first use)."""
-        if self._widget is None:
-            self._build()
-            self._render()
-        return self._widget
+        if self.controls is None:
+            self.controls = GroupBuilderControls(self, self._thumb_px)
+            self.controls.render()
+        return self.controls.root
 
     def show(self):
         """The ipywidgets view (as :attr:`widget`)."""
