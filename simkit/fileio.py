@@ -28,7 +28,7 @@ class PathEscapeError(SimkitError, ValueError):
 
 
 def inside(root: str | os.PathLike, relative: str | os.PathLike, *,
-           what: str = "path") -> Path:
+           what: str = "path", allow_absolute: bool = False) -> Path:
     """``root / relative``, refused unless it stays inside ``root`` once resolved.
 
     The one containment check for paths built from data. It is made on the resolved path
@@ -44,11 +44,15 @@ def inside(root: str | os.PathLike, relative: str | os.PathLike, *,
     what : str
         What the value is, for the message (e.g. ``"image id"``, ``"images.csv line 3:
         file"``).
+    allow_absolute : bool
+        Accept an absolute ``relative`` as it is: a table's ``file`` column may name an
+        image anywhere by design (the user wrote it); relative entries are still confined.
 
     Returns
     -------
     Path
-        ``root / relative`` as given (not resolved), checked.
+        ``root / relative`` as given (not resolved), checked; an allowed absolute path as
+        it is.
 
     Raises
     ------
@@ -57,11 +61,14 @@ def inside(root: str | os.PathLike, relative: str | os.PathLike, *,
         longer than :data:`NAME_MAX` bytes.
     """
     text = os.fspath(relative)
-    fix = f"use a plain relative name inside {root}"
+    fix = f"use a plain relative name inside {root}" + (
+        ", or an absolute path" if allow_absolute else "")
     if "\0" in text or not text.strip():
         raise PathEscapeError(f"{what} {text!r}: not a usable file name (empty or with a "
                               f"NUL byte); {fix}")
     rel = Path(text)
+    if rel.is_absolute() and allow_absolute:
+        return rel
     if rel.is_absolute():
         raise PathEscapeError(f"{what} {text!r} is an absolute path; {fix}")
     if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in rel.parts):

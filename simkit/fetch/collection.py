@@ -152,8 +152,8 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
     from tqdm.auto import tqdm
 
     out = Path(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
     src = resolve_source(name, query=query, base_url=base_url, min_interval=min_interval)
+    (out / "images").mkdir(parents=True, exist_ok=True)
     if http is None:
         http = _client(src, user_agent, min_interval=min_interval, retries=retries,
                        backoff=backoff, timeout=timeout)
