@@ -213,6 +213,9 @@ def _sort_by_licence(items: Iterable[Item], allow_licences: Iterable[str],
         if it.image_id in ids_seen:
             continue
         ids_seen.add(it.image_id)
+        if it.error:  # the record itself could not be read
+            report.failed.append((it.image_id, it.error))
+            continue
         if licence_allowed(it.licence, allow_licences):
             accepted.append(it)
         else:
@@ -271,9 +274,9 @@ def _fetch_item(it: Item, out: Path, old: dict | None, http: Http,
     """
     ext = ".png" if it.image_url.lower().endswith(".png") else ".jpg"
     file = f"images/{it.image_id}{ext}"
-    # The name comes from the museum's id: it must stay in images/, also for the .part.
-    inside(out / "images", f"{it.image_id}{ext}.part", what="museum id")
-    dest = inside(out / "images", f"{it.image_id}{ext}", what="museum id")
+    # The name comes from the museum's id: it must stay in out, also for the .part.
+    inside(out, Path(f"{file}.part"), what="museum id")
+    dest = inside(out, Path(file), what="museum id")
     ok = dest.exists() and _is_complete(dest, old)
     if dest.exists() and not ok:
         report.refetched_corrupt += 1

@@ -72,9 +72,18 @@ def require_http(url: str, what: str = "address") -> str:
 class _HttpOnlyRedirect(urllib.request.HTTPRedirectHandler):
     """Follow redirects only to http(s): urllib itself would follow one to ``ftp:``."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        require_http(newurl, f"redirect from {req.full_url} to")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    def http_error_302(self, req, fp, code, msg, headers):
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            try:
+                require_http(urllib.parse.urljoin(req.full_url, location),
+                             f"redirect from {req.full_url} to")
+            except UnsafeUrlError:
+                fp.close()
+                raise
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def _opener() -> urllib.request.OpenerDirector:
@@ -188,8 +197,9 @@ class Http:
         try:
             return self._with_retries(attempt, f"GET {url}")
         except urllib.error.HTTPError as e:
-            raise FetchError(f"GET {url}: HTTP {e.code} {e.reason}; check the address "
-                             f"(--base-url) and the query") from None
+            # ItemGone: a caller reading one record of many may skip it and go on.
+            raise ItemGone(f"GET {url}: HTTP {e.code} {e.reason}; check the address "
+                           f"(--base-url) and the query") from None
 
     def download(self, url: str, dest: Path, verify: Callable[[Path], None]) -> None:
         """Download ``url`` to ``dest`` (atomic rename), resuming ``dest.part`` if present.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from simkit.errors import SimkitError
-from simkit.fetch.http import ApiCache, FetchError, require_http
+from simkit.fetch.http import ApiCache, FetchError, ItemGone, require_http
 
 __all__ = ["CC0", "PUBLIC_DOMAIN", "Source", "SOURCES", "GENRE_KEYWORDS", "Item",
            "infer_genre", "is_open_licence", "licence_allowed", "resolve_source",
@@ -113,6 +113,7 @@ class Item:
     licence: str
     subjects: list[str] = field(default_factory=list)
     genre: str = ""
+    error: str = ""  # why the record could not be read (the item is listed as failed)
 
     @property
     def image_id(self) -> str:
@@ -186,7 +187,12 @@ def _met_items(src: Source, cache: ApiCache, limit: int, full_size: bool) -> Ite
     for oid in data.get("objectIDs") or []:
         if seen >= limit:
             return
-        o = cache.get_json(_url(src.base_url, f"objects/{oid}"))
+        # Quoted: an id from the search answer must not change the path it is asked at.
+        try:
+            o = cache.get_json(_url(src.base_url, f"objects/{urllib.parse.quote(str(oid), '')}"))
+        except ItemGone as e:  # one record is gone; the others go on
+            yield Item("met", str(oid), "", "", "", "", "", "", "", error=str(e))
+            continue
         image = (o.get("primaryImage") if full_size else None) or o.get("primaryImageSmall") \
             or o.get("primaryImage")
         if not image:

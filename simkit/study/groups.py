@@ -109,8 +109,9 @@ def _study_images(out: Path, images: pd.DataFrame, used: list[str],
             raise StudyError(f"image {i!r}: file {src} not found; fetch the collection again "
                              f"(`simkit fetch` resumes) or fix its images.csv")
         if copy_images:
-            # The name comes from the image id: it must stay in out/images once resolved.
-            dest = inside(out / "images", f"{i}{src.suffix.lower()}", what="image id")
+            # The name comes from the image id: it must stay in --out once resolved.
+            # (joined as paths: an absolute id is refused, not nested under images/)
+            dest = inside(out, Path("images") / f"{i}{src.suffix.lower()}", what="image id")
             if not dest.exists() or dest.stat().st_size != src.stat().st_size:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)
