@@ -154,7 +154,8 @@ def test_hostile_image_urls_and_redirects(museum, tmp_path, capsys):
 # -- untrusted image bytes: verified before they are kept ----------------------------------
 def test_hostile_image_bytes_are_refused_and_not_kept(museum, tmp_path, capsys):
     jpeg = _jpeg((10, 200, 10), (64, 64))
-    bodies = {"bomb": _png(100_000, 100_000, rows=1), "huge": _png(12000, 9000), "truncated": jpeg[:len(jpeg) // 2],
+    bodies = {"bomb": _png(100_000, 100_000, rows=1), "huge": _png(12000, 9000),
+              "truncated": jpeg[:len(jpeg) // 2],
               "html": b"<!doctype html><html><body>Not found</body></html>",
               "tiny": _jpeg((1, 1, 1), (8, 8)), "good": jpeg}
     for name, body in bodies.items():
