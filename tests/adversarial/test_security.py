@@ -284,7 +284,6 @@ def test_study_image_path_confined_absolute_allowed(tmp_path):
     images = pd.DataFrame({"image_id": ["in", "up", "abs", "nul"],
                            "file": ["images/a.jpg", "../x.jpg", "/data/x.jpg", "a\0b"],
                            "genre": ["A"] * 4})
-    empty = pd.DataFrame(columns=["question_id", "genre"])
     st = Study.__new__(Study)  # only image_path is exercised: no validation needed
     st.images, st.root = images, tmp_path
     assert st.image_path("in") == tmp_path / "images" / "a.jpg"
@@ -293,7 +292,6 @@ def test_study_image_path_confined_absolute_allowed(tmp_path):
         st.image_path("up")
     with pytest.raises(PathEscapeError, match="NUL"):
         st.image_path("nul")
-    del empty
 
 
 def test_inside_helper(tmp_path):
