@@ -44,6 +44,7 @@ class Museum:
         self.half_once: set[str] = set()            # send half the bytes, then hang up
         self.corrupt_once: set[str] = set()         # send garbage of the right length
         self.fail_once: dict[str, int] = {}         # path -> HTTP status to answer once
+        self.redirects: dict[str, str] = {}         # path -> Location of a 302 answer
         self.images_served = 0
         self.lock = threading.Lock()
 
@@ -80,6 +81,9 @@ def _handler(museum: Museum):
                 status = museum.fail_once.pop(url.path, None)
             if status:
                 return self._send(status, b"busy", "text/plain", {"Retry-After": "0"})
+            if url.path in museum.redirects:
+                return self._send(302, b"", "text/plain",
+                                  {"Location": museum.redirects[url.path]})
             if is_image:
                 with museum.lock:
                     if (museum.drop_images_after is not None

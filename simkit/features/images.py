@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # heavy imports stay out of import time
 __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
-    "image_aspect",
+    "image_aspect", "verify_image",
 ]
 
 #: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
@@ -116,6 +116,20 @@ def load_rgb(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> "PILIm
         except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
             raise ImageError(f"{path}: the image data is truncated or corrupt ({e}); "
                              f"copy or export the image again") from None
+
+
+def verify_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> None:
+    """Check that ``path`` is an image simkit can use, before untrusted bytes are kept.
+
+    The same decoder and limits as :func:`load_rgb` (header, ``max_pixels``, the smallest
+    side, every byte decoded), so a downloaded file passes exactly when a study could use it.
+
+    Raises
+    ------
+    ImageError
+        Naming the file and what is wrong with it.
+    """
+    load_rgb(path, max_pixels=max_pixels).close()
 
 
 def image_aspect(path: str | os.PathLike) -> float:

@@ -10,6 +10,7 @@ A *collection* is a folder with ``images.csv`` and the image files::
                       source, source_id, source_url, image_url, licence, sha256, bytes, subjects
       images/         one JPEG per print (file is relative to COLLECTION/)
       refused.csv     items left out because their licence is not public domain / CC0
+      failed.csv      items that could not be fetched this run, with the reason
       SOURCE.md       where the images come from, when, under which licence
       .simkit-fetch/  the recorded API answers (a second run asks the museum nothing)
 
@@ -35,8 +36,12 @@ Downloads are
   matches (corrupt, truncated, edited) is fetched again;
 - **resumable**: bytes arrive in ``NAME.part`` and continue with an HTTP ``Range`` request
   after an interruption; images.csv is saved as the run goes;
-- **verified**: a download must have the announced length and decode as an image, or it is
-  fetched again;
+- **verified**: a download must have the announced length and decode completely as an
+  image within simkit's limits (:func:`simkit.features.images.verify_image`: at most
+  100 million pixels, both sides at least 32 px) before it is kept, or it is fetched again;
+- **safe**: only http(s) addresses are read (also after redirects), file names made from
+  museum ids stay inside ``images/``, and one bad item (refused address, too large, not an
+  image, 4xx) is listed in ``failed.csv`` with its reason while the others go on;
 - **polite**: one request at a time, at most one per ``min_interval`` seconds (AIC asks for
   at most 60 a minute), a User-Agent that names simkit, retries with exponential back-off on
   429 and 5xx (honouring ``Retry-After``) and on dropped connections.
@@ -50,18 +55,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 
 from simkit.features.cache import content_hash
+from simkit.features.images import verify_image
 from simkit.fetch.http import USER_AGENT, ApiCache, FetchError, Http, ItemGone, utc_now
 from simkit.fetch.sources import (Item, Source, licence_allowed, resolve_source,
                                   source_items)
-from simkit.fileio import write_csv, write_text
+from simkit.fileio import PathEscapeError, inside, write_csv, write_text
 
-__all__ = ["COLUMNS", "LicenceRefused", "FetchReport", "fetch_collection", "verify_image",
-           "image_size"]
+__all__ = ["COLUMNS", "MAX_FAILURES_IN_A_ROW", "LicenceRefused", "FetchReport",
+           "fetch_collection", "verify_image", "image_size"]
 
 #: Columns of a collection's images.csv, in order.
 COLUMNS = ["image_id", "file", "genre", "title", "artist", "date", "year", "width", "height",
@@ -73,14 +79,9 @@ class LicenceRefused(FetchError):
     """Every item was refused for its licence."""
 
 
-def verify_image(path: Path) -> None:
-    """Raise ValueError when ``path`` does not decode completely as an image."""
-    from PIL import Image, UnidentifiedImageError
-    try:
-        with Image.open(path) as im:
-            im.load()  # decodes every byte: catches truncation that verify() misses
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"not a complete image: {e}") from None
+#: After this many items in a row fail on the connection, the server is taken to be gone
+#: and the fetch stops (a rerun resumes); fewer are listed as failed and skipped.
+MAX_FAILURES_IN_A_ROW = 3
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -113,7 +114,7 @@ class FetchReport:
             lines.append(f"refused (licence not public domain / CC0): {len(self.refused)} — "
                          f"see refused.csv; opt in with --allow-licence LICENCE")
         if self.failed:
-            lines.append(f"failed: {len(self.failed)}")
+            lines.append(f"failed: {len(self.failed)} — see failed.csv")
             lines += [f"  {i}: {why}" for i, why in self.failed[:5]]
         return "\n".join(lines)
 
@@ -151,8 +152,8 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
     from tqdm.auto import tqdm
 
     out = Path(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
     src = resolve_source(name, query=query, base_url=base_url, min_interval=min_interval)
+    (out / "images").mkdir(parents=True, exist_ok=True)
     if http is None:
         http = _client(src, user_agent, min_interval=min_interval, retries=retries,
                        backoff=backoff, timeout=timeout)
@@ -171,18 +172,12 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
 
     bar = tqdm(total=len(accepted), desc=f"fetch {name}", unit="img", disable=not progress)
     try:
-        for k, it in enumerate(accepted):
-            row = _fetch_item(it, out, existing.get(it.image_id), http, report, len(accepted))
-            bar.update(1)
-            if row is None:
-                continue
-            rows[it.image_id] = row
-            if k % 20 == 19:
-                save()  # progress survives a crash
+        _fetch_all(accepted, out, existing, http, report, rows, save, bar.update)
     finally:
         bar.close()
         save()
         _write_refused(out, refused)
+        _write_failed(out, report, accepted)
         report.images = len(rows)
         report.requests = http.requests
         _write_source_note(out, name, src, report, len(accepted))
@@ -218,6 +213,9 @@ def _sort_by_licence(items: Iterable[Item], allow_licences: Iterable[str],
         if it.image_id in ids_seen:
             continue
         ids_seen.add(it.image_id)
+        if it.error:  # the record itself could not be read
+            report.failed.append((it.image_id, it.error))
+            continue
         if licence_allowed(it.licence, allow_licences):
             accepted.append(it)
         else:
@@ -240,12 +238,45 @@ def _is_complete(dest: Path, old: dict | None) -> bool:
         return False
 
 
-def _fetch_item(it: Item, out: Path, old: dict | None, http: Http, report: FetchReport,
-                n_accepted: int) -> dict | None:
-    """Make sure ``it``'s image is in ``out``; its images.csv row, or None if it is gone."""
+def _fetch_all(accepted: list[Item], out: Path, existing: dict[str, dict], http: Http,
+               report: FetchReport, rows: dict[str, dict], save: Callable[[], None],
+               step: Callable[[int], object]) -> None:
+    """Fetch every accepted item into ``rows``; a failing item is listed, the others go on.
+
+    Stops with :class:`FetchError` only when :data:`MAX_FAILURES_IN_A_ROW` items in a row
+    fail on the connection (the server is gone: a rerun resumes).
+    """
+    in_a_row = 0
+    for k, it in enumerate(accepted):
+        try:
+            rows[it.image_id] = _fetch_item(it, out, existing.get(it.image_id), http, report)
+            in_a_row = 0
+        except (ItemGone, PathEscapeError) as e:  # this item is bad; the others may be fine
+            report.failed.append((it.image_id, str(e)))
+        except FetchError as e:  # the connection: this item, or the whole server?
+            report.failed.append((it.image_id, str(e)))
+            in_a_row += 1
+            if in_a_row >= MAX_FAILURES_IN_A_ROW:
+                raise FetchError(f"{e}\n({report.downloaded + report.reused} of "
+                                 f"{len(accepted)} images are complete and kept)") from None
+        step(1)
+        if k % 20 == 19:
+            save()  # progress survives a crash
+
+
+def _fetch_item(it: Item, out: Path, old: dict | None, http: Http,
+                report: FetchReport) -> dict:
+    """Make sure ``it``'s image is in ``out``; its images.csv row.
+
+    Raises :class:`ItemGone` (or its :class:`~simkit.fetch.http.ItemFailed`) and
+    :class:`PathEscapeError` for this item alone, :class:`FetchError` when the server does
+    not answer.
+    """
     ext = ".png" if it.image_url.lower().endswith(".png") else ".jpg"
     file = f"images/{it.image_id}{ext}"
-    dest = out / file
+    # The name comes from the museum's id: it must stay in out, also for the .part.
+    inside(out, Path(f"{file}.part"), what="museum id")
+    dest = inside(out, Path(file), what="museum id")
     ok = dest.exists() and _is_complete(dest, old)
     if dest.exists() and not ok:
         report.refetched_corrupt += 1
@@ -253,14 +284,7 @@ def _fetch_item(it: Item, out: Path, old: dict | None, http: Http, report: Fetch
     if ok:
         report.reused += 1
     else:
-        try:
-            http.download(it.image_url, dest, verify_image)
-        except ItemGone as e:  # this item is gone; the others may be fine
-            report.failed.append((it.image_id, str(e)))
-            return None
-        except FetchError as e:
-            raise FetchError(f"{e}\n({report.downloaded + report.reused} of "
-                             f"{n_accepted} images are complete and kept)") from None
+        http.download(it.image_url, dest, verify_image)
         report.downloaded += 1
     w, h = image_size(dest)
     return {
@@ -278,6 +302,16 @@ def _write_refused(out: Path, refused: list[dict]) -> None:
         write_csv(pd.DataFrame(refused), out / "refused.csv")
     elif (out / "refused.csv").exists():
         (out / "refused.csv").unlink()
+
+
+def _write_failed(out: Path, report: FetchReport, accepted: list[Item]) -> None:
+    """failed.csv lists this run's failed items and why; when none failed, there is none."""
+    urls = {it.image_id: it.image_url for it in accepted}
+    if report.failed:
+        write_csv(pd.DataFrame([{"image_id": i, "image_url": urls.get(i, ""), "reason": why}
+                                for i, why in report.failed]), out / "failed.csv")
+    elif (out / "failed.csv").exists():
+        (out / "failed.csv").unlink()
 
 
 def _write_source_note(out: Path, name: str, src: Source, report: FetchReport,

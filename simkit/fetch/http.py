@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,9 @@ from simkit import __version__
 from simkit.errors import SimkitError
 from simkit.fileio import atomic_write
 
-__all__ = ["USER_AGENT", "FetchError", "ItemGone", "Http", "ApiCache", "utc_now"]
+__all__ = ["USER_AGENT", "SCHEMES", "MAX_DOWNLOAD_BYTES", "MAX_JSON_BYTES", "FetchError",
+           "ItemGone", "ItemFailed", "UnsafeUrlError", "require_http", "Http", "ApiCache",
+           "utc_now"]
 
 USER_AGENT = (f"simkit/{__version__} (image-similarity research kit; "
               f"+https://github.com/simkit; one request at a time)")
@@ -32,15 +35,80 @@ class ItemGone(FetchError):
     """The server answered 4xx for one image: that item is skipped, the others go on."""
 
 
+class ItemFailed(ItemGone):
+    """One image cannot be kept (refused address, too big, not a usable image): that item is
+    recorded as failed, the others go on."""
+
+
+class UnsafeUrlError(ItemFailed):
+    """An address that is not http(s) (``file:``, ``ftp:``, …), named by a manifest, a
+    record, a redirect or the command line; simkit reads the network over http(s) only."""
+
+
+#: The only URL schemes simkit reads: a remote answer must never open a local file.
+SCHEMES = ("http", "https")
+#: A download larger than this is refused (a hostile server could fill the disk).
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: An API answer larger than this is refused.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def require_http(url: str, what: str = "address") -> str:
+    """``url`` if it is an http(s) address with a host; else :class:`UnsafeUrlError`.
+
+    The one scheme check: every request, every redirect and the ``iiif:`` manifest URL pass
+    through it.
+    """
+    try:
+        parts = urllib.parse.urlsplit(str(url))
+    except ValueError as e:
+        raise UnsafeUrlError(f"{what} {str(url)[:200]!r} is not a valid URL ({e})") from None
+    if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+        raise UnsafeUrlError(f"{what} {str(url)[:200]!r}: only http:// and https:// "
+                             f"addresses are read; give an http(s) URL")
+    return str(url)
+
+
+class _HttpOnlyRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s): urllib itself would follow one to ``ftp:``."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            try:
+                require_http(urllib.parse.urljoin(req.full_url, location),
+                             f"redirect from {req.full_url} to")
+            except UnsafeUrlError:
+                fp.close()
+                raise
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener with the http(s) handlers only (no file:, ftp: or data: handler)."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    _HttpOnlyRedirect(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
 
 _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError,
               socket.timeout, TimeoutError)
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, wait: float | None = None):
+    """Worth another try; ``item``: the file itself was wrong (not the connection), so the
+    last failure is this item's, and the others go on."""
+
+    def __init__(self, reason: str, wait: float | None = None, *, item: bool = False):
         super().__init__(reason)
         self.wait = wait
+        self.item = item
 
 
 class Http:
@@ -52,16 +120,19 @@ class Http:
     def __init__(self, *, user_agent: str = USER_AGENT, min_interval: float = 1.0,
                  retries: int = 4, backoff: float = 1.0, timeout: float = 60.0,
                  extra_headers: dict | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
         self.user_agent = user_agent
         self.min_interval = float(min_interval)
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.timeout = float(timeout)
         self.headers = {"User-Agent": user_agent, **(extra_headers or {})}
+        self.max_bytes = int(max_bytes)
         self.requests = 0
         self._sleep = sleep
         self._last = 0.0
+        self._opener = _opener()
 
     def _wait_turn(self) -> None:
         gap = self.min_interval - (time.monotonic() - self._last)
@@ -70,11 +141,12 @@ class Http:
         self._last = time.monotonic()
 
     def _open(self, url: str, headers: dict | None = None):
+        require_http(url)
         self._wait_turn()
         self.requests += 1
         req = urllib.request.Request(url, headers={**self.headers, **(headers or {})})
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout)
+            return self._opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as e:
             if e.code == 429 or e.code >= 500:
                 wait = None
@@ -95,6 +167,8 @@ class Http:
             except _Retry as r:
                 last = str(r)
                 if attempt == self.retries:
+                    if r.item:
+                        raise ItemFailed(f"{last} (after {self.retries + 1} tries)") from None
                     break
                 self._sleep(r.wait if r.wait is not None else self.backoff * 2 ** attempt)
             except urllib.error.HTTPError:
@@ -112,7 +186,10 @@ class Http:
         """The JSON answer of ``url`` (retried on 429, 5xx and dropped connections)."""
         def attempt(_):
             with self._open(url, {"Accept": "application/json"}) as resp:
-                body = resp.read()
+                body = resp.read(MAX_JSON_BYTES + 1)
+            if len(body) > MAX_JSON_BYTES:
+                raise FetchError(f"GET {url}: the answer is larger than {MAX_JSON_BYTES:,} "
+                                 f"bytes; check the address (--base-url)")
             try:
                 return json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
@@ -120,54 +197,78 @@ class Http:
         try:
             return self._with_retries(attempt, f"GET {url}")
         except urllib.error.HTTPError as e:
-            raise FetchError(f"GET {url}: HTTP {e.code} {e.reason}; check the address "
-                             f"(--base-url) and the query") from None
+            # ItemGone: a caller reading one record of many may skip it and go on.
+            raise ItemGone(f"GET {url}: HTTP {e.code} {e.reason}; check the address "
+                           f"(--base-url) and the query") from None
 
     def download(self, url: str, dest: Path, verify: Callable[[Path], None]) -> None:
         """Download ``url`` to ``dest`` (atomic rename), resuming ``dest.part`` if present.
 
-        ``verify(part)`` raises ``ValueError`` for a corrupt file; it is then deleted and
-        fetched again (counted as a try).
+        The bytes arrive in ``dest.part`` and become ``dest`` only once ``verify(part)``
+        accepts them. ``verify`` raises ``ValueError`` for a file that cannot be kept; it is
+        deleted and fetched again (counted as a try).
+
+        Raises
+        ------
+        ItemGone
+            The server answered 4xx for this image.
+        ItemFailed
+            The address is not http(s) (also after a redirect), the file is larger than
+            ``max_bytes``, or it still fails ``verify`` at the last try; no ``.part`` is left.
+        FetchError
+            The server stays unreachable; the ``.part`` is kept for the next run to resume.
         """
         part = dest.with_name(dest.name + ".part")
-
-        def attempt(_):
-            have = part.stat().st_size if part.exists() else 0
-            headers = {"Range": f"bytes={have}-"} if have else {}
-            try:
-                resp = self._open(url, headers)
-            except urllib.error.HTTPError as e:
-                if e.code == 416 and have:  # the .part is not a prefix we can extend
-                    part.unlink()
-                    raise _Retry(f"range not satisfiable for {url}", 0.0) from None
-                raise
-            with resp:
-                resumed = have > 0 and resp.status == 206
-                length = resp.headers.get("Content-Length")
-                total = (have if resumed else 0) + int(length) if length else None
-                with open(part, "ab" if resumed else "wb") as fh:
-                    while True:
-                        chunk = resp.read(1 << 16)
-                        if not chunk:
-                            break
-                        fh.write(chunk)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            size = part.stat().st_size
-            if total is not None and size < total:
-                raise _Retry(f"{url}: connection dropped after {size} of {total} bytes", 0.0)
-            try:
-                verify(part)
-            except ValueError as e:
-                part.unlink(missing_ok=True)
-                raise _Retry(f"{url}: corrupt download ({e})", 0.0) from None
-            os.replace(part, dest)
-
         try:
-            self._with_retries(attempt, f"download {url}")
+            self._with_retries(lambda _: self._download_once(url, part, dest, verify),
+                               f"download {url}")
         except urllib.error.HTTPError as e:
+            part.unlink(missing_ok=True)
             raise ItemGone(f"download {url}: HTTP {e.code} {e.reason}") from None
+        except ItemFailed:
+            part.unlink(missing_ok=True)
+            raise
 
+    def _download_once(self, url: str, part: Path, dest: Path,
+                       verify: Callable[[Path], None]) -> None:
+        """One try of :meth:`download`."""
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            resp = self._open(url, headers)
+        except urllib.error.HTTPError as e:
+            if e.code == 416 and have:  # the .part is not a prefix we can extend
+                part.unlink()
+                raise _Retry(f"range not satisfiable for {url}", 0.0) from None
+            raise
+        with resp:
+            resumed = have > 0 and resp.status == 206
+            length = resp.headers.get("Content-Length")
+            total = (have if resumed else 0) + int(length) if length else None
+            if total is not None and total > self.max_bytes:
+                raise ItemFailed(f"{url}: {total:,} bytes announced, more than the limit "
+                                 f"of {self.max_bytes:,}; not downloaded")
+            with open(part, "ab" if resumed else "wb") as fh:
+                size = fh.tell()
+                while chunk := resp.read(1 << 16):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise ItemFailed(f"{url}: more than {self.max_bytes:,} bytes; "
+                                         f"not kept")
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        size = part.stat().st_size
+        if total is not None and size < total:
+            raise _Retry(f"{url}: connection dropped after {size} of {total} bytes", 0.0)
+        try:
+            verify(part)
+        except ValueError as e:
+            part.unlink(missing_ok=True)
+            # Named after the download, not the temporary file the user never sees.
+            why = str(e).replace(str(part), url)
+            raise _Retry(f"{why}", 0.0, item=True) from None
+        os.replace(part, dest)
 
 
 class ApiCache:

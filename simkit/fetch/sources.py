@@ -10,7 +10,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from simkit.fetch.http import ApiCache, FetchError
+from simkit.errors import SimkitError
+from simkit.fetch.http import ApiCache, FetchError, ItemGone, require_http
 
 __all__ = ["CC0", "PUBLIC_DOMAIN", "Source", "SOURCES", "GENRE_KEYWORDS", "Item",
            "infer_genre", "is_open_licence", "licence_allowed", "resolve_source",
@@ -112,6 +113,7 @@ class Item:
     licence: str
     subjects: list[str] = field(default_factory=list)
     genre: str = ""
+    error: str = ""  # why the record could not be read (the item is listed as failed)
 
     @property
     def image_id(self) -> str:
@@ -185,7 +187,12 @@ def _met_items(src: Source, cache: ApiCache, limit: int, full_size: bool) -> Ite
     for oid in data.get("objectIDs") or []:
         if seen >= limit:
             return
-        o = cache.get_json(_url(src.base_url, f"objects/{oid}"))
+        # Quoted: an id from the search answer must not change the path it is asked at.
+        try:
+            o = cache.get_json(_url(src.base_url, f"objects/{urllib.parse.quote(str(oid), '')}"))
+        except ItemGone as e:  # one record is gone; the others go on
+            yield Item("met", str(oid), "", "", "", "", "", "", "", error=str(e))
+            continue
         image = (o.get("primaryImage") if full_size else None) or o.get("primaryImageSmall") \
             or o.get("primaryImage")
         if not image:
@@ -270,15 +277,16 @@ def resolve_source(name: str, *, query: str | None = None, base_url: str | None 
     Raises :class:`~simkit.fetch.http.FetchError` for an unknown name.
     """
     if name.startswith("iiif:"):
-        src = Source("iiif", name[5:], "", {}, 1.0 if min_interval is None else min_interval,
-                     "IIIF manifest")
+        src = Source("iiif", require_http(name[5:], "IIIF manifest URL"), "", {},
+                     1.0 if min_interval is None else min_interval, "IIIF manifest")
     elif name in SOURCES:
         src = SOURCES[name]
     else:
         raise FetchError(f"unknown collection {name!r}; choose one of "
                          f"{', '.join(SOURCES)} or iiif:MANIFEST_URL")
     if base_url or query is not None:
-        src = Source(src.kind, base_url or src.base_url,
+        base = require_http(base_url, "--base-url") if base_url else src.base_url
+        src = Source(src.kind, base,
                      src.query if query is None else query, src.params, src.min_interval,
                      src.description)
     return src
@@ -286,9 +294,23 @@ def resolve_source(name: str, *, query: str | None = None, base_url: str | None 
 
 def source_items(src: Source, cache: ApiCache, *, limit: int, width: int,
                  iiif_url: str | None = None, full_size: bool = False) -> Iterator[Item]:
-    """The items ``src`` lists (at most ``limit`` with an image), read through ``cache``."""
+    """The items ``src`` lists (at most ``limit`` with an image), read through ``cache``.
+
+    An answer of an unexpected shape (a list where a record should be, a number for a
+    title, …) raises :class:`~simkit.fetch.http.FetchError` naming the source, not a
+    traceback.
+    """
     if src.kind == "aic":
-        return _aic_items(src, cache, limit, width, iiif_url)
-    if src.kind == "met":
-        return _met_items(src, cache, limit, full_size)
-    return _iiif_items(src.base_url, cache, limit, width)
+        items = _aic_items(src, cache, limit, width, iiif_url)
+    elif src.kind == "met":
+        items = _met_items(src, cache, limit, full_size)
+    else:
+        items = _iiif_items(src.base_url, cache, limit, width)
+    try:
+        yield from items
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
+        if isinstance(e, SimkitError):
+            raise
+        raise FetchError(f"{src.base_url}: the server's answer is not shaped like a "
+                         f"{src.kind} record ({type(e).__name__}: {e}); check the address "
+                         f"(--base-url or the iiif: URL)") from None

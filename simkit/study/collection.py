@@ -15,11 +15,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.fileio import PathEscapeError, inside
 from simkit.study.model import (StudyError, check_unique, read_study_csv, read_table,
                                 row_location)
 
-__all__ = ["CollectionError", "Collection", "load_collection", "read_images", "ASPECTS",
-           "image_aspects", "filter_images"]
+__all__ = ["CollectionError", "Collection", "load_collection", "read_images", "image_file",
+           "ASPECTS", "image_aspects", "filter_images"]
 
 #: Aspect-ratio filters: width / height ranges.
 ASPECTS = {"portrait": (0.0, 0.95), "square": (0.95, 1.05), "landscape": (1.05, np.inf)}
@@ -49,13 +50,12 @@ class Collection:
         row = self.images.loc[self.images["image_id"] == image_id]
         if row.empty:
             raise CollectionError(f"{image_id!r} is not an image_id of {self.root / self.source}")
-        f = Path(row.iloc[0]["file"])
-        return f if f.is_absolute() else self.root / f
+        return image_file(self.root, row.iloc[0]["file"], f"image {image_id!r}")
 
     @property
     def paths(self) -> dict[str, Path]:
         """``{image_id: absolute path}`` in file order (the input of feature extraction)."""
-        return {i: (Path(f) if Path(f).is_absolute() else self.root / f)
+        return {i: image_file(self.root, f, f"image {i!r}")
                 for i, f in zip(self.ids, self.images["file"])}
 
     def labels(self, column: str) -> np.ndarray:
@@ -108,13 +108,23 @@ def load_collection(path: str | os.PathLike, *, check_files: bool = True) -> Col
             if f == "":
                 raise CollectionError(f"{row_location(df, i)}: empty file; give the image's path "
                                       f"(relative to {root})")
-            p = Path(f) if Path(f).is_absolute() else root / f
+            p = image_file(root, f, row_location(df, i))
             if not p.is_file():
                 raise CollectionError(f"{row_location(df, i)}: image file {f!r} not found (looked "
                                       f"for {p}); fix the path (relative to the folder)")
     if df.empty:
         raise CollectionError(f"{root / source}: no images listed; add one row per image")
     return Collection(root, df, source)
+
+
+def image_file(root: Path, file: str, where: str) -> Path:
+    """The image file ``file`` of the collection ``root``: an absolute path as written (the
+    user's choice), a relative one only if it stays inside ``root`` once resolved (``..``
+    and symbolic links followed). Raises :class:`CollectionError` naming ``where``."""
+    try:
+        return inside(root, file, what=f"{where}: file", allow_absolute=True)
+    except PathEscapeError as e:
+        raise CollectionError(str(e)) from None
 
 
 def _read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
@@ -144,8 +154,8 @@ def read_images(path: str | os.PathLike) -> pd.DataFrame:
     check_unique(df, "image_id", "image")
     lines = df.attrs.get("lines", [])
     df = df.reset_index(drop=True)
-    df["path"] = [str(Path(f) if Path(f).is_absolute() else (root / f).resolve())
-                  for f in df["file"]]
+    files = [image_file(root, f, row_location(df, k)) for k, f in enumerate(df["file"])]
+    df["path"] = [str(p if p.is_absolute() else p.resolve()) for p in files]
     if "width" in df.columns and "height" in df.columns:
         w = pd.to_numeric(df["width"], errors="coerce")
         h = pd.to_numeric(df["height"], errors="coerce")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.fileio import inside
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ _STUDY_META = ["title", "artist", "date", "year", "width", "height", "source_url
 
 def _study_images(out: Path, images: pd.DataFrame, used: list[str],
                   copy_images: bool) -> pd.DataFrame:
-    """images.csv of the study ``out``: the ``used`` images, files relative to ``out``."""
+    """images.csv of the study ``out``: the ``used`` images, each ``file`` absolute (or,
+    copied, relative to ``out``)."""
     by_id = images.set_index(images["image_id"].astype(str))
     unknown = [i for i in used if i not in by_id.index]
     if unknown:
@@ -107,13 +109,16 @@ def _study_images(out: Path, images: pd.DataFrame, used: list[str],
             raise StudyError(f"image {i!r}: file {src} not found; fetch the collection again "
                              f"(`simkit fetch` resumes) or fix its images.csv")
         if copy_images:
-            dest = out / "images" / f"{i}{src.suffix.lower()}"
+            # The name comes from the image id: it must stay in --out once resolved.
+            # (joined as paths: an absolute id is refused, not nested under images/)
+            dest = inside(out, Path("images") / f"{i}{src.suffix.lower()}", what="image id")
             if not dest.exists() or dest.stat().st_size != src.stat().st_size:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)
             file = dest.relative_to(out).as_posix()
         else:
-            file = Path(os.path.relpath(src.resolve(), out.resolve())).as_posix()
+            # Absolute: a relative file of a study must stay inside the study folder.
+            file = src.resolve().as_posix()
         row = {"image_id": i, "file": file, "genre": str(r.get("genre", "") or "")}
         for c in _STUDY_META:
             if c in by_id.columns and str(r.get(c, "") or "") not in ("", "nan"):
@@ -130,8 +135,9 @@ def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.Data
     """Write ``images`` (with a ``path`` column: where each file is) and ``questions`` as
     the study folder ``out``, validated before anything is replaced.
 
-    Only the images the questions use are listed. ``file`` is relative to ``out`` (or the
-    image is copied into ``out/images`` with ``copy_images``). An existing
+    Only the images the questions use are listed. ``file`` is the image's absolute path (or
+    the image is copied into ``out/images`` with ``copy_images``, and ``file`` is relative:
+    ``images/ID.jpg``, checked to stay there). An existing
     ``responses.csv`` / ``participants.csv`` / ``choices.csv`` is kept and must still fit
     (``keep_existing``); otherwise an empty ``responses.csv`` (header only) is written.
     ``choices`` (``question_id, method, choice``) replaces ``choices.csv``.

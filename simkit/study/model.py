@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from simkit.errors import SimkitError
-from simkit.fileio import write_csv
+from simkit.fileio import inside, write_csv
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
@@ -121,8 +121,12 @@ class Study:
         row = self.images.loc[self.images["image_id"] == image_id]
         if row.empty:
             raise KeyError(f"unknown image_id {image_id!r}")
-        file = Path(row.iloc[0]["file"])
-        return file if file.is_absolute() or self.root is None else self.root / file
+        file = str(row.iloc[0]["file"])
+        if self.root is None:
+            return Path(file)
+        # An absolute path is the user's choice; a relative one must stay in the study.
+        return inside(self.root, file, what=f"images.csv: file of image {image_id!r}",
+                      allow_absolute=True)
 
     @property
     def exclusions(self) -> pd.DataFrame:
