@@ -32,7 +32,7 @@ import pandas as pd
 from simkit.errors import SimkitError
 
 __all__ = ["atomic_write", "write_csv", "write_text", "WriteError", "OverwriteRefused",
-           "write_error", "file_mode", "replace_set", "backup_file"]
+           "write_error", "file_mode", "replace_set", "replace_files", "backup_file"]
 
 
 @contextlib.contextmanager
@@ -255,3 +255,36 @@ def backup_file(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
                 os.unlink(tmp)
     except OSError as e:
         raise write_error(e, folder) or e from None
+
+
+@contextlib.contextmanager
+def replace_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Write several output files anywhere, then rename them all in: a set of files.
+
+    Yields one temporary sibling path per target (same suffix, hidden name). Only when
+    every one is written are they renamed over their targets, one quick rename each; on
+    any error none is, and the temporaries are removed. Use :func:`replace_set` when the
+    outputs share a folder of their own.
+    """
+    targets = [Path(p) for p in paths]
+    temps = []
+    try:
+        for t in targets:
+            t.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{t.stem}.", suffix=f".tmp{t.suffix}",
+                                       dir=t.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield list(temps)
+        for tmp, t in zip(temps, targets):
+            os.chmod(tmp, file_mode())
+            os.replace(tmp, t)
+    except OSError as e:
+        if isinstance(e, SimkitError):
+            raise
+        where = next((t for tmp, t in zip(temps, targets) if str(tmp) in str(e)), targets[0])
+        raise write_error(e, where) or e from None
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)

@@ -25,8 +25,14 @@ def check_foreign(path: Path) -> None:
     Reads the schema over a read-only connection, so a file that is refused (someone
     else's database, or no database at all) is never modified: not even switched to WAL.
     """
-    with open(path, "rb") as fh:
-        header = fh.read(16)
+    if not path.is_file():
+        raise _not_a_store(path, "not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as e:
+        raise VoteStoreError(f"{path}: cannot read the vote store ({e.strerror}); make it "
+                             f"readable") from None
     if header != b"SQLite format 3\x00":
         raise _not_a_store(path, "not an SQLite file")
     try:

@@ -414,9 +414,11 @@ class VoteStore:
         """Write ``responses.csv`` and ``participants.csv`` into the study folder
         (atomically) and return their paths.
 
-        The folder's questions must be this store's (else :class:`StoreMismatch`). An
-        existing responses.csv / participants.csv with other content is first copied to
-        ``STUDY/backup/NAME-YYYYmmdd-HHMMSS.csv``, so no earlier votes are lost."""
+        The folder's questions must be this store's (else :class:`StoreMismatch`). What
+        would be written is checked first (a store that cannot make a valid study is
+        refused with :class:`VoteStoreError` and nothing is replaced). An existing
+        responses.csv / participants.csv with other content is first copied to a unique
+        ``STUDY/backup/NAME-YYYYmmdd-HHMMSS-ffffff.csv``, so no earlier votes are lost."""
         root = Path(study_dir.root if isinstance(study_dir, Study) else study_dir)
         self.check_study(read_questions(root))
         return write_with_backup(root, self.responses(), self.participants_table())

@@ -312,3 +312,23 @@ def test_export_killed_at_random_leaves_a_complete_study(demo):
         assert rows <= set(map(tuple, stored.to_numpy()))
         for b in (demo / "backup").glob("*.csv") if (demo / "backup").exists() else []:
             assert b.stat().st_size > 0  # never a half-written backup
+
+
+def test_a_folder_where_the_store_should_be_is_refused(demo, capsys):
+    (demo / "votes.sqlite").mkdir()
+    assert cli.main(["collect", str(demo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_several_output_files_are_replaced_together(tmp_path, monkeypatch):
+    a, b = tmp_path / "report.json", tmp_path / "sub" / "choices.csv"
+    with fileio.replace_files(a, b) as (sa, sb):
+        fileio.write_text("old report", sa)
+        fileio.write_text("old choices", sb)
+    _enospc_after(monkeypatch, 2)
+    with pytest.raises(fileio.WriteError, match="no space left.*nothing was replaced"):
+        with fileio.replace_files(a, b) as (sa, sb):
+            fileio.write_text("new report", sa)
+            fileio.write_text("new choices", sb)  # the disk fills here
+    assert (a.read_text(), b.read_text()) == ("old report", "old choices")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["choices.csv", "report.json", "sub"]
