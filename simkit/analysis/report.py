@@ -14,7 +14,14 @@ import pandas as pd
 
 from simkit.fileio import write_csv
 
-__all__ = ["display_name", "format_tables", "format_replay", "save_tables"]
+__all__ = ["display_name", "format_tables", "format_replay", "save_tables", "RESULT_FILES"]
+
+#: The names a results folder of ``simkit tables`` may hold (glob patterns): the tables
+#: and the machine choices computed for them. A folder holding anything else is the
+#: user's and is not replaced (see :func:`simkit.fileio.replace_set`).
+RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.csv",
+                "easy.csv", "chance.csv", "vote_counts.csv", "choices.csv",
+                "pair_distances.csv")
 
 def display_name(method: str) -> str:
     """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;

@@ -170,7 +170,7 @@ def _metric(args: argparse.Namespace) -> "PerceptualMetric":
 
 def score(args: argparse.Namespace) -> int:
     """``simkit perceptual score``: write ``n_triplets``, ``score_2afc`` (eq. 5) and more."""
-    from simkit.fileio import write_csv, write_text
+    from simkit.fileio import replace_files, write_csv, write_text
     from simkit.methods.perceptual.metrics import comparison_parts
     from simkit.methods.perceptual.networks import load_network
     from simkit.methods.perceptual.twoafc import human_ceiling, triplet_statistics
@@ -190,14 +190,19 @@ def score(args: argparse.Namespace) -> int:
            "method": metric.name, "scalars": args.scalars, "size": args.size,
            **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
            "score_2afc": result, "human_ceiling_2afc": human_ceiling(triplets.J)}
+    choices = None
     if kind == "study" and args.choices_out:
         from simkit.methods.perceptual.adaptation import study_choices
         from simkit.study.model import load_study
         choices, _, _ = study_choices(load_study(path), [metric], batch_size=args.batch_size,
                                       progress=not args.no_progress)
-        write_csv(choices, args.choices_out)
         out["choices_out"] = str(args.choices_out)
-    write_text(json.dumps(out, indent=2, default=str) + "\n", args.out)
+    # the report and the choices it names are replaced together, or neither is
+    targets = [args.out] + ([args.choices_out] if choices is not None else [])
+    with replace_files(*targets) as staged:
+        write_text(json.dumps(out, indent=2, default=str) + "\n", staged[0])
+        if choices is not None:
+            write_csv(choices, staged[1])
     print(f"{metric.name} on {kind} ({len(triplets)} triplets): 2AFC = {result:.4f} "
           f"(human ceiling {out['human_ceiling_2afc']:.4f})"
           + ("" if out["meaningful"] else "  [RANDOM NETWORK: MEANINGLESS]"))
@@ -262,7 +267,7 @@ def _statistics(kind: str, path: Path, args: argparse.Namespace, net: "LossNetwo
 
 def adapt(args: argparse.Namespace) -> int:
     """``simkit perceptual adapt``: learn the scalars, save them and a JSON report."""
-    from simkit.fileio import write_text
+    from simkit.fileio import replace_files, write_text
     from simkit.methods.perceptual.adaptation import adapt_seeds, summarise_seeds
     from simkit.methods.perceptual.networks import load_network
 
@@ -287,11 +292,12 @@ def adapt(args: argparse.Namespace) -> int:
     best = max(results.values(), key=lambda r: r.val_2afc)
     metric = best.metric()
     metric.info.update({"data": kind, "meaningful": not net.is_random})
-    metric.save(args.out)
     report["scalars"] = str(args.out)
     report["kept_seed"] = best.seed
     rep = Path(args.report) if args.report else Path(args.out).with_suffix(".json")
-    write_text(json.dumps(report, indent=2, default=_json_default) + "\n", rep)
+    with replace_files(args.out, rep) as (scalars, staged_report):  # both or neither
+        metric.save(scalars)
+        write_text(json.dumps(report, indent=2, default=_json_default) + "\n", staged_report)
     _print_adapted(metric.name, report, len(args.seeds), net.is_random)
     print(f"scalars: {args.out}  report: {rep}")
     return 0

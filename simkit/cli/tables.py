@@ -55,18 +55,23 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
     from simkit.analysis.published import TABLES, replay
     from simkit.analysis.report import format_replay, format_tables, save_tables
     from simkit.analysis.tables import compute_tables
-    from simkit.fileio import write_csv
+    from simkit.analysis.report import RESULT_FILES
+    from simkit.fileio import replace_set, write_csv
     from simkit.study.model import load_study
 
     study = load_study(study_dir, choices=choices)
     notes: list[str] = []
+    computed = None
     if study.choices is None:
-        result = machine_choices(study, args)
-        write_csv(result.choices, out / "choices.csv")
-        write_csv(result.distances, out / "pair_distances.csv")
-        study, notes = result.study_with_choices(study), result.notes
+        computed = machine_choices(study, args)
+        study, notes = computed.study_with_choices(study), computed.notes
     tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
-    save_tables(tables, out)
+    # every output at once, only once the tables succeeded: the old set or the new one
+    with replace_set(out, RESULT_FILES) as stage:
+        if computed is not None:
+            write_csv(computed.choices, stage / "choices.csv")
+            write_csv(computed.distances, stage / "pair_distances.csv")
+        save_tables(tables, stage)
     title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"
     for note in notes:
         warn(note)

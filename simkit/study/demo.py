@@ -20,11 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simkit.fileio import write_text
+from simkit.fileio import OverwriteRefused, backup_file, write_text
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, load_study, save_study
 
 __all__ = ["PAPER_GENRES", "make_demo_study", "make_print_study", "simulate_votes",
-           "find_wikiart", "default_study"]
+           "find_wikiart", "default_study", "DEMO_MARKER"]
+
+#: How simkit knows a folder as a demo study it made itself: its README.md has this line
+#: (see ``_SIMULATED_NOTE``). Only such a folder, or an empty one, is (re)built in place.
+DEMO_MARKER = "Made by `simkit.study.demo."
 
 PAPER_GENRES = ["Yakusha-e", "Bijin-ga", "Meisho-e", "Monogatari-e"]
 _PAIR_IDX = list(itertools.combinations(range(5), 2))
@@ -38,6 +42,41 @@ with `simkit.votes.store`) to study people.
 
 Made by `simkit.study.demo.{func}` (seed {seed}).
 """
+
+
+def _check_out(out: Path) -> None:
+    """Refuse ``out`` unless it is missing, empty, or a demo study simkit made."""
+    if out.exists() and not out.is_dir():
+        raise OverwriteRefused(f"{out}: is a file; give the demo a new folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        readme = (out / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        readme = ""
+    if DEMO_MARKER not in readme:
+        raise OverwriteRefused(
+            f"{out}: the folder is not empty and is not a demo study made by simkit (its "
+            f"README.md lacks the line '{DEMO_MARKER}…'); the demo would overwrite its "
+            f"files, so give it a new folder (--out)")
+
+
+def _save_demo(study: Study, out: Path) -> None:
+    """Save a demo study into ``out``; a CSV the user changed since simkit wrote it (e.g.
+    real votes in responses.csv) is first copied to ``out/backup`` under a unique name.
+    A ``choices.csv`` (machine choices of an earlier study) is moved there too."""
+    new = {"images.csv": study.images, "questions.csv": study.questions,
+           "responses.csv": study.responses, "participants.csv": study.participants,
+           "choices.csv": None}
+    for name, df in new.items():
+        target = out / name
+        if not target.is_file():
+            continue
+        if df is None or target.read_bytes() != df.to_csv(index=False).encode("utf-8"):
+            backup_file(target, out / "backup")
+            if df is None:
+                target.unlink()
+    save_study(study, out)
 
 
 def simulate_votes(questions: pd.DataFrame, latent: dict[str, np.ndarray], *,
@@ -123,6 +162,12 @@ def make_demo_study(out: str | os.PathLike, *, groups_per_genre: int = 20, image
     a "twin" pair drawn from nearby latents, so humans (and machines) can find it.
     """
     out = Path(out)
+    _check_out(out)
+    # the README (simkit's mark) first: an interrupted build can be run again in place
+    write_text(_SIMULATED_NOTE.format(
+        title="simkit demo study (synthetic prints, simulated votes)",
+        how="The images are abstract drawings, not ukiyo-e.", func="make_demo_study",
+        seed=seed), out / "README.md")
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     genres = genres or PAPER_GENRES
@@ -153,11 +198,7 @@ def make_demo_study(out: str | os.PathLike, *, groups_per_genre: int = 20, image
     questions_df = pd.DataFrame(questions)
     responses, participants = simulate_votes(questions_df, latent, seed=seed)
     study = Study(images_df, questions_df, responses, participants, None, out)
-    save_study(study, out)
-    write_text(_SIMULATED_NOTE.format(
-        title="simkit demo study (synthetic prints, simulated votes)",
-        how="The images are abstract drawings, not ukiyo-e.", func="make_demo_study",
-        seed=seed), out / "README.md")
+    _save_demo(study, out)
     return load_study(out)
 
 
@@ -194,6 +235,7 @@ def make_print_study(src: str | os.PathLike, out: str | os.PathLike, *,
     from PIL import Image
 
     src, out = Path(src).resolve(), Path(out)
+    _check_out(out)
     meta = pd.read_csv(src / "metadata.csv", dtype=str, keep_default_na=False)
     meta[label] = meta[label].replace({"cityscape": "landscape"})
     need = min_images if min_images is not None else groups_per_genre * 5
@@ -202,6 +244,11 @@ def make_print_study(src: str | os.PathLike, out: str | os.PathLike, *,
     if not genres:
         raise ValueError(f"{src / 'metadata.csv'}: no {label} has {need} images; "
                          f"lower groups_per_genre")
+    write_text(_SIMULATED_NOTE.format(
+        title=f"Real prints from {src.name}, simulated votes",
+        how=f"The images are real prints from {src} (not copied; see its SOURCE.md for "
+            f"licence), grouped by {label}.", func="make_print_study", seed=seed),
+        Path(out) / "README.md")
     rng = np.random.default_rng(seed)
     questions, used = [], []
     for genre in genres:
@@ -229,12 +276,7 @@ def make_print_study(src: str | os.PathLike, out: str | os.PathLike, *,
         latent[image_id] = small.reshape(-1)  # a crude colour-layout observer
     responses, participants = simulate_votes(questions_df, latent, seed=seed)
     study = Study(images, questions_df, responses, participants, None, Path(out))
-    save_study(study, out)
-    write_text(_SIMULATED_NOTE.format(
-        title=f"Real prints from {src.name}, simulated votes",
-        how=f"The images are real prints from {src} (not copied; see its SOURCE.md for "
-            f"licence), grouped by {label}.", func="make_print_study", seed=seed),
-        Path(out) / "README.md")
+    _save_demo(study, out)
     return load_study(out)
 
 

@@ -12,7 +12,11 @@ import pandas as pd
 from simkit.study.model import IMAGE_COLUMNS
 from simkit.votes.errors import VoteError
 
-__all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level"]
+__all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
+           "check_participant_id", "MAX_ID_LENGTH"]
+
+#: The longest participant id accepted (characters).
+MAX_ID_LENGTH = 200
 
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
@@ -43,6 +47,29 @@ def study_fingerprint(questions: pd.DataFrame) -> str:
     for row in table.itertuples(index=False):
         h.update(("\t".join(v.strip() for v in row) + "\n").encode("utf-8"))
     return h.hexdigest()[:16]
+
+
+def check_participant_id(participant_id: object) -> str:
+    """``participant_id`` as text, or :class:`VoteError` when it is not a usable id.
+
+    An id is 1 to :data:`MAX_ID_LENGTH` printable characters (``str.isprintable``: no
+    control characters such as ``\\r``, ``\\n``, tab or NUL, no Unicode line or paragraph
+    separators, no spaces other than the plain one), without a comma or a double quote,
+    and without spaces at either end. Such an id is written to participants.csv and
+    responses.csv and read back unchanged, so an export is always a valid study.
+    """
+    pid = str(participant_id)
+    bad = ("is empty" if not pid.strip() else
+           f"is longer than {MAX_ID_LENGTH} characters" if len(pid) > MAX_ID_LENGTH else
+           "has spaces at either end" if pid != pid.strip() else
+           "contains a control character, line break or unusual space"
+           if not pid.isprintable() else
+           "contains a comma or a double quote" if "," in pid or '"' in pid else None)
+    if bad:
+        raise VoteError(f"participant_id {participant_id!r} {bad}; use 1-{MAX_ID_LENGTH} "
+                        f"printable characters without commas, quotes or surrounding spaces "
+                        f"(e.g. 'p01')")
+    return pid
 
 
 def question_order(question_ids: Iterable[str], seed: int) -> list[str]:

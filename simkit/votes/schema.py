@@ -9,9 +9,43 @@ from simkit.study.model import IMAGE_COLUMNS, Study
 from simkit.votes.errors import VoteStoreError
 from simkit.votes.participants import study_fingerprint
 
-__all__ = ["SCHEMA_VERSION", "create_tables"]
+__all__ = ["SCHEMA_VERSION", "create_tables", "check_foreign"]
 
 SCHEMA_VERSION = "1"
+
+
+def _not_a_store(path: Path, why: str) -> VoteStoreError:
+    return VoteStoreError(f"{path}: not a simkit vote store ({why}); it was left unchanged: "
+                          f"move it away or choose another path")
+
+
+def check_foreign(path: Path) -> None:
+    """Raise :class:`VoteStoreError` unless ``path`` is a vote store or an empty SQLite file.
+
+    Reads the schema over a read-only connection, so a file that is refused (someone
+    else's database, or no database at all) is never modified: not even switched to WAL.
+    """
+    if not path.is_file():
+        raise _not_a_store(path, "not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as e:
+        raise VoteStoreError(f"{path}: cannot read the vote store ({e.strerror}); make it "
+                             f"readable") from None
+    if header != b"SQLite format 3\x00":
+        raise _not_a_store(path, "not an SQLite file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise _not_a_store(path, f"SQLite says: {e}") from None
+    if tables and "meta" not in tables:
+        raise _not_a_store(path, "an SQLite file with other tables")
 
 
 def create_tables(conn: sqlite3.Connection, study: Study, path: Path) -> None:

@@ -40,9 +40,9 @@ import pandas as pd
 from simkit.study.model import Study, normalize_choice
 from simkit.votes.errors import StoreMismatch, StoreUnavailable, VoteError, VoteStoreError
 from simkit.votes.export import read_questions, write_with_backup
-from simkit.votes.participants import (Progress, familiarity_level, question_order,
-                                       study_fingerprint, yes_no)
-from simkit.votes.schema import create_tables
+from simkit.votes.participants import (Progress, check_participant_id, familiarity_level,
+                                       question_order, study_fingerprint, yes_no)
+from simkit.votes.schema import check_foreign, create_tables
 
 # The old private names of yes_no and familiarity_level, imported by the questionnaire
 # widget until it uses the public ones; remove at the merge.
@@ -82,6 +82,8 @@ class VoteStore:
             raise VoteStoreError(
                 f"{self.path}: no vote store here yet; create it for a study with "
                 f"VoteStore.for_study(study) (or VoteStore(path, study))")
+        if exists and not read_only:
+            check_foreign(self.path)  # before anything could write to someone else's file
         self._connect()
         if study is not None and not read_only:
             # Idempotent, and always run: another kernel may have created the file a moment
@@ -250,10 +252,7 @@ class VoteStore:
         question ids). Other keyword answers are kept and exported as extra columns.
         Answers not given keep their earlier value.
         """
-        pid = str(participant_id).strip()
-        if not pid or pid != str(participant_id) or "," in pid or "\n" in pid:
-            raise VoteError(f"participant_id {participant_id!r} must be non-empty text "
-                            f"without commas, line breaks or surrounding spaces")
+        pid = check_participant_id(participant_id)
         values: dict[str, Any] = {}
         if "visual_impairment" in answers:
             values["visual_impairment"] = yes_no(answers.pop("visual_impairment"), pid)
@@ -415,9 +414,11 @@ class VoteStore:
         """Write ``responses.csv`` and ``participants.csv`` into the study folder
         (atomically) and return their paths.
 
-        The folder's questions must be this store's (else :class:`StoreMismatch`). An
-        existing responses.csv / participants.csv with other content is first copied to
-        ``STUDY/backup/NAME-YYYYmmdd-HHMMSS.csv``, so no earlier votes are lost."""
+        The folder's questions must be this store's (else :class:`StoreMismatch`). What
+        would be written is checked first (a store that cannot make a valid study is
+        refused with :class:`VoteStoreError` and nothing is replaced). An existing
+        responses.csv / participants.csv with other content is first copied to a unique
+        ``STUDY/backup/NAME-YYYYmmdd-HHMMSS-ffffff.csv``, so no earlier votes are lost."""
         root = Path(study_dir.root if isinstance(study_dir, Study) else study_dir)
         self.check_study(read_questions(root))
         return write_with_backup(root, self.responses(), self.participants_table())
