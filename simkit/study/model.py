@@ -100,6 +100,11 @@ class Study:
     _exclusions: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # Every way into a Study checks its machine choices here, once: the analysis can
+        # then rely on one valid choice per method and question.
+        if self.choices is not None:
+            self.choices = _check_choices(self.choices, "choices",
+                                          set(self.questions["question_id"]))
         self._exclusions = _exclusions(self)
 
     # -- convenience ------------------------------------------------------------------
@@ -147,8 +152,6 @@ class Study:
 
     def with_choices(self, choices: pd.DataFrame | None) -> "Study":
         """A copy of this study with other machine choices (validated)."""
-        if choices is not None:
-            choices = _check_choices(choices, "choices", set(self.questions["question_id"]))
         return Study(self.images, self.questions, self.responses, self.participants,
                      choices, self.root)
 
@@ -351,8 +354,30 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
             canon.append(normalize_choice(c))
         except ValueError as e:
             raise StudyError(f"{row_location(df, i)}: {e}") from None
+    _check_coverage(df, question_ids)
     df["choice"] = canon
     return df
+
+
+def _check_coverage(df: pd.DataFrame, question_ids: set[str]) -> None:
+    # A method without a choice for a question has no Ps or Agree there; scoring it as 0
+    # (or averaging over fewer questions than the people's row) would be silently wrong.
+    for method in dict.fromkeys(df["method"]):
+        have = set(df.loc[df["method"] == method, "question_id"])
+        missing = [q for q in question_ids if q not in have]
+        if missing:
+            missing.sort(key=_natural)
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
+                                                if len(missing) > 10 else "")
+            raise StudyError(
+                f"{df.attrs['path']}: method {method!r} has no choice for {len(missing)} of "
+                f"{len(question_ids)} questions ({shown}); every method needs a choice for "
+                f"every question: add the rows, or leave the file out to compute the choices")
+
+
+def _natural(text: str) -> list:
+    """Sort key that puts q2 before q10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def validate_study_tables(images: pd.DataFrame, questions: pd.DataFrame,
@@ -444,8 +469,6 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
     if choices is not None and not choice_path.exists():
         raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
     machine = read_study_csv(choice_path, "choices.csv", optional=True)
-    if machine is not None:
-        machine = _check_choices(machine, str(choice_path), set(questions["question_id"]))
     return Study(images, questions, responses, participants, machine, root)
 
 
