@@ -192,26 +192,14 @@ def read_study_csv(path: Path, kind: str | None = None, *, optional: bool = Fals
 
 
 def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV file as a table of strings, checking it the way study files are checked.
+    """Read a CSV file as a table of strings (stripped), checked as study files are.
 
     UTF-8 (a BOM is fine), a header with the ``required`` columns and no duplicates, the
-    same number of values on every record; blank lines are skipped. Records end only at
-    ``\\r``, ``\\n`` or ``\\r\\n`` (as spreadsheets write them): a quoted value keeps its line
-    breaks, and characters such as U+2028, U+0085 or a form feed are ordinary text. A value
-    may hold up to :data:`FIELD_LIMIT` characters.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The values, stripped of surrounding spaces. The file's line number of each row
-        (where its record starts) is kept in ``df.attrs["lines"]`` for later messages.
-
-    Raises
-    ------
-    StudyError
-        One line naming the file (and line) and how to fix it: not a regular file, not
-        UTF-8 text, empty, malformed quotes, a value too long, a missing or repeated
-        column, a row with the wrong number of values.
+    same number of values on every record; blank lines are skipped. Only ``\\r``, ``\\n``
+    and ``\\r\\n`` end a record: a quoted value keeps its line breaks, and U+2028, U+0085
+    or a form feed are ordinary text. A value holds up to :data:`FIELD_LIMIT` characters.
+    The line where each row starts is kept in ``df.attrs["lines"]`` for later messages.
+    Raises :class:`StudyError`, one line naming the file (and line) and how to fix it.
     """
     path = Path(path)
     rows = _records(path, _decode(path, _read_bytes(path)))
@@ -483,10 +471,6 @@ def save_study(study: Study, path: str | os.PathLike) -> Path:
     if study.choices is not None:
         write_csv(study.choices, root / "choices.csv")
     return root
-
-
-# Old private names, still used by votes.store.open_study until it moves to simkit/cli and
-# calls the public ones; remove at the merge.
 
 
 def open_study(path: str | os.PathLike) -> Study:
