@@ -273,12 +273,12 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _looks_utf16(raw: bytes) -> bool:
-    # UTF-16 text of mostly ASCII characters has a NUL in every other byte.
+    # Each ASCII character of UTF-16 text (the header, ids, paths) has a NUL on the same
+    # side of its two bytes; binary files have NULs on both sides.
     head = raw[:4096]
-    if len(head) < 4:
-        return False
+    half = len(head) // 2
     zeros = sorted((head[0::2].count(0), head[1::2].count(0)))
-    return zeros[1] >= 0.4 * (len(head) // 2) and zeros[0] <= 0.05 * (len(head) // 2)
+    return half >= 2 and zeros[1] >= 0.1 * half and zeros[0] <= 0.02 * half
 
 
 def _records(path: Path, text: str) -> list[tuple[int, list[str]]]:

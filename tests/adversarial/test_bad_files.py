@@ -116,8 +116,9 @@ def test_an_unclosed_quote(folder):
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-16"])
-def test_utf16_is_named(folder, encoding):
-    text = "\n".join([HEADER, *good_rows(), ""])
+@pytest.mark.parametrize("title", ["plain", "神奈川沖浪裏 " * 40], ids=["ascii", "japanese"])
+def test_utf16_is_named(folder, encoding, title):
+    text = "\n".join([HEADER, *good_rows(i1=title, i2=title, i3=title), ""])
     images_csv(folder, raw=text.encode(encoding))  # "utf-16" writes a BOM
     assert refused(folder) == (f"{folder / 'images.csv'}: is not UTF-8 text (looks like "
                                f"UTF-16); save it as UTF-8 CSV (\"CSV UTF-8\" in a spreadsheet)")
