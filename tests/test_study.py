@@ -114,8 +114,15 @@ def test_bad_machine_choices(folder):
     (folder / "choices.csv").write_text("question_id,method,choice\nq1,gram,a-b\nq1,gram,c-d\n")
     assert "choices.csv, line 3" in error_of(folder)
     other = folder / "mine.csv"
-    other.write_text("question_id,method,choice\nq1,gram,b-a\n")
-    assert load_study(folder, choices=other).choices["choice"].tolist() == ["a-b"]
+    other.write_text("question_id,method,choice\nq1,gram,b-a\nq2,gram,(e)-(d)\n")
+    assert load_study(folder, choices=other).choices["choice"].tolist() == ["a-b", "d-e"]
+
+
+def test_machine_choices_must_cover_every_question(folder):
+    # A missing choice has no Ps or Agree; it must not be scored as 0 and averaged in.
+    (folder / "choices.csv").write_text("question_id,method,choice\nq1,gram,a-b\n")
+    msg = error_of(folder)
+    assert "choices.csv: method 'gram' has no choice for 1 of 2 questions (q2)" in msg
 
 
 def test_save_round_trip(folder, tmp_path):

@@ -18,11 +18,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simkit.study.model import PAIRS, Study
+from simkit.errors import UsageError
+from simkit.study.model import PAIRS, Study, StudyError
 
 __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
     "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
+    "require_analysable",
 ]
 
 #: §4.3: easy questions have Ps(Majority) above 80 %.
@@ -38,9 +40,38 @@ def vote_counts(study: Study) -> pd.DataFrame:
     return counts.fillna(0).astype(int)
 
 
+def require_analysable(study: Study) -> None:
+    """Refuse a study whose Ps and Agree are undefined (rather than report them as 0).
+
+    Raises
+    ------
+    StudyError
+        When the study has no question, or no valid participant (Ps divides by the
+        number of valid participants); the message says why participants were excluded.
+    """
+    where = study.root or "the study"
+    if study.questions.empty:
+        raise StudyError(f"{where}: questions.csv has no question, so there is nothing to "
+                         f"analyse; add questions (question_id, genre, image_1 … image_5)")
+    if study.valid_participants:
+        return
+    reasons = study.exclusions["reason"].value_counts(sort=False)
+    why = "; ".join(f"{n} {reason}" for reason, n in reasons.items())
+    raise StudyError(
+        f"{where}: no valid participant, so Ps and Agree are undefined; a participant counts "
+        f"when they answered every question and reported no visual impairment "
+        f"({len(study.participants)} recruited{': ' + why if why else ''}); collect or "
+        f"import complete answers first")
+
+
 def per_question(study: Study) -> pd.DataFrame:
     """One row per question: N, votes, majority pairs, Ps(Majority) and each method's
-    choice, Ps and Agree (methods from ``study.choices``)."""
+    choice, Ps and Agree (methods from ``study.choices``).
+
+    Raises :class:`~simkit.study.model.StudyError` when the study has no question or no
+    valid participant (see :func:`require_analysable`): every number would be undefined.
+    """
+    require_analysable(study)
     counts = vote_counts(study)
     n = len(study.valid_participants)
     top = counts.max(axis=1)
@@ -56,14 +87,15 @@ def per_question(study: Study) -> pd.DataFrame:
         for (_, c), t in zip(counts.iterrows(), top)
     ]
     rows["majority"] = majority
-    rows["ps_majority"] = 100.0 * top.to_numpy() / n if n else np.nan
+    rows["ps_majority"] = 100.0 * top.to_numpy() / n
     for method in study.methods:
         ch = study.choices[study.choices["method"] == method].set_index("question_id")["choice"]
-        chosen = [ch.get(q, "") for q in rows["question_id"]]
-        votes = np.array([counts.loc[q, c] if c else 0 for q, c in zip(rows["question_id"], chosen)])
+        # A Study holds one choice per method and question (checked when it is made).
+        chosen = [ch[q] for q in rows["question_id"]]
+        votes = np.array([counts.loc[q, c] for q, c in zip(rows["question_id"], chosen)])
         rows[f"choice_{method}"] = chosen
-        rows[f"ps_{method}"] = 100.0 * votes / n if n else np.nan
-        rows[f"agree_{method}"] = [bool(c) and c in m.split("|") for c, m in zip(chosen, majority)]
+        rows[f"ps_{method}"] = 100.0 * votes / n
+        rows[f"agree_{method}"] = [c in m.split("|") for c, m in zip(chosen, majority)]
     return rows
 
 
@@ -150,8 +182,17 @@ def chance_levels(pq: pd.DataFrame) -> pd.DataFrame:
     return ps.merge(agree, on=["genre", "method"])
 
 
-def _vote_matrix(study: Study) -> tuple[np.ndarray, list[str]]:
-    """Participants × questions matrix of pair indices (valid participants only)."""
+def _check_boot_args(n_boot: int, level: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise UsageError(f"n_boot {n_boot!r}: the number of bootstrap resamples must be a "
+                         f"whole number of at least 1 (2000 by default)")
+    if not 0 < level < 1:
+        raise UsageError(f"level {level!r}: the confidence level must be between 0 and 1, "
+                         f"e.g. 0.95")
+
+
+def _onehot_votes(study: Study) -> tuple[np.ndarray, list[str]]:
+    """Participants × questions × 10 pairs: 1 where a valid participant chose the pair."""
     resp = study.valid_responses
     pids = study.valid_participants
     qids = list(study.questions["question_id"])
@@ -161,7 +202,8 @@ def _vote_matrix(study: Study) -> tuple[np.ndarray, list[str]]:
     pair_index = {p: i for i, p in enumerate(PAIRS)}
     for p, q, c in zip(resp["participant_id"], resp["question_id"], resp["choice"]):
         m[pi[p], qi[q]] = pair_index[c]
-    return m, qids
+    # Valid participants answered every question, so every cell of m names a pair.
+    return (m[..., None] == np.arange(len(PAIRS))).astype(float), qids
 
 
 def _scores(counts: np.ndarray, n: np.ndarray, method_idx: np.ndarray):
@@ -188,11 +230,18 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     - ``questions`` — resample questions with replacement within each genre (would other
       image groups of the same genres give the same averages?).
 
-    Returns ``table, genre, method, value, resample, ci_low, ci_high`` (percent).
+    Returns ``table, genre, method, value, resample, ci_low, ci_high`` (percent). An
+    interval from resampling fewer than 2 participants (or, per genre, questions) would
+    have zero width whatever the data, so it is undefined: ``ci_low`` and ``ci_high``
+    are NaN (n/a).
+
+    Raises :class:`~simkit.errors.UsageError` for ``n_boot`` < 1 or ``level`` outside
+    (0, 1), and :class:`~simkit.study.model.StudyError` as :func:`per_question` does.
     """
+    _check_boot_args(n_boot, level)
     pq = per_question(study)
     methods = _methods(pq)
-    votes, qids = _vote_matrix(study)
+    onehot, qids = _onehot_votes(study)
     pair_index = {p: i for i, p in enumerate(PAIRS)}
     method_idx = np.array([[pair_index.get(c, -1) for c in pq[f"choice_{m}"]] for m in methods],
                           dtype=np.int64).reshape(len(methods), len(qids))
@@ -200,18 +249,13 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     genre_names = list(dict.fromkeys(genres))
     rng = np.random.default_rng(seed)
     alpha = (1 - level) / 2
-    n_p = votes.shape[0]
-    if n_p == 0:
-        raise ValueError("bootstrap_ci needs at least one valid participant")
-    onehot = np.zeros((n_p, len(qids), len(PAIRS)))
-    rows = np.repeat(np.arange(n_p), len(qids))
-    cols = np.tile(np.arange(len(qids)), n_p)
-    onehot[rows, cols, votes.ravel()] = 1
+    n_p = onehot.shape[0]
 
     out = []
 
-    def summarise(resample: str, ps_major, ps_m, agree_m, weights_per_genre):
-        # weights_per_genre: genre → (B, Q) weights of each question in that bootstrap sample
+    def summarise(resample: str, ps_major, ps_m, agree_m, weights_per_genre, units):
+        # weights_per_genre: genre → (B, Q) weights of each question in that bootstrap sample;
+        # units: genre → how many things were resampled (< 2: the interval is undefined)
         for genre in [*genre_names, "All"]:
             w = weights_per_genre[genre]
             denom = w.sum(axis=1)
@@ -220,9 +264,10 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
                 series[("table2", m)] = (ps_m[:, j] * w).sum(1) / denom * 100
                 series[("table3", m)] = (agree_m[:, j] * w).sum(1) / denom * 100
             for (table, m), dist in series.items():
+                low, high = ((float(np.quantile(dist, alpha)), float(np.quantile(dist, 1 - alpha)))
+                             if units[genre] >= 2 else (np.nan, np.nan))
                 out.append({"table": table, "genre": genre, "method": m, "resample": resample,
-                            "ci_low": float(np.quantile(dist, alpha)),
-                            "ci_high": float(np.quantile(dist, 1 - alpha))})
+                            "ci_low": low, "ci_high": high})
 
     # -- over participants: multinomial weights on people, all questions kept
     pw = rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_boot).astype(float)  # (B, P)
@@ -230,7 +275,7 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     ps_major, ps_m, agree_m = _scores(counts, n_p, method_idx)
     masks = {g: np.broadcast_to((genres == g).astype(float), (n_boot, len(qids))) for g in genre_names}
     masks["All"] = np.ones((n_boot, len(qids)))
-    summarise("participants", ps_major, ps_m, agree_m, masks)
+    summarise("participants", ps_major, ps_m, agree_m, masks, dict.fromkeys(masks, n_p))
 
     # -- over questions: resample within each genre, keep the people's votes as they are
     counts1 = onehot.sum(axis=0)[None]  # (1, Q, 10)
@@ -245,7 +290,9 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
         total += w
     qw["All"] = total
     rep = lambda a: None if a is None else np.broadcast_to(a, (n_boot, *a.shape[1:]))
-    summarise("questions", rep(ps_major1), rep(ps_m1), rep(agree_m1), qw)
+    per_genre = {g: int((genres == g).sum()) for g in genre_names}
+    summarise("questions", rep(ps_major1), rep(ps_m1), rep(agree_m1), qw,
+              {**per_genre, "All": len(qids)})
 
     ci = pd.DataFrame(out)
     point = pd.concat([table2(pq).rename(columns={"avg_ps": "value"}).assign(table="table2"),
@@ -263,7 +310,7 @@ def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
     tables = {"per_question": pq, "table2": table2(pq), "table3": table3(pq),
               "table4": table4(pq), "table5": table5(pq), "fig1": fig1(pq),
               "easy": easy_questions(pq), "chance": chance_levels(pq)}
-    if ci and study.valid_participants:
+    if ci:
         boot = bootstrap_ci(study, n_boot=n_boot, seed=seed)
         for name in ("table2", "table3"):
             tables[f"{name}_ci"] = boot[boot["table"] == name].drop(columns="table").reset_index(drop=True)

@@ -131,12 +131,12 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
                   desc=f"features ({layer}, {precision})")
     errors, done = ext.errors, ext.done
     if errors and on_error == "raise":
-        bad = list(errors.values())
-        more = f"\n(and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        # Every bad image, by id (what images.csv and the user know it by); each message
+        # already names the file and how to fix it.
         saved = (f"; the features of the other {int(done.sum())} image(s) are saved and "
                  f"will be reused" if store is not None and done.any() else "")
-        raise ImageError(f"{len(bad)} image(s) could not be used{saved}:\n"
-                         + "\n".join(bad[:3]) + more)
+        raise ImageError(f"{len(errors)} image(s) could not be used{saved}:\n"
+                         + "\n".join(f"image {i!r}: {msg}" for i, msg in errors.items()))
     keep = np.flatnonzero(done)
     vectors = {r: ext.arrays[r, layer] for r in reps}
     if len(keep) < len(ids):  # on_error="skip": drop the rows of bad images

@@ -22,9 +22,11 @@ not report a visual impairment, as in Wei et al. (54 recruited → 41 valid).
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from simkit.fileio import inside, write_csv
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
     "normalize_choice", "pair_letters", "read_table", "read_study_csv", "row_location",
-    "check_unique", "validate_study_tables", "open_study",
+    "check_unique", "validate_study_tables", "open_study", "FIELD_LIMIT",
 ]
 
 LETTERS = "abcde"
@@ -55,6 +57,9 @@ _TRUE = {"yes", "true", "1", "y"}
 _FALSE = {"no", "false", "0", "n", ""}
 _CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])\s*\)?$")
 _METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The longest value a study CSV may hold (the csv module's default limit, which simkit
+#: does not raise: the limit is process-wide, and no id, path or title comes near it).
+FIELD_LIMIT = 131_072
 
 
 class StudyError(SimkitError, ValueError):
@@ -95,6 +100,11 @@ class Study:
     _exclusions: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # Every way into a Study checks its machine choices here, once: the analysis can
+        # then rely on one valid choice per method and question.
+        if self.choices is not None:
+            self.choices = _check_choices(self.choices, "choices",
+                                          set(self.questions["question_id"]))
         self._exclusions = _exclusions(self)
 
     # -- convenience ------------------------------------------------------------------
@@ -146,8 +156,6 @@ class Study:
 
     def with_choices(self, choices: pd.DataFrame | None) -> "Study":
         """A copy of this study with other machine choices (validated)."""
-        if choices is not None:
-            choices = _check_choices(choices, "choices", set(self.questions["question_id"]))
         return Study(self.images, self.questions, self.responses, self.participants,
                      choices, self.root)
 
@@ -188,38 +196,32 @@ def read_study_csv(path: Path, kind: str | None = None, *, optional: bool = Fals
 
 
 def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV file as a table of strings, checking it the way study files are checked.
+    """Read a CSV file as a table of strings (stripped), checked as study files are.
 
     UTF-8 (a BOM is fine), a header with the ``required`` columns and no duplicates, the
-    same number of values on every line; blank lines are skipped. Raises
-    :class:`StudyError` naming the file and line. The file's line numbers are kept in
-    ``df.attrs["lines"]`` for later messages about a row.
+    same number of values on every record; blank lines are skipped. Only ``\\r``, ``\\n``
+    and ``\\r\\n`` end a record: a quoted value keeps its line breaks, and U+2028, U+0085
+    or a form feed are ordinary text. A value holds up to :data:`FIELD_LIMIT` characters.
+    The line where each row starts is kept in ``df.attrs["lines"]`` for later messages.
+    Raises :class:`StudyError`, one line naming the file (and line) and how to fix it.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise StudyError(f"{path}, line {line}: byte {raw[e.start]:#04x} is not UTF-8 text; "
-                         f"save the file as UTF-8 (CSV UTF-8 in a spreadsheet)") from None
-    if not text.strip():
+    rows = _records(path, _decode(path, _read_bytes(path)))
+    if not rows:
         raise StudyError(f"{path}: the file is empty; it needs a header line with "
                          f"{', '.join(required)}")
-    rows = list(csv.reader(text.splitlines()))
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     missing = [c for c in required if c not in header]
     if missing:
-        raise StudyError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
+        raise StudyError(f"{path}, line {rows[0][0]}: missing column(s) {', '.join(missing)}; "
                          f"the header must include {', '.join(required)} "
                          f"(found: {', '.join(header) or 'nothing'})")
     dup = [h for h in header if header.count(h) > 1]
     if dup:
-        raise StudyError(f"{path}, line 1: column {dup[0]!r} appears twice; rename one")
+        raise StudyError(f"{path}, line {rows[0][0]}: column {dup[0]!r} appears twice; "
+                         f"rename one")
     body, lines = [], []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines are harmless
+    for lineno, row in rows[1:]:
         if len(row) != len(header):
             raise StudyError(f"{path}, line {lineno}: {len(row)} values for {len(header)} "
                              f"columns; check for a missing or extra comma")
@@ -230,6 +232,78 @@ def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -
     df.attrs["lines"] = lines
     df.attrs["path"] = str(path)
     return df
+
+
+def _read_bytes(path: Path) -> bytes:
+    # stat before open: opening a FIFO would block forever, a folder cannot be read.
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise StudyError(f"{path}: file not found") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise StudyError(f"{path!s:.200}: cannot read the file ({e})") from None
+    if stat.S_ISDIR(mode):
+        raise StudyError(f"{path}: is a folder, not a CSV file; remove or rename the folder "
+                         f"and save the table there as a CSV file")
+    if not stat.S_ISREG(mode):
+        raise StudyError(f"{path}: is not a regular file (a pipe, socket or device); "
+                         f"save the table as an ordinary CSV file")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read the file ({e.strerror or e}); check that it "
+                         f"is readable") from None
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """The text of a CSV file; UTF-16 and binary files are named as such."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw):
+        raise StudyError(f"{path}: is not UTF-8 text (looks like UTF-16); save it as "
+                         f"UTF-8 CSV (\"CSV UTF-8\" in a spreadsheet)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if b"\0" in raw:
+            raise StudyError(f"{path}: is not UTF-8 text (looks like a binary file); "
+                             f"give a CSV file saved as UTF-8") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise StudyError(f"{path}, line {line}: byte {raw[e.start]:#04x} is not UTF-8 text; "
+                         f"save the file as UTF-8 (CSV UTF-8 in a spreadsheet)") from None
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        raise StudyError(f"{path}, line {line}: contains a NUL byte (\\0), which no study "
+                         f"value may hold; remove it (the file may be damaged)")
+    return text
+
+
+def _looks_utf16(raw: bytes) -> bool:
+    # Each ASCII character of UTF-16 text (the header, ids, paths) has a NUL on the same
+    # side of its two bytes; binary files have NULs on both sides.
+    head = raw[:4096]
+    half = len(head) // 2
+    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))
+    return half >= 2 and zeros[1] >= 0.1 * half and zeros[0] <= 0.02 * half
+
+
+def _records(path: Path, text: str) -> list[tuple[int, list[str]]]:
+    """``(line where it starts, values)`` of each non-blank record of a CSV text."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):  # blank lines are harmless
+                records.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        if "field limit" in str(e):
+            raise StudyError(f"{path}, line {start}: a value is longer than {FIELD_LIMIT:,} "
+                             f"characters; check for a quote (\") that is opened and never "
+                             f"closed") from None
+        raise StudyError(f"{path}, line {start}: malformed CSV ({e}); a value that holds "
+                         f"commas, quotes or line breaks must be quoted like \"a, \"\"b\"\"\"")\
+            from None
+    return records
 
 
 def row_location(df: pd.DataFrame, i: int) -> str:
@@ -272,8 +346,30 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
             canon.append(normalize_choice(c))
         except ValueError as e:
             raise StudyError(f"{row_location(df, i)}: {e}") from None
+    _check_coverage(df, question_ids)
     df["choice"] = canon
     return df
+
+
+def _check_coverage(df: pd.DataFrame, question_ids: set[str]) -> None:
+    # A method without a choice for a question has no Ps or Agree there; scoring it as 0
+    # (or averaging over fewer questions than the people's row) would be silently wrong.
+    for method in dict.fromkeys(df["method"]):
+        have = set(df.loc[df["method"] == method, "question_id"])
+        missing = [q for q in question_ids if q not in have]
+        if missing:
+            missing.sort(key=_natural)
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
+                                                if len(missing) > 10 else "")
+            raise StudyError(
+                f"{df.attrs['path']}: method {method!r} has no choice for {len(missing)} of "
+                f"{len(question_ids)} questions ({shown}); every method needs a choice for "
+                f"every question: add the rows, or leave the file out to compute the choices")
+
+
+def _natural(text: str) -> list:
+    """Sort key that puts q2 before q10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def validate_study_tables(images: pd.DataFrame, questions: pd.DataFrame,
@@ -365,8 +461,6 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
     if choices is not None and not choice_path.exists():
         raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
     machine = read_study_csv(choice_path, "choices.csv", optional=True)
-    if machine is not None:
-        machine = _check_choices(machine, str(choice_path), set(questions["question_id"]))
     return Study(images, questions, responses, participants, machine, root)
 
 
@@ -381,10 +475,6 @@ def save_study(study: Study, path: str | os.PathLike) -> Path:
     if study.choices is not None:
         write_csv(study.choices, root / "choices.csv")
     return root
-
-
-# Old private names, still used by votes.store.open_study until it moves to simkit/cli and
-# calls the public ones; remove at the merge.
 
 
 def open_study(path: str | os.PathLike) -> Study:

@@ -1,0 +1,130 @@
+"""Checks of a study's image files, for ``simkit validate`` and anyone who wants them first.
+
+:func:`~simkit.study.model.load_study` checks the CSV files; the images they name are only
+read when features are extracted. :func:`check_image_files` looks at every image now and
+returns every problem (not only the first), each naming the image id and its images.csv line:
+
+>>> problems = check_image_files(load_study("STUDY"))      # doctest: +SKIP
+>>> print("\\n".join(map(str, problems)))                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from simkit.study.model import Study, row_location
+
+__all__ = ["Problem", "check_image_files"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One image file that cannot be used: where it is named, which image, and why."""
+
+    location: str  #: "FILE, line N" of the image's row in images.csv
+    image_id: str
+    reason: str    #: what is wrong and how to fix it
+
+    def __str__(self) -> str:
+        return f"{self.location}: image {self.image_id!r}: {self.reason}"
+
+
+def check_image_files(study: Study, *, max_pixels: int | None = None) -> list[Problem]:
+    """Every problem with the image files of ``study``, in images.csv order.
+
+    Each file must be named, exist, be a regular file (not a folder, pipe or device:
+    checked before opening, so a pipe cannot make this hang), lie inside the study folder
+    when its path is relative (absolute paths are allowed by design), and have an image
+    header Pillow can read with at most ``max_pixels`` pixels (default: simkit's limit,
+    :data:`simkit.features.images.MAX_PIXELS`) and sides of at least ``MIN_SIDE``.
+    The pixel data itself is not decoded (that is what feature extraction does).
+
+    Parameters
+    ----------
+    study : Study
+        A loaded study (:func:`~simkit.study.model.load_study`).
+    max_pixels : int, optional
+        The largest image, in pixels.
+
+    Returns
+    -------
+    list of Problem
+        Empty when every image file is usable.
+    """
+    from simkit.features.images import MAX_PIXELS
+
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    problems = []
+    for i, (image_id, file) in enumerate(zip(study.images["image_id"], study.images["file"])):
+        reason = _file_problem(study.root, file, limit)
+        if reason:
+            problems.append(Problem(row_location(study.images, i), image_id, reason))
+    return problems
+
+
+def _file_problem(root: Path | None, file: str, max_pixels: int) -> str:
+    """Why the image ``file`` (a cell of images.csv) cannot be used, or ""."""
+    if not file:
+        return "the file cell is empty; name the image file (relative to the study folder)"
+    if "\0" in file:
+        return "the file path contains a NUL byte; fix the path in images.csv"
+    path = Path(file)
+    if not path.is_absolute():
+        if root is None:
+            return f"file {file!r} is relative but the study has no folder; use an absolute path"
+        try:
+            base = root.resolve()
+            path = base / path
+            # Checked on the resolved path: "../x" and links that lead out are both outside.
+            inside = path.resolve().is_relative_to(base)
+        except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
+            return f"file {file!r} cannot be resolved ({e}); fix the path or the links"
+        if not inside:
+            return (f"file {file!r} lies outside the study folder {root}; move the image "
+                    f"into the folder, or give its absolute path")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return (f"file {file!r} not found ({path}); check the file column (it is relative "
+                f"to the study folder)")
+    except OSError as e:
+        return f"file {file!r} cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode):
+        return f"file {file!r} is a folder, not an image file; point it at an image"
+    if not stat.S_ISREG(mode):
+        return f"file {file!r} is not a regular file (a pipe, socket or device); use an image file"
+    return _header_problem(path, file, max_pixels)
+
+
+def _header_problem(path: Path, file: str, max_pixels: int) -> str:
+    """Why the image header of the regular file ``path`` is unusable, or ""."""
+    from PIL import Image
+
+    from simkit.features.images import MIN_SIDE
+
+    if path.stat().st_size == 0:
+        return f"file {file!r} is empty (0 bytes); copy the image again"
+    if not os.access(path, os.R_OK):
+        return f"file {file!r} is not readable; check its permissions"
+    with warnings.catch_warnings():
+        # Our own limit applies below; Pillow's bomb warning would only repeat it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                w, h = img.size
+        except Image.DecompressionBombError:
+            w = h = None
+        except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError…
+            return (f"file {file!r} is not an image Pillow can read ({type(e).__name__}); "
+                    f"replace it with a JPEG, PNG, TIFF, WebP or BMP image")
+    if w is None or w * h > max_pixels:
+        size = "" if w is None else f" {w}x{h} = {w * h:,} pixels"
+        return (f"file {file!r}:{size} exceeds the limit of {max_pixels:,} pixels "
+                f"(decompression-bomb guard); resize the image")
+    if min(w, h) < MIN_SIDE:
+        return (f"file {file!r} is {w}x{h} pixels; both sides must be at least {MIN_SIDE} px, "
+                f"use a larger version of the image")
+    return ""
