@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simkit.errors import UsageError
 from simkit.study.model import PAIRS, Study
 
 __all__ = [
@@ -202,7 +203,7 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     alpha = (1 - level) / 2
     n_p = votes.shape[0]
     if n_p == 0:
-        raise ValueError("bootstrap_ci needs at least one valid participant")
+        raise UsageError("bootstrap_ci needs at least one valid participant")
     onehot = np.zeros((n_p, len(qids), len(PAIRS)))
     rows = np.repeat(np.arange(n_p), len(qids))
     cols = np.tile(np.arange(len(qids)), n_p)

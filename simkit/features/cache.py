@@ -61,14 +61,15 @@ def check_folder(path: str | os.PathLike, what: str, fix: str) -> Path:
     """``path`` as a :class:`Path`, when it is a folder or can be made one.
 
     Raises :class:`CacheError` when ``path``, or the nearest of its parents that exists,
-    is not a folder (``--cache-dir`` naming a file): ``"{what} {path} cannot be a folder:
-    {file} is a file; {fix}"``.
+    is not a folder (``--cache-dir`` naming a file): ``"{what} {path} cannot be created:
+    {file} is a file, not a folder; {fix}"``.
     """
     path = Path(path)
     for p in (path, *path.parents):
         if p.exists():
             if not p.is_dir():
-                raise CacheError(f"{what} {path} cannot be a folder: {p} is a file; {fix}")
+                raise CacheError(f"{what} {path} cannot be created: {p} is a file, not a "
+                                 f"folder; {fix}")
             break
     return path
 
