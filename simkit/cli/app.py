@@ -23,7 +23,8 @@ environment, not a bug, and is also one line and exit status 2 (:func:`environme
 * a full disk, an exceeded quota or a read-only file system (``ENOSPC``, ``EDQUOT``,
   ``EROFS``), wherever it happens: no fix in simkit would help;
 * a missing file, no permission, a file where a folder is needed or a folder where a file
-  is needed (``ENOENT``, ``EACCES``, ``EPERM``, ``ENOTDIR``, ``EISDIR``, ``EEXIST``), only
+  is needed, a name too long or a loop of links (``ENOENT``, ``EACCES``, ``EPERM``,
+  ``ENOTDIR``, ``EISDIR``, ``EEXIST``, ``ENAMETOOLONG``, ``ELOOP``), only
   when the path is one the user gave (an argument, or beside or under one) or lies in the
   cache folder. The same error on any other path (a file of simkit itself) is a bug and
   keeps its traceback.
@@ -97,6 +98,8 @@ PATH_ERRNOS = {
     errno.ENOTDIR: "a file is in the way where a folder is needed; give a folder path",
     errno.EEXIST: "a file is in the way where a folder is needed; give a folder path",
     errno.EISDIR: "it is a folder where a file is needed; give a file name",
+    errno.ENAMETOOLONG: "the name is too long; give a shorter path",
+    errno.ELOOP: "too many levels of symbolic links; fix the links",
 }
 
 
@@ -143,7 +146,9 @@ def _user_paths(args: argparse.Namespace) -> list[str]:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """simkit's warnings as one line on stderr; others as Python shows them."""
     if category.__module__.split(".")[0] == "simkit":
-        print(f"WARNING: {message}", file=sys.stderr)
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"WARNING: {message}", file=sys.stderr)  # on its own line, not in a bar
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
