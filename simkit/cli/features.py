@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import Subparsers, add_model_args, model_kwargs, warn
+from simkit.cli.options import Subparsers, add_model_args, model_kwargs, out_file, warn
 
 __all__ = ["add_parser", "run"]
 
@@ -12,7 +12,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``features`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("features", help="extract Gram / Cosine / Gram·Cosine vectors")
     p.add_argument("study")
-    p.add_argument("--out", required=True, help="FILE.npz")
+    p.add_argument("--out", required=True, type=out_file, help="FILE.npz")
     add_model_args(p)
     p.set_defaults(func=run)
     return p

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simkit.cli.options import (Subparsers, add_model_args, name_list, non_negative_int,
-                                positive_int, warn)
+                                out_folder, positive_int, warn)
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=positive_int, default=64,
                    help="images per store chunk and task")
     p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument("--store", default=None,
+    p.add_argument("--store", default=None, type=out_folder,
                    help="store folder (default CACHE/zarr, CACHE from --cache-dir)")
     p.add_argument("--dashboard", default=":8787",
                    help="dashboard address of the embedded cluster ('' for none)")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "name_list", "int_list",
+           "out_folder", "out_file",
            "add_model_args", "add_methods_arg", "model_kwargs", "warn"]
 
 #: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
@@ -54,6 +56,28 @@ def int_list(text: str) -> list[int]:
             f"{text!r}: give whole numbers >= 1 separated by commas, like 5,10") from None
 
 
+def out_folder(text: str) -> str:
+    """An argparse type: a folder to write into, which exists or can be created (no file
+    is in the way), so a run never fails at its end for a bad ``--out``."""
+    from simkit.features.cache import CacheError, check_folder
+
+    try:
+        check_folder(text, "the folder", "give a folder path")
+    except CacheError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def out_file(text: str) -> str:
+    """An argparse type: a file to write, not an existing folder, in a folder that exists
+    or can be created."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name in it, "
+                                         f"like {Path(text) / 'out.npz'}")
+    out_folder(str(Path(text).parent))
+    return text
+
+
 def add_model_args(p: argparse.ArgumentParser, *, cache_help: str = "feature store") -> None:
     """``--weights --layer --size --policy --precision --cache-dir``: the network and input."""
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
@@ -63,7 +87,7 @@ def add_model_args(p: argparse.ArgumentParser, *, cache_help: str = "feature sto
     p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"],
                    help="preprocessing: resize to size×size, keep the aspect ratio, or native")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    p.add_argument("--cache-dir", default=None, help=f"{cache_help} (default ~/.cache/simkit)")
+    p.add_argument("--cache-dir", default=None, type=out_folder, help=f"{cache_help} (default ~/.cache/simkit)")
 
 
 def add_methods_arg(p: argparse.ArgumentParser) -> None:

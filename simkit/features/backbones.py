@@ -168,7 +168,7 @@ def layer_channels(backbone: str = "vgg19") -> dict[str, int]:
 def check_layers(backbone: str, layers: "list[str] | tuple[str, ...]") -> None:
     """Raise :class:`WeightsError` naming the layers ``backbone`` does not have."""
     names = layer_names(backbone)
-    bad = [layer for layer in layers if layer not in names]
+    bad = list(dict.fromkeys(layer for layer in layers if layer not in names))
     if bad:
         raise WeightsError(f"unknown layer {', '.join(map(repr, bad))} for {backbone}; "
                            f"choose one of {', '.join(names)}")

@@ -15,23 +15,63 @@ renaming a file keeps its features and editing it computes new ones.
 Every vector is written to a temporary file and renamed into place, so an interrupted
 extraction leaves only complete entries: the next run reuses them and computes the rest.
 An entry that cannot be read (a disk error) is treated as missing and computed again.
+
+When the cache cannot be used:
+
+* a file where the cache folder (or one of its parents) should be is refused at once with
+  :class:`CacheError` (one line naming it: pass another ``--cache-dir``);
+* a cache that cannot be written (a read-only shared cache, no permission) is only read:
+  missing vectors are computed and returned, one :class:`CacheWarning` says they were not
+  saved, and no further write is tried;
+* a full disk (or quota) stops the extraction with :class:`CacheError`, naming the folder:
+  continuing would compute for hours and keep nothing.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from simkit.fileio import atomic_write, write_text
+from simkit.errors import SimkitError
+from simkit.fileio import atomic_write, open_regular, write_text
 
 __all__ = ["FeatureStore", "default_cache_dir", "content_hash", "config_hash",
-           "STORE_FORMAT"]
+           "STORE_FORMAT", "CacheError", "CacheWarning", "check_folder"]
 
 #: Bump when the computation changes in a way the configuration does not capture.
 STORE_FORMAT = 1
+#: Write errors that mean the disk is full: computing on would keep nothing.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class CacheError(SimkitError, OSError):
+    """A cache folder cannot be used; the message names it and says what to pass instead."""
+
+
+class CacheWarning(UserWarning):
+    """The feature cache could not be written: results are computed but not kept."""
+
+
+def check_folder(path: str | os.PathLike, what: str, fix: str) -> Path:
+    """``path`` as a :class:`Path`, when it is a folder or can be made one.
+
+    Raises :class:`CacheError` when ``path``, or the nearest of its parents that exists,
+    is not a folder (``--cache-dir`` naming a file): ``"{what} {path} cannot be created:
+    {file} is a file, not a folder; {fix}"``.
+    """
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise CacheError(f"{what} {path} cannot be created: {p} is a file, not a "
+                                 f"folder; {fix}")
+            break
+    return path
 
 
 def default_cache_dir() -> Path:
@@ -42,9 +82,16 @@ def default_cache_dir() -> Path:
 
 
 def content_hash(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes."""
+    """SHA-256 (hex) of a file's bytes.
+
+    Only a regular file of at most :data:`~simkit.features.images.MAX_FILE_BYTES` is read
+    (:func:`simkit.fileio.open_regular`): a FIFO or a link to a device would never finish.
+    Raises ``OSError`` (:class:`~simkit.fileio.NotRegularFileError` for those) when the
+    file cannot be read."""
+    from simkit.features.images import MAX_FILE_BYTES
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, max_bytes=MAX_FILE_BYTES) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -56,13 +103,20 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+#: How to point simkit at another cache folder.
+CACHE_FIX = "pass --cache-dir a writable folder (or set $SIMKIT_CACHE)"
+
+
 class FeatureStore:
     """Vectors of one configuration: ``get``/``put`` by (content hash, representation)."""
 
     def __init__(self, config: dict, cache_dir: str | os.PathLike | None = None):
         self.config = dict(config)
-        self.root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.root = check_folder(cache_dir if cache_dir is not None else default_cache_dir(),
+                                 "the feature cache", CACHE_FIX)
         self.folder = self.root / config_hash(self.config)
+        #: Why the cache could not be written ("" while it can); no write is tried after.
+        self.write_error = ""
 
     def _path(self, key: str, representation: str) -> Path:
         return self.folder / representation / f"{key}.npy"
@@ -83,12 +137,28 @@ class FeatureStore:
         return v
 
     def put(self, key: str, vectors: dict[str, np.ndarray]) -> None:
-        """Store one image's vectors, each atomically (temporary file, then rename)."""
-        if not (self.folder / "config.json").is_file():
-            write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n",
-                       self.folder / "config.json")
-        for rep, v in vectors.items():
-            v = np.ascontiguousarray(v, dtype=np.float32).reshape(-1)
-            # no fsync: a cache entry lost to a power cut is recomputed (get() checks sizes)
-            with atomic_write(self._path(key, rep), "wb", durable=False) as fh:
-                np.save(fh, v, allow_pickle=False)
+        """Store one image's vectors, each atomically (temporary file, then rename).
+
+        A cache that cannot be written is warned about once and then only read (see the
+        module docstring); a full disk raises :class:`CacheError`."""
+        if self.write_error:
+            return
+        try:
+            if not (self.folder / "config.json").is_file():
+                write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n",
+                           self.folder / "config.json")
+            for rep, v in vectors.items():
+                v = np.ascontiguousarray(v, dtype=np.float32).reshape(-1)
+                # no fsync: an entry lost to a power cut is recomputed (get() checks sizes)
+                with atomic_write(self._path(key, rep), "wb", durable=False) as fh:
+                    np.save(fh, v, allow_pickle=False)
+        except OSError as e:
+            why = e.strerror or str(e)
+            if e.errno in DISK_FULL:
+                raise CacheError(f"the feature cache {self.root} cannot be written: {why} "
+                                 f"(the disk is full); free some space, or "
+                                 f"{CACHE_FIX}") from None
+            self.write_error = why
+            warnings.warn(f"the feature cache {self.root} cannot be written ({why}): "
+                          f"features are computed but not saved; {CACHE_FIX}",
+                          CacheWarning, stacklevel=2)

@@ -37,18 +37,19 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
 from simkit.errors import SimkitError
+from simkit.fileio import open_regular
 
 if TYPE_CHECKING:  # heavy imports stay out of import time
     import torch
     from PIL import Image as PILImage
 
 __all__ = [
-    "ImageError", "MIN_SIDE", "MAX_PIXELS", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
+    "ImageError", "MIN_SIDE", "MAX_PIXELS", "MAX_FILE_BYTES", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
     "image_aspect", "verify_image",
 ]
@@ -57,6 +58,9 @@ __all__ = [
 MIN_SIDE = 32
 #: Default decompression-bomb limit (pixels); 100 MP is larger than any sensible scan.
 MAX_PIXELS = 100_000_000
+#: Image files larger than this are refused before they are read: a 100 MP image stored
+#: uncompressed with 16-bit RGBA is 800 MB, so a bigger file is not an image simkit can use.
+MAX_FILE_BYTES = 2 << 30
 POLICIES = ("resize", "keep-aspect", "native")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -68,24 +72,37 @@ class ImageError(SimkitError, ValueError):
 
 def load_rgb(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> "PILImage.Image":
     """Decode ``path`` into an 8-bit RGB image (see the module docstring for conversions)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: file not found; check the 'file' column of images.csv "
                          f"(it is relative to the study folder)")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image file; point 'file' at an image")
-    if path.stat().st_size == 0:
+    # read only through open_regular: a FIFO or a device would block or never end
+    try:
+        fh = open_regular(path, max_bytes=MAX_FILE_BYTES)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read the file ({e.strerror or e}); point 'file' "
+                         f"at an image file") from None
+    with fh:
+        return _decode(path, fh, max_pixels)
+
+
+def _decode(path: Path, fh: "BinaryIO", max_pixels: int) -> "PILImage.Image":
+    """:func:`load_rgb` on an open regular file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if os.fstat(fh.fileno()).st_size == 0:
         raise ImageError(f"{path}: the file is empty (0 bytes); copy the image again")
     # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that; we apply our own
     # limit from the header, so turn Pillow's check into an error we can explain.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(path)
+            img = Image.open(fh)
         except UnidentifiedImageError:
-            head = path.read_bytes()[:16]
+            fh.seek(0)
+            head = fh.read(16)
             hint = (" (it looks like HTML or text: perhaps an error page was saved)"
                     if head.lstrip().lower().startswith((b"<", b"{")) else "")
             raise ImageError(f"{path}: not an image file Pillow can read{hint}; replace it "
@@ -141,7 +158,7 @@ def image_aspect(path: str | os.PathLike) -> float:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with open_regular(path, max_bytes=MAX_FILE_BYTES) as fh, Image.open(fh) as im:
             return im.size[0] / im.size[1]
     except OSError:
         return float("nan")

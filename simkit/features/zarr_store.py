@@ -115,14 +115,16 @@ class ZarrFeatureStore:
 
     def __init__(self, config: dict, root: str | os.PathLike | None = None, *,
                  dtype: str = "float32", chunk_rows: int = 64, dim: int | None = None):
-        from simkit.features.cache import config_hash
+        from simkit.features.cache import check_folder, config_hash
 
         if dtype not in DTYPES:
             raise ZarrStoreError(f"unknown storage dtype {dtype!r}; use float32 or float16")
         if int(chunk_rows) < 1:
             raise ZarrStoreError(f"chunk_rows={chunk_rows}: give at least 1 image per chunk")
         self.config = dict(config)
-        self.root = Path(root) if root is not None else default_zarr_root()
+        self.root = check_folder(root if root is not None else default_zarr_root(),
+                                 "the zarr store folder", "pass --store (or --cache-dir) a "
+                                 "folder, or set $SIMKIT_CACHE to one")
         self.dtype = dtype
         self.path = self.root / f"{config_hash(self.config)}-{dtype}.zarr"
         self._keys: list[str] | None = None

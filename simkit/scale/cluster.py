@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequenc
 
 import numpy as np
 
-from simkit.errors import missing_extra
+from simkit.errors import UsageError, missing_extra
 from simkit.features.representations import REPRESENTATIONS, tril_size
 from simkit.features.zarr_store import MISSING, CollectionFeatures, ZarrFeatureStore
 
@@ -83,12 +83,14 @@ def connect(scheduler: str | None = None, *, workers: int | None = None,
     """A Dask client: to ``scheduler`` (or ``$SIMKIT_DASK_SCHEDULER``) when given, else to
     a new ``LocalCluster`` of ``workers`` processes (default: one per core, at most 8) that
     is closed on exit. ``dashboard=None`` starts no dashboard (":0" picks a free port)."""
+    if workers is not None and int(workers) < 0:  # a LocalCluster of -1 waits forever
+        raise UsageError(f"workers={workers}: give 0 (no Dask) or more worker processes")
     distributed = _require_distributed()
     from simkit.config import dask_scheduler
 
     scheduler = scheduler or dask_scheduler()
     if scheduler:
-        client = distributed.Client(scheduler, timeout="30s")
+        client = _client(distributed, scheduler)
         try:
             yield client
         finally:
@@ -113,6 +115,17 @@ def connect(scheduler: str | None = None, *, workers: int | None = None,
         yield client
 
 
+def _client(distributed, scheduler: str) -> "Client":
+    """A client of the running scheduler at ``scheduler``, or :class:`UsageError` naming it
+    when it cannot be reached within Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured)."""
+    try:
+        return distributed.Client(scheduler)
+    except (OSError, ValueError, TypeError) as e:  # refused, timed out, a malformed address
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler!r} ({e}); start it, "
+                         f"or fix --scheduler / ${SCHEDULER_ENV}") from None
+
+
 # -- on the workers --------------------------------------------------------------------------
 _MODELS: dict[tuple, object] = {}
 _MODEL_LOCK = threading.Lock()
@@ -131,14 +144,15 @@ def worker_model(backbone: str, weights: str, layer: str):
         return _MODELS[key]
 
 
-def _hash_files(paths: Sequence[str]) -> list[str | None]:
+def _hash_files(paths: Sequence[str]) -> list[tuple[str | None, str]]:
+    """``(content hash, "")`` of each file, or ``(None, why it cannot be read)``."""
     from simkit.features.cache import content_hash
-    out: list[str | None] = []
+    out: list[tuple[str | None, str]] = []
     for p in paths:
         try:
-            out.append(content_hash(p))
-        except OSError:
-            out.append(None)
+            out.append((content_hash(p), ""))
+        except OSError as e:  # a FIFO or a device is refused before it is read
+            out.append((None, str(e.strerror or e)))
     return out
 
 
@@ -183,7 +197,9 @@ def _inputs(collection) -> tuple[list[str], list[str]]:
     ids = [str(i) for i in paths]
     if len(set(ids)) != len(ids):
         raise ValueError("image ids must be unique")
-    return ids, [str(Path(p).resolve()) for p in paths.values()]
+    # absolute, not resolved: a link to a device must still be seen (and refused) as the
+    # image's own path, and a NUL byte in a path is refused later with the image's id
+    return ids, [os.path.abspath(p) for p in paths.values()]
 
 
 def index_collection(collection, *, representations: Iterable[str] = REPRESENTATIONS,
@@ -233,10 +249,11 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
                                                  dashboard=dashboard))
         n_workers, dashboard_link = _describe(client, announce)
         # 1. content hashes (on the workers: they read the files anyway)
-        keys = _hash_all(client, paths)
-        errors: dict[str, str] = {i: f"{p}: cannot read the file; check the 'file' column "
-                                  f"of images.csv (relative to the collection folder)"
-                                  for i, p, k in zip(ids, paths, keys) if k is None}
+        hashed = _hash_all(client, paths)
+        keys = [k for k, _ in hashed]
+        errors: dict[str, str] = {i: f"{p}: cannot read the file ({why}); check the 'file' "
+                                  f"column of images.csv (relative to the collection folder)"
+                                  for i, p, (k, why) in zip(ids, paths, hashed) if k is None}
         # 2. rows in the store, and the chunks that still have missing rows
         store = ZarrFeatureStore(config, store_root, dtype=dtype, chunk_rows=chunk_rows,
                                  dim=dim)
@@ -278,8 +295,8 @@ def _describe(client, announce: Callable[[str], None] | None) -> tuple[int, str]
     return n_workers, link
 
 
-def _hash_all(client, paths: list[str], step: int = 256) -> list[str | None]:
-    """Content hashes of ``paths`` (None: unreadable), on the workers when there are any."""
+def _hash_all(client, paths: list[str], step: int = 256) -> list[tuple[str | None, str]]:
+    """:func:`_hash_files` of ``paths``, on the workers when there are any."""
     groups = [paths[s:s + step] for s in range(0, len(paths), step)]
     if client is not None:
         hashed = client.gather(client.map(_hash_files, groups, pure=False))
@@ -357,7 +374,7 @@ def open_collection_features(collection, store_path: str | os.PathLike) -> Colle
     """The stored rows of a collection in an existing store folder, without computing."""
     store = ZarrFeatureStore.open(store_path)
     ids, paths = _inputs(collection)
-    keys = _hash_files(paths)
+    keys = [k for k, _ in _hash_files(paths)]
     rows = store.rows_of([k or "" for k in keys])
     reps = store.representations()
     status = np.stack([store.status(r) for r in reps]) if reps else np.zeros((0, len(store)))

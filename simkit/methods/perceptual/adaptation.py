@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.methods.perceptual.datasets import PerceptualDataError
 from simkit.methods.perceptual.metrics import COMPARISONS, PerceptualMetric, combine, comparison_parts, method_name
 from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
 
@@ -145,7 +146,8 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
 
     comparison_parts(comparison)
     if len(stats) < 2:
-        raise ValueError("adaptation needs at least 2 triplets (some for validation)")
+        raise PerceptualDataError("adaptation needs at least 2 triplets (some for "
+                                  "validation); give more images or questions")
     if epochs < 1 or not 0 <= decay_epochs <= epochs:
         raise ValueError("need epochs >= 1 and 0 <= decay_epochs <= epochs")
     rng = np.random.default_rng(seed)

@@ -344,32 +344,38 @@ class PerceptualMetric:
 
 
 def load_scalars(path: str | os.PathLike) -> PerceptualMetric:
-    """Read a metric written by :meth:`PerceptualMetric.save`; checks every layer's size."""
+    """Read a metric written by :meth:`PerceptualMetric.save`; checks every layer's size.
+
+    A file that is not one raises
+    :class:`~simkit.methods.perceptual.datasets.PerceptualDataError` naming it."""
+    from simkit.fileio import open_regular
+    from simkit.methods.perceptual.datasets import PerceptualDataError
     from simkit.methods.perceptual.networks import NETWORKS
 
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
+    try:  # open_regular: a FIFO given as the file would block for ever
+        with open_regular(path) as fh, np.load(fh, allow_pickle=False) as z:
             meta = json.loads(str(z["config"]))
             arrays = {k[2:]: z[k] for k in z.files if k.startswith("w_")}
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{path}: not a scalars file written by 'simkit perceptual adapt' "
-                         f"({e}); adapt again to create one") from None
-    net = meta.get("net")
+        net, comparison, weights = meta.get("net"), meta["comparison"], str(meta["weights"])
+        size = int(meta.get("size", 64))
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:
+        raise PerceptualDataError(f"{path}: not a scalars file written by 'simkit perceptual "
+                                  f"adapt' ({e}); adapt again to create one") from None
     if net not in NETWORKS:
-        raise ValueError(f"{path}: unknown loss network {net!r}")
+        raise PerceptualDataError(f"{path}: unknown loss network {net!r}")
     spec = NETWORKS[net]
     parts = []
     for layer, c in zip(spec.layers, spec.channels):
         v = arrays.get(layer)
         if v is None or v.shape != (c,):
-            raise ValueError(f"{path}: layer {layer} needs {c} scalars, found "
-                             f"{None if v is None else v.shape}; the file is damaged")
+            raise PerceptualDataError(f"{path}: layer {layer} needs {c} scalars, found "
+                                      f"{None if v is None else v.shape}; the file is damaged")
         if not np.all(np.isfinite(v)) or (v < 0).any():
-            raise ValueError(f"{path}: layer {layer} has negative or non-finite scalars")
+            raise PerceptualDataError(f"{path}: layer {layer} has negative or non-finite "
+                                      f"scalars; adapt again")
         parts.append(v.astype(np.float64))
     info = {k: v for k, v in meta.items()
             if k not in ("net", "comparison", "weights", "size", "layers", "channels",
                          "method")}
-    return PerceptualMetric(net, meta["comparison"], meta["weights"],
-                            np.concatenate(parts), int(meta.get("size", 64)), info)
+    return PerceptualMetric(net, comparison, weights, np.concatenate(parts), size, info)
