@@ -19,9 +19,11 @@ def write_study(tmp_path):
     """Write a study folder from compact descriptions; returns the folder.
 
     ``questions``: {question_id: (genre, [5 image ids])}; ``votes``: {participant: {qid: choice}}.
+    ``images=True`` also writes a small grey PNG for every image (``simkit validate`` opens
+    them).
     """
     def make(questions: dict, votes: dict, participants: dict | None = None,
-             choices: dict | None = None, name: str = "study") -> Path:
+             choices: dict | None = None, name: str = "study", images: bool = False) -> Path:
         root = tmp_path / name
         root.mkdir()
         image_ids = list(dict.fromkeys(i for _, ids in questions.values() for i in ids))
@@ -38,6 +40,12 @@ def write_study(tmp_path):
         if choices is not None:
             write_csv(root / "choices.csv", "question_id,method,choice",
                       [f"{q},{m},{c}" for (q, m), c in choices.items()])
+        if images:
+            from PIL import Image
+
+            (root / "images").mkdir()
+            for i in image_ids:
+                Image.new("RGB", (32, 32), (128, 128, 128)).save(root / "images" / f"{i}.png")
         return root
     return make
 

@@ -14,7 +14,7 @@ from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES
 
 @pytest.fixture
 def folder(write_study):
-    return write_study(QUESTIONS, VOTES, PARTICIPANTS, CHOICES)
+    return write_study(QUESTIONS, VOTES, PARTICIPANTS, CHOICES, images=True)
 
 
 def test_validate_prints_a_summary(folder, capsys):

@@ -45,6 +45,7 @@ from typing import Iterable, NoReturn
 from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, perceptual,
                         retrieve, study, tables, validate)
 from simkit.errors import SimkitError, UsageError
+from simkit.fileio import write_error
 
 __all__ = ["main", "build_parser", "version", "environment_error"]
 
@@ -83,12 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Always the environment, whatever the path: the fix is outside simkit.
-ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC: "the disk is full; free some space or write to another disk",
-    errno.EDQUOT: "the disk quota is exceeded; free some space or write elsewhere",
-    errno.EROFS: "the file system is read-only; write to another folder",
-}
+#: Always the environment, whatever the path: the fix is outside simkit (the message is
+#: :func:`simkit.fileio.write_error`'s, so a disk error reads the same everywhere).
+DEVICE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 #: The environment when the path is the user's (see the module docstring), else a bug.
 PATH_ERRNOS = {
     errno.ENOENT: "it does not exist; check the path",
@@ -121,9 +119,8 @@ def environment_error(e: OSError, user_paths: Iterable[str]) -> str | None:
     """
     names = [os.path.abspath(f) for f in (e.filename2, e.filename)
              if isinstance(f, (str, os.PathLike))]
-    if e.errno in ENVIRONMENT_ERRNOS:
-        hint = ENVIRONMENT_ERRNOS[e.errno]
-        return f"{names[0]}: {hint}" if names else f"{e.strerror or e}: {hint}"
+    if e.errno in DEVICE_ERRNOS:
+        return str(write_error(e, names[0] if names else "the output"))
     if e.errno not in PATH_ERRNOS:
         return None
     given = [Path(os.path.abspath(p)) for p in user_paths if p]

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from simkit.errors import SimkitError
-from simkit.fileio import atomic_write, open_regular, write_text
+from simkit.fileio import atomic_write, write_text
+from simkit.paths import open_regular
 
 __all__ = ["FeatureStore", "default_cache_dir", "content_hash", "config_hash",
            "STORE_FORMAT", "CacheError", "CacheWarning", "check_folder"]

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 import numpy as np
 
 from simkit.errors import SimkitError
-from simkit.fileio import open_regular
+from simkit.paths import open_regular
 
 if TYPE_CHECKING:  # heavy imports stay out of import time
     import torch

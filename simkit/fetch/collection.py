@@ -64,7 +64,8 @@ from simkit.features.images import verify_image
 from simkit.fetch.http import USER_AGENT, ApiCache, FetchError, Http, ItemGone, utc_now
 from simkit.fetch.sources import (Item, Source, licence_allowed, resolve_source,
                                   source_items)
-from simkit.fileio import PathEscapeError, inside, write_csv, write_text
+from simkit.fileio import write_csv, write_text
+from simkit.paths import PathEscapeError, inside
 
 __all__ = ["COLUMNS", "MAX_FAILURES_IN_A_ROW", "LicenceRefused", "FetchReport",
            "fetch_collection", "verify_image", "image_size"]

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.fileio import PathEscapeError, inside
+from simkit.paths import PathEscapeError, inside
 from simkit.study.model import (StudyError, check_unique, read_study_csv, read_table,
                                 row_location)
 

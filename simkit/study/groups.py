@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.fileio import inside
+from simkit.paths import inside
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
 
 if TYPE_CHECKING:

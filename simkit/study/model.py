@@ -33,7 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from simkit.errors import SimkitError
-from simkit.fileio import inside, write_csv
+from simkit.fileio import write_csv
+from simkit.paths import inside
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",

@@ -52,9 +52,12 @@ def replace_image(study: Path, how: str) -> tuple[str, Path]:
     path.unlink()
     if how == "fifo":
         os.mkfifo(path)
-    else:
-        path.symlink_to("/dev/zero")
-    return image_id, path
+        return image_id, path
+    # a link inside the study to /dev/zero is refused as leaving the study; an absolute
+    # path in images.csv is allowed by design, so that is how a device reaches the reader
+    csv = study / "images.csv"
+    csv.write_text(csv.read_text().replace(f"{image_id},{rel},", f"{image_id},/dev/zero,", 1))
+    return image_id, Path("/dev/zero")
 
 
 KINDS = [("fifo", "a FIFO"), ("zero", "a character device")]
@@ -79,7 +82,7 @@ def test_hashing_and_decoding_refuse_before_reading(tmp_path, hard_timeout, how,
     from simkit.features.cache import content_hash
     from simkit.features.engine import content_keys
     from simkit.features.images import ImageError, image_aspect, load_rgb
-    from simkit.fileio import NotRegularFileError
+    from simkit.paths import NotRegularFileError
 
     path = tmp_path / "img.png"
     os.mkfifo(path) if how == "fifo" else path.symlink_to("/dev/zero")
@@ -95,7 +98,7 @@ def test_hashing_and_decoding_refuse_before_reading(tmp_path, hard_timeout, how,
 def test_a_fifo_with_a_writer_is_still_refused(tmp_path, hard_timeout):
     """Non-blocking open: even a FIFO someone writes to is never read."""
     from simkit.features.cache import content_hash
-    from simkit.fileio import NotRegularFileError
+    from simkit.paths import NotRegularFileError
 
     path = tmp_path / "busy.png"
     os.mkfifo(path)
@@ -109,7 +112,7 @@ def test_a_fifo_with_a_writer_is_still_refused(tmp_path, hard_timeout):
 
 
 def test_a_huge_file_is_refused_by_size_before_it_is_read(tmp_path):
-    from simkit.fileio import NotRegularFileError, open_regular
+    from simkit.paths import NotRegularFileError, open_regular
 
     path = tmp_path / "big.png"
     with open(path, "wb") as fh:

@@ -16,7 +16,7 @@ from test_datasets import _jpeg, museum  # noqa: F401  (museum is a fixture)
 
 from simkit.cli import main
 from simkit.fetch.http import Http, UnsafeUrlError, require_http
-from simkit.fileio import PathEscapeError, inside
+from simkit.paths import PathEscapeError, inside
 from simkit.study.collection import CollectionError, load_collection, read_images
 from simkit.study.model import Study
 

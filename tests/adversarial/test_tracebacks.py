@@ -94,13 +94,13 @@ def test_an_output_path_of_the_wrong_kind_is_refused_first(study, tmp_path, a_fi
      "--cache-dir", "{tmp}/cache"],
     ["demo", "--out", "{file}", "--groups", "1", "--weights", "random:0"],
     ["study", "new", "{study}", "--out", "{file}", "--per-genre", "1"],
-    ["fetch", "met", "--out", "{file}", "--base-url", "http://127.0.0.1:1"],
+    ["fetch", "met-ukiyoe", "--out", "{file}", "--base-url", "http://127.0.0.1:1"],
 ])
 def test_a_file_where_an_output_folder_is_needed_is_one_line(study, tmp_path, a_file, capsys,
                                                              argv):
     """Commands without an up-front check end in the CLI's OSError safety net."""
     argv = [a.format(study=study, tmp=tmp_path, file=a_file) for a in argv]
-    one_line_error(capsys, cli.main(argv), str(a_file), "a file is in the way")
+    one_line_error(capsys, cli.main(argv), str(a_file), "file")
     assert a_file.read_text() == "not a folder\n"
 
 
@@ -163,7 +163,7 @@ def test_a_full_disk_writing_the_output_is_one_line(study, tmp_path, capsys, mon
     out = tmp_path / "f.npz"
     rc = cli.main(["features", str(study), "--out", str(out), *FAST,
                    "--cache-dir", str(tmp_path / "cache")])
-    one_line_error(capsys, rc, "No space left on device", "disk is full")
+    one_line_error(capsys, rc, "no space left on the device holding", "nothing was replaced")
     assert not out.exists() and not list(tmp_path.glob(".f.npz*"))
 
 
@@ -178,7 +178,7 @@ def test_a_full_disk_on_rename_names_the_target(study, tmp_path, capsys, monkeyp
     monkeypatch.setattr(os, "replace", replace)
     rc = cli.main(["features", str(study), "--out", str(out), *FAST,
                    "--cache-dir", str(tmp_path / "cache")])
-    one_line_error(capsys, rc, str(out), "disk is full")
+    one_line_error(capsys, rc, str(out), "no space left")
 
 
 # -- the safety net's rules -------------------------------------------------------------------

@@ -348,7 +348,7 @@ def load_scalars(path: str | os.PathLike) -> PerceptualMetric:
 
     A file that is not one raises
     :class:`~simkit.methods.perceptual.datasets.PerceptualDataError` naming it."""
-    from simkit.fileio import open_regular
+    from simkit.paths import open_regular
     from simkit.methods.perceptual.datasets import PerceptualDataError
     from simkit.methods.perceptual.networks import NETWORKS
 
