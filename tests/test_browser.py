@@ -171,6 +171,13 @@ def test_compare_choices_in_jupyterlab(lab, notebook_env, monkeypatch):
             # the plotly bar chart rendered too
             assert page.locator(".simkit-group-explorer .js-plotly-plot").count() >= 1
             page.locator(".simkit-group-explorer").first.scroll_into_view_if_needed()
+            # and nothing red: no stderr box, no widget message the kernel failed to send
+            # (NaN through the widget channel once showed "Message serialization failed")
+            page.wait_for_timeout(1_000)
+            red = page.locator('.jp-OutputArea-output[data-mime-type='
+                               '"application/vnd.jupyter.stderr"]')
+            assert red.count() == 0, red.all_inner_texts()
+            assert "serialization failed" not in page.inner_text(".jp-NotebookPanel")
         finally:
             page.screenshot(path=str(ARTIFACTS / "browser-01_compare_choices.png"),
                             full_page=False)

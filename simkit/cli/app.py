@@ -62,15 +62,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
-    """The installed distribution's version, else the package's own."""
+    """The installed distribution's version, else the package's own (a checkout on
+    ``sys.path``). One metadata look-up by name: cheap enough for every start."""
     from importlib import metadata
 
     import simkit
+    from simkit.errors import DISTRIBUTION
 
-    try:  # the distribution's name may differ from the import name
-        dist = (metadata.packages_distributions().get("simkit") or ["simkit"])[0]
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:  # a checkout on sys.path, not installed
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
         return simkit.__version__
 
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from simkit.cli.options import Subparsers, positive_int
+from simkit.cli.options import Subparsers, out_folder, positive_int
 from simkit.cli.tables import add_table_args, report_tables
 
 __all__ = ["add_parser", "run"]
@@ -15,7 +15,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``demo`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("demo", help="the terminal demo: demo study → machine choices "
                                            "→ tables")
-    p.add_argument("--out", default="demo-study")
+    p.add_argument("--out", default="demo-study", type=out_folder)
     p.add_argument("--groups", type=positive_int, default=20,
                    help="groups per genre (paper: 20)")
     p.add_argument("--image-size", type=positive_int, default=224)

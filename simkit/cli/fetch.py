@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from simkit.cli.options import Subparsers, non_negative_int, positive_int
+from simkit.cli.options import Subparsers, non_negative_int, out_folder, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -19,7 +19,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("fetch", help="download a public-domain collection (once) for "
                                             "offline work")
     p.add_argument("name", help=f"{' | '.join(SOURCES)} | iiif:MANIFEST_URL")
-    p.add_argument("--out", required=True, help="collection folder (created; safe to reuse)")
+    p.add_argument("--out", required=True, type=out_folder, help="collection folder (created; safe to reuse)")
     p.add_argument("--limit", type=non_negative_int, default=200,
                    help="at most this many prints")
     p.add_argument("--query", default=None, help="search words (default: the source's)")

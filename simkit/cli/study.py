@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import Subparsers, positive_int
+from simkit.cli.options import Subparsers, out_folder, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -16,7 +16,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="study_command", required=True)
     p = sub.add_parser("new", help="sample groups of 5 from a collection, the paper's way")
     p.add_argument("collection", help="a collection folder (simkit fetch) or a study folder")
-    p.add_argument("--out", required=True, help="the new study folder")
+    p.add_argument("--out", required=True, type=out_folder, help="the new study folder")
     p.add_argument("--per-genre", type=positive_int, default=20,
                    help="groups per label (paper: 20 groups from 100 prints)")
     p.add_argument("--group-size", type=int, default=GROUP_SIZE, choices=[GROUP_SIZE],

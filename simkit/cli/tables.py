@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, model_kwargs,
-                                positive_int, warn)
+                                out_folder, positive_int, warn)
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("study")
     p.add_argument("--choices", help="machine choices CSV (default STUDY/choices.csv; "
                                      "without one, features are computed)")
-    p.add_argument("--out", help="output folder (default STUDY/results)")
+    p.add_argument("--out", type=out_folder, help="output folder (default STUDY/results)")
     p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
     add_table_args(p)
     p.set_defaults(func=run)
@@ -53,13 +53,13 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
                   out: Path, paper: bool) -> int:
     """Compute, save and print the tables of ``study_dir`` (choices computed if none)."""
     from simkit.analysis.published import TABLES, replay
-    from simkit.analysis.report import format_replay, format_tables, save_tables
-    from simkit.analysis.tables import compute_tables
-    from simkit.analysis.report import RESULT_FILES
+    from simkit.analysis.report import RESULT_FILES, format_replay, format_tables, save_tables
+    from simkit.analysis.tables import compute_tables, require_analysable
     from simkit.fileio import replace_set, write_csv
     from simkit.study.model import load_study
 
     study = load_study(study_dir, choices=choices)
+    require_analysable(study)  # before any feature is computed or file written
     notes: list[str] = []
     computed = None
     if study.choices is None:

@@ -94,10 +94,11 @@ def _decode(path: Path, fh: "BinaryIO", max_pixels: int) -> "PILImage.Image":
 
     if os.fstat(fh.fileno()).st_size == 0:
         raise ImageError(f"{path}: the file is empty (0 bytes); copy the image again")
-    # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that; we apply our own
-    # limit from the header, so turn Pillow's check into an error we can explain.
+    # Pillow warns above its own MAX_IMAGE_PIXELS (about 89 MP) and refuses at twice that;
+    # simkit's limit (max_pixels, checked from the header below, before any pixel is
+    # decoded) is the one that applies, so Pillow's warning is silenced, not obeyed.
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(fh)
         except UnidentifiedImageError:
@@ -107,7 +108,7 @@ def _decode(path: Path, fh: "BinaryIO", max_pixels: int) -> "PILImage.Image":
                     if head.lstrip().lower().startswith((b"<", b"{")) else "")
             raise ImageError(f"{path}: not an image file Pillow can read{hint}; replace it "
                              f"with a JPEG, PNG, TIFF, WebP or BMP image") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except Image.DecompressionBombError:
             raise ImageError(f"{path}: the image is too large (decompression-bomb guard); "
                              f"resize it below {max_pixels:,} pixels") from None
         except (OSError, SyntaxError, ValueError) as e:
@@ -124,7 +125,7 @@ def _decode(path: Path, fh: "BinaryIO", max_pixels: int) -> "PILImage.Image":
                              f"least {MIN_SIDE} px, use a larger version of the image")
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img.load()
                 img = ImageOps.exif_transpose(img) or img
                 return _to_rgb(img)
