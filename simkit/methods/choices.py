@@ -105,8 +105,11 @@ class MachineChoices:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<div style='color:#a00;font-weight:bold'>⚠ {html.escape(n)}</div>"
-                        for n in self.notes)
+        # <pre>: JupyterLab typesets "$TORCH_HOME … $" in HTML as LaTeX, but never inside
+        # pre; pre-wrap keeps the line breaks of the how-to-fix text
+        style = ("color:#a00;white-space:pre-wrap;word-break:normal;font-family:inherit;"
+                 "font-weight:bold;margin:0 0 0.5em 0")
+        notes = "".join(f"<pre style='{style}'>⚠ {html.escape(n)}</pre>" for n in self.notes)
         head = html.escape(self.summary().splitlines()[0])
         table = (self.choices.pivot(index="question_id", columns="method", values="choice")
                  .reindex(columns=self.methods).head(10).to_html())

@@ -181,6 +181,7 @@ class UmapExplorer(View):
         if self._widget is not None:
             row = self.meta.set_index("image_id").loc[image_id]
             self._w_thumb.value = thumbnail_png(self.study.image_path(image_id), self.thumb_size)
+            self._w_thumb.layout.display = None
             qs = ", ".join(self._questions_of.get(image_id, [])) or "none"
             self._w_caption.value = (f"<b>{html.escape(str(row['title']))}</b><br>"
                                      f"{html.escape(str(row['artist']))} · "
@@ -229,8 +230,10 @@ class UmapExplorer(View):
                                     description="Colour by")
         self._w_question = w.Dropdown(options=[("—", "")] + [(q, q) for q in self.table.index],
                                       value=self._question or "", description="Question")
+        # hidden until a point is hovered: an empty image shows the browser's broken icon
         self._w_thumb = w.Image(format="png", layout=w.Layout(max_width=f"{self.thumb_size}px",
-                                                               object_fit="contain"))
+                                                               object_fit="contain",
+                                                               display="none"))
         self._w_caption = w.HTML("<i>hover over a point</i>",
                                  layout=w.Layout(max_width=f"{self.thumb_size + 40}px"))
         self._fig = go.FigureWidget()  # traces and layout: simkit.plots.umap_map
