@@ -145,9 +145,15 @@ def write_study(out: str | os.PathLike, images: pd.DataFrame, questions: pd.Data
     in one rename each (images.csv first, so a crash leaves a valid study).
     """
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     used = list(dict.fromkeys(str(v) for v in questions[IMAGE_COLUMNS].to_numpy().ravel()))
-    images_out = _study_images(out, images, used, copy_images)
+    try:
+        images_out = _study_images(out, images, used, copy_images)
+    except BaseException:
+        if created:  # a refused study leaves no half-made folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
