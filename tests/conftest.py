@@ -125,6 +125,10 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600, *, clean: 
         nbclient.NotebookClient(nb, km=km, timeout=timeout,
                                 resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
+        # nbclient leaves a kernel manager it was given running: without this, every
+        # notebook test kept its kernel (1 GB or more each) until the whole run ended
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
