@@ -10,8 +10,8 @@ from PIL import Image
 
 from simkit.study.collection import read_images
 from simkit.features.extract import FeatureSet
-from simkit.study.groups import (describe_picks, group_picks, new_study, random_groups,
-                           sample_groups, suggest_groups)
+from simkit.methods.group_picks import describe_picks, group_picks, suggest_groups
+from simkit.study.groups import new_study, random_groups, sample_groups
 from simkit.methods.choices import choose_from_features
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, StudyError, load_study
 

@@ -14,12 +14,12 @@ Cosine, Gram·Cosine; any of ``simkit.methods()``) shows its pair with the 10 pa
 distances, computed by :func:`simkit.methods.choices.choose_for_group`, and the
 group is flagged when the methods disagree. Add it to a study (new or existing) with one
 click, reorder or remove groups, undo any step; "Suggest" proposes informative groups
-(:func:`simkit.study.groups.suggest_groups`) with their reason. Saving validates the whole study
+(:func:`simkit.methods.group_picks.suggest_groups`) with their reason. Saving validates the whole study
 with :func:`simkit.study.model.load_study` before it replaces anything (each file atomically).
 
 All logic lives in plain methods and properties that tests drive headless, and they call
 the library for everything computed (filters: :func:`simkit.study.collection.filter_images`;
-picks: :func:`simkit.study.groups.machine_picks`; saving:
+picks: :func:`simkit.methods.group_picks.machine_picks`; saving:
 :func:`simkit.study.groups.write_study_with_choices`). The controls
 (:class:`simkit.widgets.group_builder_view.GroupBuilderControls`, ``builder.controls``) only
 show that state and call those methods.
@@ -36,8 +36,8 @@ import pandas as pd
 
 from simkit.methods.registry import DEFAULT_METHODS, get_method, resolve_methods
 from simkit.study.collection import ASPECTS, filter_images, image_aspects, read_images
-from simkit.study.groups import (GROUP_SIZE, describe_picks, machine_picks, suggest_groups,
-                                 write_study_with_choices)
+from simkit.methods.group_picks import describe_picks, machine_picks, suggest_groups
+from simkit.study.groups import GROUP_SIZE, write_study_with_choices
 from simkit.study.model import IMAGE_COLUMNS, Study, StudyError
 from simkit.widgets.group_builder_view import ALL, GroupBuilderControls
 from simkit.widgets.view import View
@@ -327,7 +327,7 @@ class GroupBuilder(View):
     def suggest(self, n: int = 5, *, seed: int = 0, candidates: int = 500,
                 prefer: str = "any", by_genre: bool = True) -> pd.DataFrame:
         """Informative groups from the visible images not yet in the study, with reasons
-        (see :func:`simkit.study.groups.suggest_groups`). Extracts features of those images
+        (see :func:`simkit.methods.group_picks.suggest_groups`). Extracts features of those images
         (cached). ``by_genre``: keep each suggestion within one genre."""
         used = {g[c] for g in self.groups for c in IMAGE_COLUMNS}
         pool = [i for i in self._visible if i not in used]
