@@ -14,12 +14,15 @@ the same projection appears at once the second time, in any notebook. UMAP compi
 code with numba on first use (most of a first run's time): numba keeps the code of the
 functions umap marks ``cache=True`` in ``$NUMBA_CACHE_DIR`` (``run.sh`` sets it to
 ``.cache/numba``); when it is unset, simkit points it at ``$SIMKIT_CACHE/numba`` before
-importing umap. PCA is :mod:`simkit.search.pca`.
+importing umap. Up to :data:`EXACT_KNN_MAX` rows the neighbour graph is computed exactly
+here (:func:`exact_knn`) and handed to UMAP, so pynndescent's numba code — compiled again in
+every new process — is not needed. PCA is :mod:`simkit.search.pca`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 import os
 from pathlib import Path
 
@@ -28,11 +31,14 @@ import numpy as np
 from simkit.errors import missing_extra
 from simkit.fileio import atomic_write
 
-__all__ = ["project", "projection_cache_dir", "projection_key", "import_umap",
+__all__ = ["exact_knn", "project", "projection_cache_dir", "projection_key", "import_umap",
            "cached_projection", "PROJECTION_VERSION"]
 
+#: Up to this many rows the UMAP neighbour graph is exact (an N x N float64 distance matrix,
+#: 200 MB at 5,000); above it UMAP's own approximate search is used.
+EXACT_KNN_MAX = 5000
 #: Bump when the computation changes, so old cached projections are not reused.
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 
 
 def projection_cache_dir() -> Path:
@@ -62,6 +68,22 @@ def import_umap():
     except ImportError as e:
         raise missing_extra("UMAP projections (simkit.search.projection)", "lab", e) from e
     return umap
+
+
+def exact_knn(z: np.ndarray, k: int, metric: str = "euclidean"
+              ) -> tuple[np.ndarray, np.ndarray, None]:
+    """The exact ``k``-nearest-neighbour graph of the rows of ``z`` (each row first in its
+    own list), in the ``precomputed_knn`` form ``umap.UMAP`` takes.
+
+    Handing UMAP this graph spares it pynndescent, whose numba code would otherwise be
+    compiled again in every new Python process (most of a first map's time)."""
+    from simkit.search.distances import all_pairs_distances
+
+    d = all_pairs_distances(z, metric)
+    np.fill_diagonal(d, -1.0)  # each row's own index first, whatever the ties
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    dist = np.maximum(np.take_along_axis(d, idx, axis=1), 0.0)
+    return idx, dist.astype(np.float32), None
 
 
 def cached_projection(path: Path, n: int) -> np.ndarray | None:
@@ -114,8 +136,13 @@ def project(vectors: np.ndarray, *, n_pca: int = 50, seed: int = 0,
         xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
     else:
         umap = import_umap()
-        reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kwargs)
-        xy = reducer.fit_transform(z)
+        args = dict(kwargs)
+        if n <= EXACT_KNN_MAX and args["metric"] in ("euclidean", "cosine"):
+            args["precomputed_knn"] = exact_knn(z, args["n_neighbors"], args["metric"])
+        reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **args)
+        with warnings.catch_warnings():  # project() never transforms new data
+            warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+            xy = reducer.fit_transform(z)
     steps.update(1)
     steps.close()
     xy = np.asarray(xy, dtype=np.float32)
