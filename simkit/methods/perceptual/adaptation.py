@@ -199,6 +199,9 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
             bar.update(1)
             bar.set_postfix(val_2afc=f"{score:.3f}")
             if since >= patience:
+                # stopping early is a normal end: shown as a finished bar, not a red one
+                bar.total = bar.n
+                bar.set_postfix(val_2afc=f"{best:.3f}", stopped=f"epoch {epoch}")
                 break
     finally:
         torch.set_num_threads(threads)
