@@ -6,6 +6,8 @@ Two rules live here, once each:
   inside its folder, checked on the resolved path (symbolic links and ``..`` followed).
 - :func:`open_regular`: a user-given file is read only when it is a regular file, so a
   FIFO or a link to ``/dev/zero`` is refused instead of hanging the program.
+- :func:`check_folder`: a folder to write into (an ``--out``, a cache) is refused before any
+  work when a file stands where it or one of its parents should be.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import IO
 
 from simkit.errors import SimkitError
 
-__all__ = ["NAME_MAX", "PathEscapeError", "inside", "NotRegularFileError", "open_regular"]
+__all__ = ["NAME_MAX", "PathEscapeError", "inside", "NotRegularFileError", "open_regular",
+           "NotAFolderError", "check_folder"]
 
 #: The longest file-name component most file systems accept (bytes).
 NAME_MAX = 255
@@ -144,3 +147,24 @@ class NotRegularFileError(SimkitError, OSError):
 
 _FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
                stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+class NotAFolderError(SimkitError, ValueError):
+    """A folder to write into cannot be made: a file is in the way; the message says where."""
+
+
+def check_folder(path: str | os.PathLike, what: str, fix: str) -> Path:
+    """``path`` as a :class:`Path`, when it is a folder or can be made one.
+
+    Raises :class:`NotAFolderError` when ``path``, or the nearest of its parents that exists,
+    is not a folder (``--cache-dir`` or ``--out`` naming a file): ``"{what} {path} cannot be created:
+    {file} is a file, not a folder; {fix}"``.
+    """
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise NotAFolderError(f"{what} {path} cannot be created: {p} is a file, not a "
+                                 f"folder; {fix}")
+            break
+    return path

@@ -7,7 +7,7 @@ import pytest
 import simkit.cli.app as cli
 from simkit.study.demo import make_demo_study
 from simkit.methods.choices import choose
-from simkit.methods.registry import available_methods
+from simkit.methods.registry import method_names
 
 
 def choices_of(study, methods, **kw):
@@ -37,7 +37,7 @@ def test_mixed_methods_equal_each_family_alone(study, tmp_path):
 def test_unknown_method(study):
     with pytest.raises(ValueError, match="unknown method 'lbp'"):
         choose(study, ["gram", "lbp"])
-    assert {"gram", "style", "sift"} <= set(available_methods())
+    assert {"gram", "style", "sift"} <= set(method_names())
 
 
 def test_tables_with_methods(study, tmp_path, capsys):

@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("zarr")
 
-from simkit.scale.neighbours import CollectionIndex, fit_pca, stream_exact_search  # noqa: E402
+from simkit.scale.neighbours import CollectionIndex, stream_exact_search  # noqa: E402
+from simkit.search.pca import fit_pca  # noqa: E402
 from simkit.search.index import exact_search# noqa: E402
 from simkit.features.zarr_store import (CollectionFeatures, ZarrStoreError, ZarrFeatureStore,  # noqa: E402
                               float16_ranking_error)

@@ -59,11 +59,11 @@ def int_list(text: str) -> list[int]:
 def out_folder(text: str) -> str:
     """An argparse type: a folder to write into, which exists or can be created (no file
     is in the way), so a run never fails at its end for a bad ``--out``."""
-    from simkit.features.cache import CacheError, check_folder
+    from simkit.paths import NotAFolderError, check_folder
 
     try:
         check_folder(text, "the folder", "give a folder path")
-    except CacheError as e:
+    except NotAFolderError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
 

@@ -19,7 +19,7 @@ An entry that cannot be read (a disk error) is treated as missing and computed a
 When the cache cannot be used:
 
 * a file where the cache folder (or one of its parents) should be is refused at once with
-  :class:`CacheError` (one line naming it: pass another ``--cache-dir``);
+  :class:`~simkit.paths.NotAFolderError` (one line naming it: pass another ``--cache-dir``);
 * a cache that cannot be written (a read-only shared cache, no permission) is only read:
   missing vectors are computed and returned, one :class:`CacheWarning` says they were not
   saved, and no further write is tried;
@@ -39,10 +39,10 @@ import numpy as np
 
 from simkit.errors import SimkitError
 from simkit.fileio import atomic_write, write_text
-from simkit.paths import open_regular
+from simkit.paths import check_folder, open_regular
 
 __all__ = ["FeatureStore", "default_cache_dir", "content_hash", "config_hash",
-           "STORE_FORMAT", "CacheError", "CacheWarning", "check_folder"]
+           "STORE_FORMAT", "CacheError", "CacheWarning"]
 
 #: Bump when the computation changes in a way the configuration does not capture.
 STORE_FORMAT = 1
@@ -58,23 +58,6 @@ class CacheWarning(UserWarning):
     """The feature cache could not be written: results are computed but not kept."""
 
 
-def check_folder(path: str | os.PathLike, what: str, fix: str) -> Path:
-    """``path`` as a :class:`Path`, when it is a folder or can be made one.
-
-    Raises :class:`CacheError` when ``path``, or the nearest of its parents that exists,
-    is not a folder (``--cache-dir`` naming a file): ``"{what} {path} cannot be created:
-    {file} is a file, not a folder; {fix}"``.
-    """
-    path = Path(path)
-    for p in (path, *path.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise CacheError(f"{what} {path} cannot be created: {p} is a file, not a "
-                                 f"folder; {fix}")
-            break
-    return path
-
-
 def default_cache_dir() -> Path:
     """The ``features`` folder under the cache root (:func:`simkit.config.cache_root`)."""
     from simkit.config import cache_dir
@@ -86,8 +69,8 @@ def content_hash(path: str | os.PathLike) -> str:
     """SHA-256 (hex) of a file's bytes.
 
     Only a regular file of at most :data:`~simkit.features.images.MAX_FILE_BYTES` is read
-    (:func:`simkit.fileio.open_regular`): a FIFO or a link to a device would never finish.
-    Raises ``OSError`` (:class:`~simkit.fileio.NotRegularFileError` for those) when the
+    (:func:`simkit.paths.open_regular`): a FIFO or a link to a device would never finish.
+    Raises ``OSError`` (:class:`~simkit.paths.NotRegularFileError` for those) when the
     file cannot be read."""
     from simkit.features.images import MAX_FILE_BYTES
 

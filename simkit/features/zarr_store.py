@@ -115,7 +115,8 @@ class ZarrFeatureStore:
 
     def __init__(self, config: dict, root: str | os.PathLike | None = None, *,
                  dtype: str = "float32", chunk_rows: int = 64, dim: int | None = None):
-        from simkit.features.cache import check_folder, config_hash
+        from simkit.features.cache import config_hash
+        from simkit.paths import check_folder
 
         if dtype not in DTYPES:
             raise ZarrStoreError(f"unknown storage dtype {dtype!r}; use float32 or float16")

@@ -68,7 +68,7 @@ from simkit.fileio import write_csv, write_text
 from simkit.paths import PathEscapeError, inside
 
 __all__ = ["COLUMNS", "MAX_FAILURES_IN_A_ROW", "LicenceRefused", "FetchReport",
-           "fetch_collection", "verify_image", "image_size"]
+           "fetch_collection", "image_size"]
 
 #: Columns of a collection's images.csv, in order.
 COLUMNS = ["image_id", "file", "genre", "title", "artist", "date", "year", "width", "height",

@@ -31,7 +31,7 @@ from typing import Iterable
 from simkit.errors import SimkitError
 
 __all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
-           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods", "available_methods"]
+           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods"]
 
 #: The three methods of Wei et al. (2022).
 DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
@@ -219,8 +219,3 @@ def resolve_methods(names: Iterable[str] | str) -> list[Method]:
     if not methods:
         raise UnknownMethodError(f"no method given; choose from {', '.join(_registry())}")
     return list({m.name: m for m in methods}.values())
-
-
-def available_methods() -> list[str]:
-    """The names of every registered method (kept for older code; see :func:`method_names`)."""
-    return method_names()

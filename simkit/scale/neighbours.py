@@ -35,7 +35,7 @@ from simkit.search.pca import PCAModel, fit_pca
 if TYPE_CHECKING:
     from simkit.features.zarr_store import CollectionFeatures
 
-__all__ = ["stream_exact_search", "fit_pca", "PCAModel", "CollectionIndex", "large_umap"]
+__all__ = ["stream_exact_search", "CollectionIndex", "large_umap"]
 
 
 def stream_exact_search(features: "CollectionFeatures", rep: str,

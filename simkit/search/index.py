@@ -21,7 +21,7 @@ import numpy as np
 from simkit.errors import SimkitError, missing_extra
 
 __all__ = ["RetrievalError", "ExactIndex", "exact_search", "ApproximateIndex", "search",
-           "approximate_recall", "all_distances"]
+           "approximate_recall"]
 
 
 class RetrievalError(SimkitError, ValueError):
@@ -206,12 +206,3 @@ def approximate_recall(X: np.ndarray, k: int = 10, metric: str = "euclidean", *,
         a = [i for i in a if i != r][:k]
         hits.append(len(set(e) & set(a)) / k)
     return float(np.mean(hits))
-
-
-def all_distances(X: np.ndarray, metric: str) -> np.ndarray:
-    """The full ``N x N`` distance matrix of ``X`` (zero diagonal; every row's nearest
-    exact in float64): :func:`simkit.search.distances.all_pairs_distances`."""
-    from simkit.search.distances import all_pairs_distances
-
-    _check_metric(metric)
-    return all_pairs_distances(X, metric)

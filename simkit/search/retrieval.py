@@ -42,7 +42,8 @@ import pandas as pd
 from simkit.methods.registry import (DEFAULT_RETRIEVAL_METHODS, Method, UnknownMethodError,
                                      get_method, resolve_methods)
 from simkit.search.evaluate import rank_distances, retrieval_metrics
-from simkit.search.index import RetrievalError, all_distances, exact_search, search
+from simkit.search.distances import all_pairs_distances
+from simkit.search.index import RetrievalError, exact_search, search
 from simkit.study.collection import Collection
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
             t = time.perf_counter()
             exact_search(X, None, max(ks), m.metric)  # what a top-k query costs
             seconds = time.perf_counter() - t
-            D = all_distances(X, m.metric)
+            D = all_pairs_distances(X, m.metric)
         metrics = retrieval_metrics(rank_distances(D, rows), rows, labels, ks)
         queries[m.name] = int(metrics["queries"].iloc[0])
         metrics.insert(0, "method", m.name)

@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from simkit.paths import PathEscapeError, inside
 from simkit.study.model import Study, row_location
 
 __all__ = ["Problem", "check_image_files"]
@@ -75,16 +76,11 @@ def _file_problem(root: Path | None, file: str, max_pixels: int) -> str:
     if not path.is_absolute():
         if root is None:
             return f"file {file!r} is relative but the study has no folder; use an absolute path"
-        try:
-            base = root.resolve()
-            path = base / path
-            # Checked on the resolved path: "../x" and links that lead out are both outside.
-            inside = path.resolve().is_relative_to(base)
-        except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
-            return f"file {file!r} cannot be resolved ({e}); fix the path or the links"
-        if not inside:
-            return (f"file {file!r} lies outside the study folder {root}; move the image "
-                    f"into the folder, or give its absolute path")
+        try:  # the one containment rule: "../x" and links that lead out are both outside
+            path = inside(root, file, what="file")
+        except PathEscapeError as e:
+            return (f"file {file!r} lies outside the study folder {root} ({e}); move the "
+                    f"image into the folder, or give its absolute path")
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
