@@ -74,7 +74,7 @@ def forward_flops(net, size=224):
 def bench_forward(batch=8, repeat=3):
     import torch
     from simkit.features.backbones import load_backbone
-    from simkit.features.engine import precision_context
+    from simkit.features.device import precision_context
     from simkit.features.representations import compute
 
     net = load_backbone("vgg19", "random:0", "conv5_1")

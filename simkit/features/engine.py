@@ -13,8 +13,9 @@ read after its ReLU and turned into float32 vectors at once.
 Vectors go to *sinks*, objects with ``write(indices, vectors)`` and ``close()``:
 :class:`MemorySink` (rows of preallocated arrays), :class:`CacheSink` (the per-image
 feature cache, :mod:`simkit.features.cache`) and :class:`ZarrSink` (the chunked store of
-the Dask workers, :mod:`simkit.features.zarr_store`). :func:`precision_context` is the one
-place that decides how the network runs (``fp32``, or ``bf16`` autocast: about 2x faster
+the Dask workers, :mod:`simkit.features.zarr_store`).
+:func:`simkit.features.device.precision_context` is the one place that decides how the
+network runs (``fp32``, or ``bf16`` autocast: about 2x faster
 on CPU with ~0.6 % vector error).
 
 :func:`run` is the loop alone (a Dask worker's chunk); :func:`extract` adds what a
@@ -23,7 +24,6 @@ when something is missing, and a progress bar.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from simkit.features.device import PRECISIONS, precision_context
 from simkit.features.images import MAX_PIXELS, ImageError
 from simkit.features.representations import REPRESENTATIONS, tril_size
 
@@ -42,26 +43,14 @@ if TYPE_CHECKING:
     from simkit.features.zarr_store import ZarrFeatureStore
     from simkit.study.model import Study
 
-__all__ = ["PRECISIONS", "KINDS", "Output", "precision_context", "output_dim",
+__all__ = ["KINDS", "Output", "output_dim",
            "resolve_inputs", "content_keys", "forward", "run", "extract", "Extraction",
            "MemorySink", "CacheSink", "ZarrSink"]
 
-PRECISIONS = ("fp32", "bf16")
 #: What an output can be: a lower-triangle representation, or global average pooling.
 KINDS = (*REPRESENTATIONS, "gap")
 #: ``(kind, layer)``, e.g. ``("gram", "conv5_1")`` or ``("gap", "conv5_4")``.
 Output = tuple[str, str]
-
-
-def precision_context(precision: str) -> contextlib.AbstractContextManager:
-    """The context the network runs in: nothing for ``fp32``, bfloat16 autocast for ``bf16``."""
-    import torch
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use fp32 or bf16")
-    if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def output_dim(backbone: str, output: Output) -> int:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from simkit.fileio import atomic_write
-from simkit.features.engine import PRECISIONS
+from simkit.features.device import PRECISIONS
 from simkit.features.images import POLICIES, ImageError, MAX_PIXELS
 from simkit.features.representations import REPRESENTATIONS
 
@@ -81,7 +81,8 @@ def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "ima
         raise ValueError(f"unknown preprocessing policy {policy!r}; use one of "
                          f"{', '.join(POLICIES)}")
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use fp32 or bf16")
+        raise ValueError(f"unknown precision {precision!r}; use one of "
+                         f"{', '.join(PRECISIONS)}")
     if int(size) < 16:
         raise ValueError(f"size {size} is too small; use at least 16 (224 in the paper)")
     return {

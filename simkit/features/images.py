@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -212,34 +212,39 @@ def resize_policy(img: "PILImage.Image", policy: str = "resize", size: int = 224
     return img.resize(target, Image.Resampling.BILINEAR, reducing_gap=None)
 
 
-def normalize(batch: "torch.Tensor") -> "torch.Tensor":
-    """uint8 ``(..., 3, H, W)`` -> float32 in [0, 1] -> ImageNet-normalised, in one pass."""
+def normalize(batch: "torch.Tensor", mean: Sequence[float] = IMAGENET_MEAN,
+              std: Sequence[float] = IMAGENET_STD) -> "torch.Tensor":
+    """uint8 ``(..., 3, H, W)`` -> float32 in [0, 1] -> normalised (ImageNet's mean and
+    standard deviation unless a model has its own, e.g. CLIP), in one pass."""
     import torch
 
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
+    mean = torch.tensor(tuple(mean), dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(tuple(std), dtype=torch.float32).view(3, 1, 1)
     return (batch.to(torch.float32) / 255.0 - mean) / std
 
 
-def preprocess(img: "PILImage.Image", policy: str = "resize", size: int = 224
+def preprocess(img: "PILImage.Image", policy: str = "resize", size: int = 224, *,
+               mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
                ) -> "torch.Tensor":
     """RGB image -> normalised float32 tensor ``(3, H, W)`` under ``policy``."""
     import torch
 
     img = resize_policy(img, policy, size)
     a = np.asarray(img, dtype=np.uint8)  # H, W, 3
-    return normalize(torch.from_numpy(a.copy()).permute(2, 0, 1))
+    return normalize(torch.from_numpy(a.copy()).permute(2, 0, 1), mean, std)
 
 
 def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224, *,
-                max_pixels: int = MAX_PIXELS) -> "torch.Tensor":
+                max_pixels: int = MAX_PIXELS, mean: Sequence[float] = IMAGENET_MEAN,
+                std: Sequence[float] = IMAGENET_STD) -> "torch.Tensor":
     """:func:`load_rgb` then :func:`preprocess`: the network input for one file."""
-    return preprocess(load_rgb(path, max_pixels=max_pixels), policy, size)
+    return preprocess(load_rgb(path, max_pixels=max_pixels), policy, size, mean=mean, std=std)
 
 
 def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: str = "resize",
                  size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
                  errors: dict | None = None, on_skip: "Callable[[int], None] | None" = None,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                  ) -> "Iterator[tuple[list[int], torch.Tensor]]":
     """Decode and preprocess ``(index, path)`` items into network batches.
 
@@ -259,7 +264,7 @@ def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: st
 
     for index, path in items:
         try:
-            t = load_tensor(path, policy, size, max_pixels=max_pixels)
+            t = load_tensor(path, policy, size, max_pixels=max_pixels, mean=mean, std=std)
         except ImageError as e:
             if errors is not None:
                 errors[index] = str(e)

@@ -15,7 +15,16 @@ style          ``style``, ``colour``, ``cnn``             Holtes; Mtasher & msad
 local          ``sift``, ``orb``                          keypoint matches (OpenCV)
 perceptual     ``lpips_<net>[_<comparison>]``, e.g.       Pihlgren et al. (baseline,
                ``lpips_alexnet``, ``lpips_vgg16_sort``    unit channel weights)
+model          ``REPR[-METRIC]:MODEL[@LAYER]``, e.g.      any torchvision, timm or
+               ``embed:timm:vit_small_patch16_224``,      open_clip model, by name
+               ``gram:resnet50@layer4``                   (:mod:`.model_methods`)
+vectors        any name given to :func:`register_vectors  your own embeddings
+               <simkit.methods.own_vectors.register_vectors>`
 =============  =========================================  ==============================
+
+Model methods are not listed one by one (there are thousands): every name of that form is
+a method, made when it is first asked for. Methods made at run time (your own vectors, an
+alias) join the registry through :func:`register_method`.
 
 A method either makes *vectors* compared with its ``metric`` (``euclidean`` or ``cosine``),
 or *scores* pairs of images directly (``matches`` for keypoints, ``lpips`` for the
@@ -31,7 +40,8 @@ from typing import Iterable
 from simkit.errors import SimkitError
 
 __all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
-           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods"]
+           "list_methods", "get_method", "method_names", "family_methods", "resolve_methods",
+           "register_method", "unregister_method"]
 
 #: The three methods of Wei et al. (2022).
 DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
@@ -152,9 +162,41 @@ def _perceptual_methods() -> list[Method]:
 
 
 @lru_cache(maxsize=1)
-def _registry() -> dict[str, Method]:
+def _fixed() -> dict[str, Method]:
     # built on first use: the perceptual names come from the networks and comparisons offered
     return {m.name: m for m in _fixed_methods() + _perceptual_methods()}
+
+
+#: Methods registered at run time (:func:`register_method`), by lower-case name.
+_USER: dict[str, Method] = {}
+
+
+def _registry() -> dict[str, Method]:
+    return {**_fixed(), **_USER}
+
+
+def register_method(method: Method, *, replace: bool = False) -> Method:
+    """Add ``method`` to the registry, so every function that takes a method name knows it.
+
+    A built-in name cannot be taken; a name registered before is an error unless
+    ``replace`` (a notebook cell run twice passes ``replace=True``).
+    """
+    key = method.name.strip().lower()
+    if not key or "," in key:
+        raise UnknownMethodError(f"a method name cannot be empty or hold a comma: "
+                                 f"{method.name!r}")
+    if key in _fixed() or key == "surf":
+        raise UnknownMethodError(f"{method.name!r} is a built-in method; choose another name")
+    if key in _USER and not replace and _USER[key] != method:
+        raise UnknownMethodError(f"a method {method.name!r} is already registered; pass "
+                                 f"replace=True to replace it")
+    _USER[key] = method
+    return method
+
+
+def unregister_method(name: str) -> None:
+    """Remove a method added with :func:`register_method` (nothing if there is none)."""
+    _USER.pop(str(name).strip().lower(), None)
 
 
 def list_methods() -> MethodList:
@@ -201,11 +243,16 @@ def get_method(name: str) -> Method:
     key = str(name).strip().lower()
     if key == "surf":
         raise UnknownMethodError(_SURF)
-    try:
-        return _registry()[key]
-    except KeyError:
-        raise UnknownMethodError(f"unknown method {name!r}; choose from "
-                                 f"{', '.join(_registry())}") from None
+    found = _registry().get(key)
+    if found is not None:
+        return found
+    if ":" in key:  # REPR:MODEL[@LAYER], made on first use
+        from simkit.methods.model_methods import model_method
+
+        return model_method(str(name).strip())
+    raise UnknownMethodError(f"unknown method {name!r}; choose from "
+                             f"{', '.join(_registry())}, or a model method "
+                             f"REPR:MODEL[@LAYER] (see `simkit models`)")
 
 
 def resolve_methods(names: Iterable[str] | str) -> list[Method]:
