@@ -2,7 +2,9 @@
 
     simkit validate STUDY
     simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper]
+                 [--methods gram,embed:timm:MODEL] [--vectors NAME=FILE] [--device auto]
     simkit features STUDY --out FILE.npz [--weights ...] [--layer conv5_1] [--size 224]
+    simkit models [MODEL] [--source timm] [--filter dinov2]
     simkit demo [--out DIR] [--groups N] [--weights ...]
     simkit collect STUDY [--export]
     simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
@@ -42,15 +44,15 @@ import warnings
 from pathlib import Path
 from typing import Iterable, NoReturn
 
-from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, perceptual,
-                        retrieve, study, tables, validate)
+from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, models,
+                        perceptual, retrieve, study, tables, validate)
 from simkit.errors import SimkitError, UsageError
 from simkit.fileio import write_error
 
 __all__ = ["main", "build_parser", "version", "environment_error"]
 
 #: One module per subcommand, in the order of ``simkit --help``.
-COMMANDS = (validate, tables, features, demo, collect, retrieve, evaluate_retrieval,
+COMMANDS = (validate, tables, features, models, demo, collect, retrieve, evaluate_retrieval,
             perceptual, index, fetch, study)
 
 

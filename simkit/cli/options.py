@@ -86,8 +86,17 @@ def add_model_args(p: argparse.ArgumentParser, *, cache_help: str = "feature sto
                    help="input size in pixels (at least 16)")
     p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"],
                    help="preprocessing: resize to size×size, keep the aspect ratio, or native")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="fp32, or bf16/fp16 autocast (fp16 on GPUs only)")
+    add_device_arg(p)
     p.add_argument("--cache-dir", default=None, type=out_folder, help=f"{cache_help} (default ~/.cache/simkit)")
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    """``--device``: where the networks run."""
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA, then Apple MPS, then the CPU), cpu, cuda, cuda:N or mps; "
+                        "a device that is not there is an error, never a fallback")
 
 
 def add_methods_arg(p: argparse.ArgumentParser) -> None:
@@ -95,13 +104,15 @@ def add_methods_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", type=name_list, default="gram,cosine,gram_cosine",
                    help="machine methods, comma-separated, when the choices are computed: "
                         "gram, cosine, gram_cosine (Wei et al.), style, colour, cnn, sift, orb, "
-                        "lpips_<net>[_<comparison>] (e.g. lpips_alexnet, lpips_vgg16_sort)")
+                        "lpips_<net>[_<comparison>] (e.g. lpips_alexnet, lpips_vgg16_sort), or "
+                        "any model: REPR[-METRIC]:MODEL[@LAYER], e.g. "
+                        "embed:timm:vit_small_patch16_224 (see simkit models)")
 
 
 def model_kwargs(args: argparse.Namespace) -> dict:
     """The keyword arguments of the extraction functions, from :func:`add_model_args`."""
     return dict(weights=args.weights, layer=args.layer, size=args.size, policy=args.policy,
-                precision=args.precision, cache_dir=args.cache_dir)
+                precision=args.precision, cache_dir=args.cache_dir, device=args.device)
 
 
 def warn(note: str) -> None:

@@ -31,9 +31,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from simkit.errors import SimkitError
+from simkit.features.images import IMAGENET_MEAN, IMAGENET_STD
 
 if TYPE_CHECKING:
     import torch
@@ -42,12 +43,12 @@ __all__ = [
     "BACKBONES", "BackboneSpec", "Backbone", "WeightsError", "WeightsUnavailableError",
     "load_backbone", "load_trunk", "layer_names", "layer_ends", "layer_channels",
     "check_layers", "register_backbone", "weights_identity", "weights_note",
-    "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE",
+    "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE", "fetch_checkpoint",
 ]
 
 RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not ImageNet: "
                        "for tests and offline demos only; its choices say nothing about "
-                       "VGG-19 similarity.")
+                       "{model} similarity.")
 
 
 class WeightsError(SimkitError, ValueError):
@@ -174,10 +175,11 @@ def check_layers(backbone: str, layers: "list[str] | tuple[str, ...]") -> None:
                            f"choose one of {', '.join(names)}")
 
 
-def weights_note(weights: str | os.PathLike) -> str:
+def weights_note(weights: str | os.PathLike, model: str = "VGG-19") -> str:
     """The warning every result of a random network carries ("" for real weights)."""
     spec = str(weights)
-    return RANDOM_WEIGHTS_NOTE.format(spec=spec) if _RANDOM_RE.match(spec) else ""
+    return (RANDOM_WEIGHTS_NOTE.format(spec=spec, model=model) if _RANDOM_RE.match(spec)
+            else "")
 
 
 def imagenet_cache_path(backbone: str = "vgg19") -> Path:
@@ -239,17 +241,47 @@ class Backbone:
     is_random: bool
     weights_note: str = ""
     info: dict = field(default_factory=dict)
+    device: "torch.device | None" = None
+    #: What :class:`simkit.features.models.Network` has too: the input normalisation, no
+    #: fixed input size, no prefix tokens.
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    size: int | None = None
+    prefix_tokens: int = 0
 
     def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
         return self.module(x)
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The named layers this trunk reaches."""
+        return tuple(k for k, e in layer_ends(self.name).items() if e <= len(self.module))
+
+    def taps(self, x: "torch.Tensor", layers: "Sequence[str]",
+             emit: "Callable[[str, torch.Tensor], None]") -> None:
+        """Run ``x`` through the trunk; ``emit(layer, maps)`` as each layer's ReLU returns
+        (a forward hook), so shallow maps are reduced before deeper ones exist."""
+        ends = layer_ends(self.name)
+        too_deep = [layer for layer in layers if ends[layer] > len(self.module)]
+        if too_deep:
+            raise ValueError(f"the network is cut before {', '.join(too_deep)}")
+        handles = [self.module[ends[layer] - 1].register_forward_hook(
+                       lambda _m, _i, o, layer=layer: emit(layer, o)) for layer in layers]
+        try:
+            self.module(x)
+        finally:
+            for h in handles:
+                h.remove()
+
 
 def load_backbone(name: str = "vgg19", weights: str | os.PathLike = "imagenet",
-                  layer: str = "conv5_1") -> Backbone:
-    """Build ``name`` with ``weights``, cut after the ReLU of ``layer``, in eval mode.
+                  layer: str = "conv5_1", device: "torch.device | str | None" = None
+                  ) -> Backbone:
+    """Build ``name`` with ``weights``, cut after the ReLU of ``layer``, in eval mode, on
+    ``device`` (default: the CPU).
 
-    The module is in ``channels_last`` memory format (faster convolutions on CPU) and has
-    ``requires_grad`` off.
+    The module is in ``channels_last`` memory format (faster convolutions on CPU and GPU)
+    and has ``requires_grad`` off.
     """
     import torch
 
@@ -259,9 +291,12 @@ def load_backbone(name: str = "vgg19", weights: str | os.PathLike = "imagenet",
     trunk, wid, is_random = load_trunk(name, weights, end)
     wspec = str(weights)
     note = weights_note(wspec)
-    trunk = trunk.to(memory_format=torch.channels_last)
+    device = torch.device(device or "cpu")
+    trunk = trunk.to(device)
+    if device.type != "mps":  # MPS has no channels-last convolutions to gain from
+        trunk = trunk.to(memory_format=torch.channels_last)
     return Backbone(trunk, name, layer, channels, wspec, wid, is_random, note,
-                    {"end": end})
+                    {"end": end}, device)
 
 
 def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | None = None
@@ -299,18 +334,18 @@ def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | No
     return trunk, wid, bool(m)
 
 
-def _imagenet_state_dict(backbone: str) -> dict:
-    import torch
+def fetch_checkpoint(url: str, path: Path, what: str, python_hint: str) -> Path:
+    """``path`` (a torch hub cache file), downloaded from ``url`` first when it is missing.
 
-    enum = _weights_enum(backbone)
-    path = imagenet_cache_path(backbone)
+    Offline (``SIMKIT_OFFLINE``) or when the download fails, :class:`WeightsUnavailableError`
+    names the exact file, the folder it must go to and how to get it; never a fallback.
+    """
     how = (f"To get them: (1) on a machine with internet run\n"
-           f"      python -c \"import torchvision; torchvision.models.{backbone}("
-           f"weights='IMAGENET1K_V1')\"\n"
+           f"      {python_hint}\n"
            f"    and copy ~/.cache/torch/hub/checkpoints/{path.name} from there to\n"
            f"      {path}\n"
            f"    (the folder is $TORCH_HOME/hub/checkpoints; $TORCH_HOME defaults to "
-           f"~/.cache/torch); or (2) download {enum.url}\n"
+           f"~/.cache/torch); or (2) download {url}\n"
            f"    yourself and pass --weights PATH/{path.name} (weights=PATH in Python).\n"
            f"    For an offline demo only, --weights random:0 runs a random network.")
     if not path.exists():
@@ -318,20 +353,31 @@ def _imagenet_state_dict(backbone: str) -> dict:
 
         if offline():
             raise WeightsUnavailableError(
-                f"ImageNet weights for {backbone} are not in the torch hub cache "
-                f"({path}) and SIMKIT_OFFLINE is set, so no download was tried.\n{how}")
+                f"{what} are not in the torch hub cache ({path}) and SIMKIT_OFFLINE is "
+                f"set, so no download was tried.\n{how}")
         try:
-            _download(enum.url, path)
+            _download(url, path)
         except Exception as e:
             raise WeightsUnavailableError(
-                f"ImageNet weights for {backbone} are not in the torch hub cache ({path}) "
-                f"and downloading them failed ({type(e).__name__}: {e}).\n{how}") from None
+                f"{what} are not in the torch hub cache ({path}) and downloading them "
+                f"failed ({type(e).__name__}: {e}).\n{how}") from None
+    return path
+
+
+def _imagenet_state_dict(backbone: str) -> dict:
+    import torch
+
+    enum = _weights_enum(backbone)
+    hint = (f"python -c \"import torchvision; "
+            f"torchvision.models.{backbone}(weights='IMAGENET1K_V1')\"")
+    path = fetch_checkpoint(enum.url, imagenet_cache_path(backbone),
+                            f"ImageNet weights for {backbone}", hint)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise WeightsUnavailableError(
             f"the cached ImageNet weights {path} cannot be read ({e}); delete the file "
-            f"and get it again.\n{how}") from None
+            f"and get it again") from None
 
 
 def _download(url: str, path: Path, timeout: float = 60.0) -> None:

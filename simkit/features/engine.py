@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import torch
 
     from simkit.features.backbones import Backbone
+    from simkit.features.models import Network
     from simkit.features.cache import FeatureStore
     from simkit.features.zarr_store import ZarrFeatureStore
     from simkit.study.model import Study
@@ -54,7 +55,8 @@ Output = tuple[str, str]
 
 
 def output_dim(backbone: str, output: Output) -> int:
-    """The length of one output's vector (``C(C+1)/2`` for a triangle, ``C`` for ``gap``)."""
+    """The length of one output's vector of a classic VGG trunk (``C(C+1)/2`` for a
+    triangle, ``C`` for ``gap``); other models' lengths are known once they have run."""
     from simkit.features.backbones import layer_channels
 
     kind, layer = output
@@ -62,14 +64,11 @@ def output_dim(backbone: str, output: Output) -> int:
     return c if kind == "gap" else tril_size(c)
 
 
-def _check_outputs(backbone: str, outputs: Sequence[Output]) -> None:
-    from simkit.features.backbones import check_layers
-
+def _check_kinds(outputs: Sequence[Output]) -> None:
     bad = [k for k, _ in outputs if k not in KINDS]
     if bad:
         raise ValueError(f"unknown representation(s) {', '.join(bad)}; choose from "
                          f"{', '.join(KINDS)}")
-    check_layers(backbone, [layer for _, layer in outputs])
 
 
 def resolve_inputs(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence"
@@ -107,64 +106,66 @@ def content_keys(ids: Sequence[str], paths: Sequence[Path]
     return keys, errors
 
 
-def forward(net: "Backbone", x: "torch.Tensor", outputs: Sequence[Output],
+def forward(net: "Backbone | Network", x: "torch.Tensor", outputs: Sequence[Output],
             precision: str = "fp32") -> dict[Output, "torch.Tensor"]:
-    """One batch through ``net``: ``{output: (n, dim) float32 tensor}``.
+    """One batch through ``net``: ``{output: (n, dim) float32 tensor}`` on the net's device.
 
-    The network runs under :func:`precision_context`; each requested layer's maps are
-    caught as its ReLU returns (a forward hook) and reduced in float32 at once, with
-    autocast off, so every output is computed as if that layer were the network's end.
+    The network runs under :func:`~simkit.features.device.precision_context`; each
+    requested layer's output is caught as the layer returns and reduced in float32 at
+    once, with autocast off (:func:`~simkit.features.representations.reduce`: maps,
+    tokens or one vector per image), so every output is computed as if that layer were
+    the network's end.
     """
     import torch
 
-    from simkit.features.backbones import layer_ends
-    from simkit.features.representations import compute
+    from simkit.features.representations import reduce
 
-    ends = layer_ends(net.name)
-    at_end: dict[int, dict[str, list[str]]] = {}
+    wanted: dict[str, list[str]] = {}
     for kind, layer in outputs:
-        at_end.setdefault(ends[layer], {}).setdefault(layer, []).append(kind)
-    if max(at_end) > len(net.module):
-        raise ValueError(f"the network is cut before {', '.join(l for _, l in outputs)}")
+        wanted.setdefault(layer, []).append(kind)
+    device = getattr(net, "device", None) or torch.device("cpu")
     out: dict[Output, "torch.Tensor"] = {}
 
-    def reduce(layer: str, kinds: list[str], maps: "torch.Tensor") -> None:
-        with torch.autocast("cpu", enabled=False):
-            f = maps.float()
-            reps = [k for k in kinds if k != "gap"]
-            vec = compute(f, reps) if reps else {}
-            for kind in kinds:
-                out[kind, layer] = vec[kind] if kind != "gap" else f.mean(dim=(2, 3))
+    def emit(layer: str, value: "torch.Tensor") -> None:
+        with torch.autocast(device.type, enabled=False):
+            for kind, vec in reduce(value.float(), wanted[layer], net.prefix_tokens).items():
+                out[kind, layer] = vec
 
-    handles = [net.module[end - 1].register_forward_hook(
-                   lambda _m, _i, o, layer=layer, kinds=kinds: reduce(layer, kinds, o))
-               for end, layers in at_end.items() for layer, kinds in layers.items()]
-    try:
-        with torch.inference_mode(), precision_context(precision):
-            net.module(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with torch.inference_mode(), precision_context(precision, device):
+        net.taps(x.to(device, non_blocking=True), list(wanted), emit)
+    missing = [layer for layer in wanted if (wanted[layer][0], layer) not in out]
+    if missing:
+        raise ValueError(f"{getattr(net, 'name', 'the network')}: layer(s) "
+                         f"{', '.join(missing)} produced no output for this input")
     return out
 
 
-def run(items: Iterable[tuple[int, str | os.PathLike]], net: "Backbone",
+def run(items: Iterable[tuple[int, str | os.PathLike]], net: "Backbone | Network",
         outputs: Sequence[Output], sinks: Sequence, *, policy: str = "resize",
         size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
         precision: str = "fp32", errors: dict | None = None,
-        advance: Callable[[int], None] | None = None) -> int:
+        advance: Callable[[int], None] | None = None, workers: int = 0) -> int:
     """Decode ``(index, path)`` items in batches, run them through ``net`` and hand each
     batch's vectors (``{output: (n, dim) float32 array}``) to every sink; then close the
     sinks. An image that cannot be used goes to ``errors[index]``. ``advance(n)`` is
-    called as images are done or skipped. Returns the number of images computed."""
+    called as images are done or skipped. Returns the number of images computed.
+
+    The images are normalised as ``net`` was trained (its ``mean`` and ``std``) and
+    resized to ``net.size`` when the network needs one input size (a transformer).
+    """
     from simkit.features.images import iter_batches
 
     errors = {} if errors is None else errors
     computed = 0
-    for batch, x in iter_batches(items, policy=policy, size=size, batch_size=batch_size,
-                                 max_pixels=max_pixels, errors=errors,
-                                 on_skip=lambda _: advance and advance(1)):
-        vectors = {o: t.numpy() for o, t in forward(net, x, outputs, precision).items()}
+    device = getattr(net, "device", None)
+    extra = {"workers": workers} if workers else {}
+    if device is not None and device.type == "cuda" and workers:
+        extra["pin_memory"] = True
+    for batch, x in iter_batches(items, policy=policy, size=net.size or size,
+                                 batch_size=batch_size, max_pixels=max_pixels, errors=errors,
+                                 on_skip=lambda _: advance and advance(1), mean=net.mean,
+                                 std=net.std, **extra):
+        vectors = {o: t.cpu().numpy() for o, t in forward(net, x, outputs, precision).items()}
         for sink in sinks:
             sink.write(batch, vectors)
         computed += len(batch)
@@ -178,13 +179,16 @@ def run(items: Iterable[tuple[int, str | os.PathLike]], net: "Backbone",
 # -- sinks -------------------------------------------------------------------------------
 @dataclass
 class MemorySink:
-    """Fills row ``index`` of ``arrays[output]`` (preallocated) and marks it ``done``."""
+    """Fills row ``index`` of ``arrays[output]`` and marks it ``done``; an array that is
+    ``None`` is made (``len(done)`` rows) when the first vectors show their length."""
 
-    arrays: dict[Output, np.ndarray]
+    arrays: dict[Output, np.ndarray | None]
     done: np.ndarray
 
     def write(self, indices: Sequence[int], vectors: Mapping[Output, np.ndarray]) -> None:
         for o, v in vectors.items():
+            if self.arrays.get(o) is None:
+                self.arrays[o] = np.empty((len(self.done), v.shape[1]), dtype=np.float32)
             self.arrays[o][indices] = v
         self.done[indices] = True
 
@@ -250,19 +254,21 @@ class Extraction:
 
 
 def _from_cache(stores: Mapping[Output, "FeatureStore | None"], keys: Mapping[int, str],
-                arrays: dict[Output, np.ndarray], done: np.ndarray) -> list[int]:
+                sink: MemorySink) -> list[int]:
     """Fill the rows the stores hold; return the positions that still need the network."""
     todo: list[int] = []
     for i, key in keys.items():
-        for o, a in arrays.items():
-            store = stores.get(o)
-            v = store.get(key, o[0], length=a.shape[1]) if store is not None else None
+        found = {}
+        for o in sink.arrays:
+            store, a = stores.get(o), sink.arrays[o]
+            length = a.shape[1] if a is not None else None
+            v = store.get(key, o[0], length=length) if store is not None else None
             if v is None:
                 todo.append(i)
                 break
-            a[i] = v
+            found[o] = v[None]
         else:
-            done[i] = True
+            sink.write([i], found)
     return todo
 
 
@@ -271,40 +277,43 @@ def extract(ids: Sequence[str], paths: Sequence[Path], outputs: Sequence[Output]
             size: int = 224, policy: str = "resize", precision: str = "fp32",
             stores: Mapping[Output, "FeatureStore | None"] | None = None,
             batch_size: int = 8, max_pixels: int = MAX_PIXELS, progress: bool = True,
-            desc: str = "features") -> Extraction:
+            desc: str = "features", device: "str | torch.device | None" = "auto",
+            workers: int = 0) -> Extraction:
     """The ``outputs`` of every image: from the ``stores`` where they hold them, else
     computed (one forward pass per batch) and written to the stores before the next batch.
+
+    ``backbone`` is any model name of :mod:`simkit.features.models` (``vgg19``,
+    ``timm:vit_small_patch16_224``, ``open_clip:ViT-B-32.openai`` …); the network is
+    loaded on ``device`` only when something is missing from the stores.
 
     Unreadable files and images that cannot be decoded are left out (``done`` false) and
     listed in :attr:`Extraction.errors`; every other image is extracted.
     """
     from tqdm.auto import tqdm
 
+    from simkit.features.models import load_model
+
     outputs = list(dict.fromkeys(outputs))
-    _check_outputs(backbone, outputs)
+    _check_kinds(outputs)
     stores = dict(stores or {})
     keys, errors = content_keys(ids, paths)
     # filled in place, so memory stays at one copy of the result
-    arrays = {o: np.empty((len(ids), output_dim(backbone, o)), dtype=np.float32)
-              for o in outputs}
-    done = np.zeros(len(ids), dtype=bool)
-    todo = _from_cache(stores, keys, arrays, done)
+    sink = MemorySink(dict.fromkeys(outputs), np.zeros(len(ids), dtype=bool))
+    todo = _from_cache(stores, keys, sink)
     computed = 0
     if todo:
-        from simkit.features.backbones import layer_ends, load_backbone
-
-        ends = layer_ends(backbone)
-        deepest = max((layer for _, layer in outputs), key=ends.__getitem__)
-        net = load_backbone(backbone, weights, deepest)
+        net = load_model(backbone, weights, [layer for _, layer in outputs], device, size)
         bar = tqdm(total=len(todo), desc=desc, unit="img", disable=not progress)
         bad: dict[int, str] = {}
         try:
             computed = run(((i, paths[i]) for i in todo), net, outputs,
-                           [CacheSink(stores, keys), MemorySink(arrays, done)],
+                           [CacheSink(stores, keys), sink],
                            policy=policy, size=size, batch_size=batch_size,
                            max_pixels=max_pixels, precision=precision, errors=bad,
-                           advance=bar.update)
+                           advance=bar.update, workers=workers)
         finally:
             bar.close()
         errors.update({ids[i]: msg for i, msg in bad.items()})
-    return Extraction(arrays, done, errors, computed)
+    arrays = {o: (a if a is not None else np.zeros((len(ids), 0), np.float32))
+              for o, a in sink.arrays.items()}
+    return Extraction(arrays, sink.done, errors, computed)

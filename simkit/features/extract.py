@@ -74,8 +74,12 @@ class FeatureSet:
 def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "imagenet",
                    layer: str = "conv5_1", size: int = 224, policy: str = "resize",
                    precision: str = "fp32") -> dict:
-    """The configuration dict (also the feature-store key) of an extraction."""
-    from simkit.features.backbones import weights_identity
+    """The configuration dict (also the feature-store key) of an extraction.
+
+    ``backbone`` is any model name of :mod:`simkit.features.models`; ``size`` is the size
+    the model really runs at (an open_clip tower has its own).
+    """
+    from simkit.features.models import input_size, weights_identity
 
     if policy not in POLICIES:
         raise ValueError(f"unknown preprocessing policy {policy!r}; use one of "
@@ -87,8 +91,9 @@ def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "ima
         raise ValueError(f"size {size} is too small; use at least 16 (224 in the paper)")
     return {
         "backbone": backbone, "weights": str(weights),
-        "weights_id": weights_identity(weights, backbone), "layer": layer,
-        "policy": policy, "size": int(size) if policy != "native" else None,
+        "weights_id": weights_identity(backbone, weights), "layer": layer,
+        "policy": policy,
+        "size": input_size(backbone, int(size)) if policy != "native" else None,
         "precision": precision, "preprocess": PREPROCESS_VERSION,
     }
 
@@ -100,13 +105,16 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
                      representations: Iterable[str] = REPRESENTATIONS,
                      cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                      batch_size: int = 8, on_error: str = "raise",
-                     max_pixels: int = MAX_PIXELS, progress: bool = True) -> FeatureSet:
+                     max_pixels: int = MAX_PIXELS, progress: bool = True,
+                     device: str | None = "auto", workers: int = 0) -> FeatureSet:
     """Extract (or read from the feature store) the representations of every image.
 
     ``paths_or_study``: a :class:`~simkit.study.model.Study` (all of images.csv, in its order),
     a mapping ``{image_id: path}`` or a sequence of paths (ids = the paths as given).
     ``on_error``: ``"raise"`` (default) stores every good image, then raises
     :class:`ImageError` listing the bad ones; ``"skip"`` leaves them out.
+    ``device``: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda[:N]`` or ``mps``;
+    ``workers``: processes decoding images while the network runs (0: in this process).
     """
     from simkit.features.backbones import weights_note
     from simkit.features.cache import FeatureStore
@@ -129,7 +137,7 @@ def extract_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | 
     ext = extract(ids, paths, outputs, backbone=backbone, weights=weights, size=size,
                   policy=policy, precision=precision, stores=dict.fromkeys(outputs, store),
                   batch_size=batch_size, max_pixels=max_pixels, progress=progress,
-                  desc=f"features ({layer}, {precision})")
+                  desc=f"features ({layer}, {precision})", device=device, workers=workers)
     errors, done = ext.errors, ext.done
     if errors and on_error == "raise":
         # Every bad image, by id (what images.csv and the user know it by); each message

@@ -11,6 +11,13 @@ All three are symmetric, so each becomes its lower triangle with the diagonal, i
 ``numpy.tril_indices(C)`` order (row by row: (0,0), (1,0), (1,1), (2,0), …): for C = 512 a
 131,328-dim float32 vector.
 
+Any layer of any model gives one of three layouts, and :func:`reduce` turns each into the
+representations asked for: feature maps ``(N, C, H, W)`` (the positions are the pixels),
+tokens ``(N, T, D)`` of a transformer (the positions are the patch tokens, after the
+class/register tokens; the channels are the D features), or one vector per image
+``(N, D)`` (only pooled: a Gram matrix needs positions). *Pooled* (``gap``) is the global
+average of maps, the class token of tokens (their mean when there is none), or the vector.
+
 Everything is batched (``N x C x HW`` in, ``N x C(C+1)/2`` out) and computed in float32 with
 one batched matrix product; pure computation, no I/O.
 """
@@ -24,7 +31,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["REPRESENTATIONS", "tril_size", "tril_vector", "gram", "cosine", "gram_cosine",
-           "compute"]
+           "compute", "pooled", "positions", "reduce"]
 
 #: The methods of Wei et al., in the order used everywhere.
 REPRESENTATIONS = ("gram", "cosine", "gram_cosine")
@@ -112,4 +119,40 @@ def compute(features, names: Iterable[str] = REPRESENTATIONS) -> dict[str, "torc
             out[name] = tril_vector(c)
         else:
             out[name] = tril_vector(g * c)
+    return out
+
+
+def positions(output: "torch.Tensor", prefix_tokens: int = 0) -> "torch.Tensor":
+    """A layer's output as ``(N, C, positions)``: maps flattened, patch tokens transposed."""
+    if output.dim() == 4:
+        return output.flatten(2)
+    if output.dim() == 3:
+        return output[:, prefix_tokens:, :].transpose(1, 2)
+    raise ValueError(f"this layer gives one vector per image (shape {tuple(output.shape)}): "
+                     f"it has no positions for a Gram matrix; use its pooled embedding "
+                     f"(embed), or a layer with feature maps or tokens")
+
+
+def pooled(output: "torch.Tensor", prefix_tokens: int = 0) -> "torch.Tensor":
+    """``(N, C)``: the global average of maps, the class token (else the mean token) of
+    tokens, or the vectors themselves."""
+    if output.dim() == 4:
+        return output.mean(dim=(2, 3))
+    if output.dim() == 3:
+        return output[:, 0] if prefix_tokens else output.mean(dim=1)
+    if output.dim() == 2:
+        return output
+    raise ValueError(f"cannot pool a layer output of shape {tuple(output.shape)}")
+
+
+def reduce(output: "torch.Tensor", kinds: Iterable[str], prefix_tokens: int = 0
+           ) -> dict[str, "torch.Tensor"]:
+    """``{kind: (N, dim)}`` for one layer's float32 output: the representations of
+    :data:`REPRESENTATIONS` (lower triangles) and ``gap`` (pooled)."""
+    kinds = list(kinds)
+    reps = [k for k in kinds if k != "gap"]
+    out = compute(output if output.dim() == 4 else positions(output, prefix_tokens),
+                  reps) if reps else {}
+    if "gap" in kinds:
+        out["gap"] = pooled(output, prefix_tokens)
     return out

@@ -152,7 +152,8 @@ def choose_from_features(study: "Study", featureset: "FeatureSet",
 def study_choices(study: "Study", *, weights: str | os.PathLike = "imagenet",
                   layer: str = "conv5_1", size: int = 224, policy: str = "resize",
                   precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
-                  metric: str = "euclidean", progress: bool = True
+                  metric: str = "euclidean", progress: bool = True,
+                  device: str | None = "auto"
                   ) -> tuple[pd.DataFrame, pd.DataFrame, "FeatureSet"]:
     """Extract (or reuse) the study's features and make the three deep methods' choices.
 
@@ -162,7 +163,8 @@ def study_choices(study: "Study", *, weights: str | os.PathLike = "imagenet",
     from simkit.features.extract import extract_features
 
     fs = extract_features(study, weights=weights, layer=layer, size=size, policy=policy,
-                          precision=precision, cache_dir=cache_dir, progress=progress)
+                          precision=precision, cache_dir=cache_dir, progress=progress,
+                          device=device)
     choices, dists = choose_from_features(study, fs, metric=metric)
     return choices, dists, fs
 
@@ -193,6 +195,17 @@ def _run_local(study: "Study", methods: list[Method], opts: dict) -> _Run:
     return c, d, None, []
 
 
+def _run_model(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    from simkit.methods.model_methods import model_vectors
+
+    opts = {k: v for k, v in opts.items() if k != "layer"}  # each method names its layer
+    fs = model_vectors(study, methods, **opts)
+    frames = [choose_from_features(study, fs, [m.name for m in methods if m.metric == metric],
+                                   metric) for metric in dict.fromkeys(m.metric for m in methods)]
+    return (pd.concat([c for c, _ in frames], ignore_index=True),
+            pd.concat([d for _, d in frames], ignore_index=True), fs, [fs.weights_note])
+
+
 def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
     from simkit.methods.perceptual.adaptation import study_choices as perceptual_choices
     from simkit.methods.perceptual.metrics import PerceptualMetric
@@ -206,7 +219,7 @@ def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
 
 _RUNNERS: dict[str, Callable[["Study", list[Method], dict], _Run]] = {
     "deep": _run_deep, "style": _run_style, "local": _run_local,
-    "perceptual": _run_perceptual}
+    "perceptual": _run_perceptual, "model": _run_model}
 
 
 def _in_study_order(study: "Study", frames: list[pd.DataFrame], methods: list[str]
@@ -241,7 +254,7 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
            weights: str | os.PathLike = "imagenet", fallback_weights: str | None = None,
            layer: str = "conv5_1", size: int = 224, policy: str = "resize",
            precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
-           progress: bool = True) -> MachineChoices:
+           progress: bool = True, device: str | None = "auto") -> MachineChoices:
     """Let the named machine methods choose the most similar pair of every question.
 
     Parameters
@@ -265,6 +278,9 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
         The feature store (default: the user cache).
     progress : bool
         Show progress bars.
+    device : str, optional
+        Where the networks run: ``auto`` (CUDA, then Apple MPS, then the CPU), ``cpu``,
+        ``cuda``, ``cuda:N`` or ``mps``. The choices are the same on every device.
 
     Returns
     -------
@@ -287,8 +303,11 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
     from simkit.features.backbones import WeightsUnavailableError
 
     selected = resolve_methods(methods)
+    from simkit.features.device import resolve_device
+
+    resolve_device(device)  # a missing GPU is an error before any work
     opts = dict(weights=weights, layer=layer, size=size, policy=policy,
-                precision=precision, cache_dir=cache_dir, progress=progress)
+                precision=precision, cache_dir=cache_dir, progress=progress, device=device)
     try:
         return _run_all(study, selected, opts)
     except WeightsUnavailableError as e:

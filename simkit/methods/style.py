@@ -241,7 +241,8 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
                  pooled_layers: Sequence[str] = (CNN_LAYER,), size: int = 224,
                  policy: str = "resize", precision: str = "fp32",
                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                 batch_size: int = 8, on_error: str = "raise", progress: bool = True
+                 batch_size: int = 8, on_error: str = "raise", progress: bool = True,
+                 device: str | None = "auto"
                  ) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
     """Gram matrices of several VGG-19 layers and globally average-pooled features, from
     **one** forward pass per image (up to the deepest layer asked for).
@@ -270,7 +271,7 @@ def deep_vectors(paths_or_study, *, weights: str | os.PathLike = "imagenet",
         stores[kind, layer] = FeatureStore(config, cache_dir) if use_cache else None
     ext = extract(ids, paths, wanted, weights=weights, size=size, policy=policy,
                   precision=precision, stores=stores, batch_size=batch_size,
-                  progress=progress, desc="deep features (one pass)")
+                  progress=progress, desc="deep features (one pass)", device=device)
     keep = np.flatnonzero(ext.done)
     if ext.errors and on_error == "raise":
         _raise_errors(ext.errors, len(keep))
@@ -306,12 +307,12 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
                    colour_weight: float | None = DEFAULT_COLOUR_WEIGHT,
                    cnn_layer: str = CNN_LAYER,
                    cache_dir: str | os.PathLike | None = None, on_error: str = "raise",
-                   progress: bool = True) -> "FeatureSet":
+                   progress: bool = True, device: str | None = "auto") -> "FeatureSet":
     """The ``style``, ``colour`` and ``cnn`` vectors of every image, as a FeatureSet.
 
     ``methods`` picks which to compute (default: all three; ``colour`` alone needs no
     network and no weights).
-    ``weights``/``size``/``policy``/``precision`` are those of the network (as for
+    ``weights``/``size``/``policy``/``precision``/``device`` are those of the network (as for
     :func:`simkit.features.extract.extract_features`); ``layers``, ``n``, ``samples``, ``seed``
     and ``colour_weight`` shape the style embedding and the colour cube (see the module
     docstring for the defaults). Images that fail with ``on_error="skip"`` are left out
@@ -342,7 +343,7 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     colour = dict(n=n, samples=samples, seed=seed) if needs_colour else None
     per, errors = _parts(paths_or_study, colour, gram_layers, pooled,
                          dict(weights=weights, size=size, policy=policy,
-                              precision=precision),
+                              precision=precision, device=device),
                          dict(cache_dir=cache_dir, on_error=on_error, progress=progress))
     keep = [i for i in ids if i not in errors]
 
