@@ -204,9 +204,27 @@ def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
     return c, d, None, [note]
 
 
+def _run_vectors(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    # your own vectors (simkit.methods.own_vectors): the study's images' rows of each
+    # table, then the same exact pair distances as the deep methods, one call per metric
+    from simkit.features.extract import FeatureSet
+    from simkit.methods.own_vectors import vectors_for
+    from simkit.study.model import IMAGE_COLUMNS
+
+    used = set(study.questions[IMAGE_COLUMNS].astype(str).to_numpy().ravel())
+    ids = [i for i in study.images["image_id"].astype(str) if i in used]
+    fs = FeatureSet(ids, {m.name: vectors_for(m, ids) for m in methods},
+                    {"vectors": {m.name: m.source for m in methods}})
+    runs = [choose_from_features(study, fs, [m.name for m in methods if m.metric == metric],
+                                 metric) for metric in dict.fromkeys(m.metric for m in methods)]
+    return (pd.concat([c for c, _ in runs], ignore_index=True),
+            pd.concat([d for _, d in runs], ignore_index=True), fs, [])
+
+
 _RUNNERS: dict[str, Callable[["Study", list[Method], dict], _Run]] = {
     "deep": _run_deep, "style": _run_style, "local": _run_local,
     "perceptual": _run_perceptual}
+_RUNNERS["vectors"] = _run_vectors
 
 
 def _in_study_order(study: "Study", frames: list[pd.DataFrame], methods: list[str]

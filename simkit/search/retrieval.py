@@ -99,6 +99,12 @@ def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str]
         vectors.update(fs.vectors)
         notes.append(fs.weights_note)
         config["wei"] = fs.config
+    own = [m for m in chosen if m.family == "vectors"]
+    if own:  # your own vectors: the rows of the images asked for, from each table
+        from simkit.methods.own_vectors import vectors_for
+
+        vectors.update({m.name: vectors_for(m, ids) for m in own})
+        config["vectors"] = {m.name: m.source for m in own}
     note = next((n for n in notes if n), "")
     return FeatureSet(ids, {m.name: vectors[m.name] for m in chosen if m.kind == "vectors"},
                       config, note)
@@ -264,6 +270,9 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
     paths = collection.paths
     ids = list(paths)
     qid, qpath = _query(collection, query)
+    if m.family == "vectors" and qid is None:
+        raise RetrievalError(f"method {method!r} has vectors only for the images of its "
+                             f"table; give the query as an image_id of the collection")
     n_others = len(ids) - (1 if qid is not None else 0)
     if not 1 <= int(k) <= n_others:
         raise RetrievalError(f"k={k} must be between 1 and {n_others}")
