@@ -9,6 +9,13 @@ The five calls::
     tables = simkit.tables(study, result)       # every table of the paper
     simkit.widgets.GroupExplorer(study, result.choices, result.distances)   # explore
 
+Today's models and your own vectors join by name::
+
+    simkit.list_models("timm", "dinov2")        # torchvision, timm and open_clip models
+    simkit.register_vectors("mine", "embeddings.parquet")   # one vector per image_id
+    simkit.choose(study, ["gram", "embed:timm:vit_small_patch16_224",
+                          "embed:open_clip:ViT-B-32.openai", "mine"], device="auto")
+
 The package reads as the pipeline: ``study/`` (folders, groups, demo), ``votes/``,
 ``features/`` (images → network → representations), ``methods/`` (the registry and every
 method), ``search/`` (distances, retrieval), ``analysis/`` (tables, published numbers),
@@ -26,7 +33,9 @@ from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
     from simkit.analysis.all_tables import tables
+    from simkit.features.models import list_models, model_layers
     from simkit.methods.choices import MachineChoices, choose
+    from simkit.methods.own_vectors import register_vectors
     from simkit.methods.registry import get_method
     from simkit.study.demo import default_study
     from simkit.study.model import Study, StudyError, load_study, save_study
@@ -41,9 +50,12 @@ _EXPORTS = {
     "get_method": "simkit.methods.registry",
     "choose": "simkit.methods.choices", "MachineChoices": "simkit.methods.choices",
     "tables": "simkit.analysis.all_tables",
+    "list_models": "simkit.features.models", "model_layers": "simkit.features.models",
+    "register_vectors": "simkit.methods.own_vectors",
 }
 __all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
-           "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__"]
+           "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__",
+           "list_models", "model_layers", "register_vectors"]
 
 
 def __getattr__(name: str) -> Any:

@@ -39,7 +39,7 @@ def missing_extra(feature: str, extra: str, cause: BaseException | None = None
     feature : str
         What needs the extra, e.g. ``"simkit.widgets.GroupExplorer"``.
     extra : str
-        The extra to install: ``lab``, ``retrieval`` or ``scale``.
+        The extra to install: ``lab``, ``retrieval``, ``scale`` or ``parquet``.
     cause : BaseException, optional
         The original ImportError, named in the message.
 

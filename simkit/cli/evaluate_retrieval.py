@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     col = load_collection(args.collection).subset(args.sample, args.seed)
     df = evaluate(col, args.label, args.methods, args.ks, weights=args.weights, size=args.size,
                   policy=args.policy, precision=args.precision, cache_dir=args.cache_dir,
+                  device=args.device,
                   progress=not args.no_progress)
     target = Path(args.out) if args.out is not None else col.root / "results"
     if target.suffix.lower() != ".csv":

@@ -13,6 +13,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("features", help="extract Gram / Cosine / Gram·Cosine vectors")
     p.add_argument("study")
     p.add_argument("--out", required=True, type=out_file, help="FILE.npz")
+    p.add_argument("--model", default="vgg19",
+                   help="any model of `simkit models` (default vgg19, as in Wei et al.); "
+                        "--layer then names one of its layers with maps or tokens")
     add_model_args(p)
     p.set_defaults(func=run)
     return p
@@ -23,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from simkit.features.extract import extract_features, save_npz
     from simkit.study.model import load_study
 
-    fs = extract_features(load_study(args.study), **model_kwargs(args))
+    fs = extract_features(load_study(args.study), backbone=args.model, **model_kwargs(args))
     save_npz(fs, args.out)
     warn(getattr(fs, "weights_note", ""))
     print(f"wrote {args.out}: {len(fs.image_ids)} images × "

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     res = retrieve(load_collection(args.collection), args.query, args.k, args.method,
                    weights=args.weights, size=args.size, policy=args.policy,
-                   precision=args.precision, cache_dir=args.cache_dir, index=args.index,
+                   precision=args.precision, cache_dir=args.cache_dir, device=args.device,
+                   index=args.index,
                    progress=not args.no_progress)
     warn(res.attrs.get("weights_note", ""))
     q = res.attrs["query_id"] or res.attrs["query_file"]

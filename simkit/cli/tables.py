@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from simkit.methods.choices import MachineChoices
     from simkit.study.model import Study
 
-__all__ = ["add_parser", "run", "add_table_args", "report_tables", "machine_choices"]
+__all__ = ["add_parser", "run", "add_table_args", "add_vectors_args", "name_and_file",
+           "register_own_vectors", "report_tables", "machine_choices"]
 
 
 def add_table_args(p: argparse.ArgumentParser) -> None:
@@ -34,19 +35,84 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", type=out_folder, help="output folder (default STUDY/results)")
     p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
     add_table_args(p)
+    add_vectors_args(p)
     p.set_defaults(func=run)
     return p
 
 
-def machine_choices(study: "Study", args: argparse.Namespace) -> "MachineChoices":
-    """The machine methods' choices for ``study``, as ``simkit.choose`` makes them."""
-    from simkit.methods.choices import choose
-    from simkit.methods.registry import UnknownMethodError
+def name_and_file(text: str) -> tuple[str, str]:
+    """An argparse type: ``NAME=FILE`` (``--vectors mine=embeddings.npz``)."""
+    name, sep, file = str(text).partition("=")
+    if not sep or not name.strip() or not file.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FILE, e.g. "
+                                         f"mine=embeddings.npz")
+    return name.strip().lower(), file.strip()
 
+
+def add_vectors_args(p: argparse.ArgumentParser) -> None:
+    """``--vectors NAME=FILE`` (repeatable) and ``--vectors-metric``: your own vectors."""
+    from simkit.search.distances import METRICS
+
+    p.add_argument("--vectors", type=name_and_file, action="append", default=[],
+                   metavar="NAME=FILE",
+                   help="your own vectors as a method NAME to use in --methods: a .npz "
+                        "(image_ids, vectors), a .csv or .parquet (image_id + one column "
+                        "per dimension) or a .npy (rows in images.csv order); repeat with "
+                        "the same NAME for a collection split in files")
+    p.add_argument("--vectors-metric", choices=METRICS, default=METRICS[0],
+                   help="how --vectors are compared")
+
+
+def register_own_vectors(study: "Study", args: argparse.Namespace) -> list[str]:
+    """Register each ``--vectors`` NAME (its files concatenated) as a method; the names.
+
+    All or none: when one cannot be registered, those registered before are removed. A
+    ``.npy`` file's rows are taken in the study's images.csv order.
+    """
+    from simkit.methods.own_vectors import register_vectors, vectors_for
+    from simkit.methods.registry import UnknownMethodError, unregister_method
+    from simkit.study.model import IMAGE_COLUMNS
+
+    files: dict[str, list[str]] = {}
+    for name, file in getattr(args, "vectors", None) or []:
+        files.setdefault(name, []).append(file)
+    ids = study.images["image_id"].astype(str).tolist()
+    asked = study.questions[IMAGE_COLUMNS].astype(str).to_numpy().ravel()
+    done: list[str] = []
+    try:
+        for name, paths in files.items():
+            try:
+                method = register_vectors(name, paths, metric=args.vectors_metric,
+                                          image_ids=ids, replace=True)
+            except UnknownMethodError as e:
+                raise UsageError(f"--vectors {name}={paths[0]}: {e}") from None
+            done.append(name)
+            vectors_for(method, dict.fromkeys(asked))  # every image asked about, up front
+    except BaseException:
+        for name in done:
+            unregister_method(name)
+        raise
+    for name in done:
+        if name not in [m.strip().lower() for m in args.methods]:
+            warn(f"--vectors {name}: not used; add it to --methods (e.g. --methods "
+                 f"gram,{name})")
+    return done
+
+
+def machine_choices(study: "Study", args: argparse.Namespace) -> "MachineChoices":
+    """The machine methods' choices for ``study``, as ``simkit.choose`` makes them
+    (``--vectors`` registered for this call only)."""
+    from simkit.methods.choices import choose
+    from simkit.methods.registry import UnknownMethodError, unregister_method
+
+    own = register_own_vectors(study, args)
     try:
         return choose(study, args.methods, **model_kwargs(args))
     except UnknownMethodError as e:
         raise UsageError(f"--methods: {e}") from None
+    finally:
+        for name in own:
+            unregister_method(name)
 
 
 def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | None,

@@ -73,7 +73,8 @@ class MachineChoices:
         ``question_id, method, pair, distance``: 10 rows per question and method.
     features : dict
         The :class:`~simkit.features.extract.FeatureSet` of each vector family used
-        (``"deep"``, ``"style"``), by family.
+        (``"deep"``, ``"style"``, ``"model"``, ``"vectors"``), by family; :meth:`vectors`
+        joins them.
     notes : list of str
         Warnings for every view of the results (e.g. random weights).
     methods : list of str
@@ -88,6 +89,21 @@ class MachineChoices:
     notes: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     weights: str = "imagenet"
+
+    def vectors(self) -> "FeatureSet":
+        """One :class:`~simkit.features.extract.FeatureSet` with the vectors of every
+        vector method used, keyed by method name, over the images they all have (the
+        UMAP explorer's input). Scoring methods (sift, lpips_*) have no vectors."""
+        from simkit.features.extract import FeatureSet
+
+        sets = [fs for fs in self.features.values()]
+        if not sets:
+            raise ValueError(f"none of {', '.join(self.methods)} makes vectors")
+        common = set.intersection(*(set(fs.image_ids) for fs in sets))
+        ids = [i for i in sets[0].image_ids if i in common]
+        vectors = {m: fs.vectors[m][[fs.index(i) for i in ids]] for m in self.methods
+                   for fs in sets if m in fs.vectors}
+        return FeatureSet(ids, vectors, {"methods": list(vectors)}, "\n".join(self.notes))
 
     def study_with_choices(self, study: "Study") -> "Study":
         """``study`` with these choices as its machine choices (for the tables and views)."""
@@ -200,10 +216,16 @@ def _run_model(study: "Study", methods: list[Method], opts: dict) -> _Run:
 
     opts = {k: v for k, v in opts.items() if k != "layer"}  # each method names its layer
     fs = model_vectors(study, methods, **opts)
-    frames = [choose_from_features(study, fs, [m.name for m in methods if m.metric == metric],
-                                   metric) for metric in dict.fromkeys(m.metric for m in methods)]
-    return (pd.concat([c for c, _ in frames], ignore_index=True),
-            pd.concat([d for _, d in frames], ignore_index=True), fs, [fs.weights_note])
+    return (*_by_metric(study, fs, methods), fs, [fs.weights_note])
+
+
+def _by_metric(study: "Study", fs: "FeatureSet", methods: list[Method]
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`choose_from_features` for vector methods that may differ in metric."""
+    runs = [choose_from_features(study, fs, [m.name for m in methods if m.metric == metric],
+                                 metric) for metric in dict.fromkeys(m.metric for m in methods)]
+    return (pd.concat([c for c, _ in runs], ignore_index=True),
+            pd.concat([d for _, d in runs], ignore_index=True))
 
 
 def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
@@ -217,9 +239,23 @@ def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
     return c, d, None, [note]
 
 
+def _run_vectors(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    # your own vectors (simkit.methods.own_vectors): the study's images' rows of each
+    # table, then the same exact pair distances as the deep methods, one call per metric
+    from simkit.features.extract import FeatureSet
+    from simkit.methods.own_vectors import vectors_for
+    from simkit.study.model import IMAGE_COLUMNS
+
+    used = set(study.questions[IMAGE_COLUMNS].astype(str).to_numpy().ravel())
+    ids = [i for i in study.images["image_id"].astype(str) if i in used]
+    fs = FeatureSet(ids, {m.name: vectors_for(m, ids) for m in methods},
+                    {"vectors": {m.name: m.source for m in methods}})
+    return (*_by_metric(study, fs, methods), fs, [])
+
+
 _RUNNERS: dict[str, Callable[["Study", list[Method], dict], _Run]] = {
     "deep": _run_deep, "style": _run_style, "local": _run_local,
-    "perceptual": _run_perceptual, "model": _run_model}
+    "perceptual": _run_perceptual, "model": _run_model, "vectors": _run_vectors}
 
 
 def _in_study_order(study: "Study", frames: list[pd.DataFrame], methods: list[str]

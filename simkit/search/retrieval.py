@@ -74,7 +74,8 @@ def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str]
                    weights: str | os.PathLike = "imagenet", size: int = 224,
                    policy: str = "resize", precision: str = "fp32",
                    cache_dir: str | os.PathLike | None = None, progress: bool = True,
-                   style_kwargs: dict | None = None) -> "FeatureSet":
+                   style_kwargs: dict | None = None, device: str | None = "auto"
+                   ) -> "FeatureSet":
     """One FeatureSet with the vectors of every vector method asked for (scoring methods
     are left out) for ``{image_id: path}``, each row ``image_ids[i]``; the network runs
     once for style/colour/cnn, and ``gram`` etc. reuse the cached conv5_1 Gram matrices."""
@@ -87,7 +88,7 @@ def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str]
     ids = list(paths)
     vectors, notes, config = {}, [], {}
     common = dict(weights=weights, size=size, policy=policy, precision=precision,
-                  cache_dir=cache_dir, progress=progress)
+                  cache_dir=cache_dir, progress=progress, device=device)
     if family["style"]:
         fs = style_features(paths, methods=family["style"], **common, **(style_kwargs or {}))
         vectors.update(fs.vectors)
@@ -99,6 +100,20 @@ def method_vectors(paths: "dict[str, str | os.PathLike]", methods: Iterable[str]
         vectors.update(fs.vectors)
         notes.append(fs.weights_note)
         config["wei"] = fs.config
+    models = [m for m in chosen if m.family == "model"]
+    if models:  # any model by name: one forward pass per model
+        from simkit.methods.model_methods import model_vectors
+
+        fs = model_vectors(paths, models, **common)
+        vectors.update(fs.vectors)
+        notes.append(fs.weights_note)
+        config["models"] = fs.config
+    own = [m for m in chosen if m.family == "vectors"]
+    if own:  # your own vectors: the rows of the images asked for, from each table
+        from simkit.methods.own_vectors import vectors_for
+
+        vectors.update({m.name: vectors_for(m, ids) for m in own})
+        config["vectors"] = {m.name: m.source for m in own}
     note = next((n for n in notes if n), "")
     return FeatureSet(ids, {m.name: vectors[m.name] for m in chosen if m.kind == "vectors"},
                       config, note)
@@ -188,7 +203,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
              ks: Iterable[int] = (5, 10), *, weights: str | os.PathLike = "imagenet",
              size: int = 224, policy: str = "resize", precision: str = "fp32",
              cache_dir: str | os.PathLike | None = None, progress: bool = True,
-             style_kwargs: dict | None = None) -> pd.DataFrame:
+             style_kwargs: dict | None = None, device: str | None = "auto") -> pd.DataFrame:
     """Evaluate each method's exact ranking of ``collection`` with ``label`` as ground
     truth: ``method, k, precision, recall, f1, map, seconds_per_query`` (one row per
     method and k). ``df.attrs``: ``queries`` (per method), ``weights_note``,
@@ -203,7 +218,8 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
         t = time.perf_counter()
         fs = method_vectors(collection.paths, [m.name for m in chosen], weights=weights,
                             size=size, policy=policy, precision=precision,
-                            cache_dir=cache_dir, progress=progress, style_kwargs=style_kwargs)
+                            cache_dir=cache_dir, progress=progress, style_kwargs=style_kwargs,
+                            device=device)
         feature_seconds["vectors"] = time.perf_counter() - t
         notes.append(fs.weights_note)
     for m in chosen:
@@ -251,7 +267,8 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
              method: str = "style", *, weights: str | os.PathLike = "imagenet",
              size: int = 224, policy: str = "resize", precision: str = "fp32",
              cache_dir: str | os.PathLike | None = None, index: str = "exact",
-             progress: bool = True, style_kwargs: dict | None = None) -> pd.DataFrame:
+             progress: bool = True, style_kwargs: dict | None = None,
+             device: str | None = "auto") -> pd.DataFrame:
     """The ``k`` nearest images of ``query`` (an image_id of the collection or an image
     file) by ``method``: ``rank, image_id, distance, file`` + the label columns.
 
@@ -264,6 +281,9 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
     paths = collection.paths
     ids = list(paths)
     qid, qpath = _query(collection, query)
+    if m.family == "vectors" and qid is None:
+        raise RetrievalError(f"method {method!r} has vectors only for the images of its "
+                             f"table; give the query as an image_id of the collection")
     n_others = len(ids) - (1 if qid is not None else 0)
     if not 1 <= int(k) <= n_others:
         raise RetrievalError(f"k={k} must be between 1 and {n_others}")
@@ -279,7 +299,7 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
         inputs = dict(paths) if qid is not None else {**paths, _QUERY_ID: qpath}
         fs = method_vectors(inputs, [method], weights=weights, size=size, policy=policy,
                             precision=precision, cache_dir=cache_dir, progress=progress,
-                            style_kwargs=style_kwargs)
+                            style_kwargs=style_kwargs, device=device)
         note = fs.weights_note
         X = fs.vectors[method][: len(ids)]
         qrow = fs.vectors[method][ids.index(qid) if qid is not None else len(ids)]
