@@ -144,7 +144,7 @@ def model_vectors(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Seq
     for m in methods:
         by_model.setdefault(_key_model(m.params["model"]), []).append(m)
     vectors: dict[str, np.ndarray] = {}
-    configs = {}
+    configs, computed = {}, 0
     for model, members in by_model.items():
         outputs = list(dict.fromkeys((m.params["kind"], m.params["layer"]) for m in members))
         stores = {}
@@ -159,6 +159,7 @@ def model_vectors(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Seq
                       policy=policy, precision=precision, stores=stores,
                       batch_size=batch_size, progress=progress, desc=f"{model} features",
                       device=device, workers=workers)
+        computed += ext.computed
         if ext.errors:
             raise ImageError(f"{len(ext.errors)} image(s) could not be used:\n" + "\n".join(
                 f"image {i!r}: {msg}" for i, msg in ext.errors.items()))
@@ -167,4 +168,5 @@ def model_vectors(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Seq
     note = weights_note(weights, ", ".join(by_model))
     config = {"models": sorted(by_model), "weights": str(weights),
               "configs": [dict(c) for c in configs.values()]}
-    return FeatureSet(ids, vectors, config, note)
+    return FeatureSet(ids, vectors, config, note,
+                      {"computed": computed, "models": len(by_model)})

@@ -57,7 +57,9 @@ REQUIRED = {
 _TRUE = {"yes", "true", "1", "y"}
 _FALSE = {"no", "false", "0", "n", ""}
 _CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])\s*\)?$")
-_METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# a lower-case identifier (gram, lpips_alexnet, your own "mine"), or a model method
+# REPR[-METRIC]:MODEL[@LAYER], whose model and layer keep their library's spelling
+_METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?$")
 #: The longest value a study CSV may hold (the csv module's default limit, which simkit
 #: does not raise: the limit is process-wide, and no id, path or title comes near it).
 FIELD_LIMIT = 131_072
@@ -338,7 +340,8 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
                              f"it must be one of the ids in questions.csv")
         if not _METHOD_RE.match(str(m)):
             raise StudyError(f"{row_location(df, i)}: method {m!r} is not a lower-case identifier "
-                             f"(like gram, cosine, gram_cosine)")
+                             f"(like gram, cosine, gram_cosine) or a model method "
+                             f"(like embed:timm:vit_small_patch16_224)")
         if (q, m) in seen:
             raise StudyError(f"{row_location(df, i)}: method {m!r} has two choices for question "
                              f"{q!r}; keep one")
