@@ -190,6 +190,13 @@ _Run = tuple[pd.DataFrame, pd.DataFrame, "FeatureSet | None", list[str]]
 
 
 def _run_deep(study: "Study", methods: list[Method], opts: dict) -> _Run:
+    if opts["precision"] != "fp32":
+        from simkit.features.extract import extract_features
+
+        fs = extract_features(study, **{k: v for k, v in opts.items()})
+        return _keep_answers(study, fs, methods, lambda ids: extract_features(
+            {i: study.image_path(i) for i in ids}, **{**opts, "precision": "fp32",
+                                                        "progress": False}), opts)
     c, d, fs = study_choices(study, **opts)
     keep = [m.name for m in methods]
     return c[c["method"].isin(keep)], d[d["method"].isin(keep)], fs, [fs.weights_note]
@@ -216,7 +223,48 @@ def _run_model(study: "Study", methods: list[Method], opts: dict) -> _Run:
 
     opts = {k: v for k, v in opts.items() if k != "layer"}  # each method names its layer
     fs = model_vectors(study, methods, **opts)
+    if opts["precision"] != "fp32":
+        return _keep_answers(study, fs, methods, lambda ids: model_vectors(
+            {i: study.image_path(i) for i in ids}, methods,
+            **{**opts, "precision": "fp32", "progress": False}), opts)
     return (*_by_metric(study, fs, methods), fs, [fs.weights_note])
+
+
+def _keep_answers(study: "Study", fs: "FeatureSet", methods: list[Method],
+                  exact: Callable[[list[str]], "FeatureSet"], opts: dict) -> _Run:
+    """Choices from reduced-precision vectors that are those of fp32: the error is
+    measured on a few images computed both ways, and every question whose closest pairs
+    lie within it has its five images recomputed in fp32
+    (:mod:`simkit.methods.reduced_precision`)."""
+    from simkit.features.extract import FeatureSet
+    from simkit.methods.reduced_precision import measured_error, near_ties
+
+    _, d = _by_metric(study, fs, methods)
+    sample = fs.image_ids[:8]
+    ref = exact(sample)
+    rows = [fs.index(i) for i in sample]
+    errors = {m.name: measured_error(fs.vectors[m.name][rows], ref.vectors[m.name])
+              for m in methods}
+    norms = {m.name: dict(zip(fs.image_ids, np.linalg.norm(
+        fs.vectors[m.name].astype(np.float64), axis=1))) for m in methods}
+    images = {str(q): study.question_images(str(q)) for q in study.questions["question_id"]}
+    ties = near_ties(d, norms, errors, {m.name: m.metric for m in methods}, images)
+    redo = list(dict.fromkeys(i for q in ties for i in images[q] if i not in sample))
+    vectors = {m.name: fs.vectors[m.name].copy() for m in methods}
+    for got in [ref] + ([exact(redo)] if redo else []):
+        where = [fs.index(i) for i in got.image_ids]
+        for m in methods:
+            vectors[m.name][where] = got.vectors[m.name]
+    fixed = FeatureSet(fs.image_ids, vectors, fs.config, fs.weights_note,
+                       {**fs.stats, "near_ties": len(ties),
+                        "recomputed_fp32": len(sample) + len(redo)}, fs.errors)
+    c, d = _by_metric(study, fixed, methods)
+    worst = max(errors.values(), default=0.0)
+    note = (f"{opts['precision']}: {len(ties)} of {len(images)} question(s) had pairs closer "
+            f"than the measured {opts['precision']} error (relative vector error "
+            f"≤ {worst:.2%} with a safety margin) and were recomputed in fp32 "
+            f"({len(sample) + len(redo)} image(s)); every choice is the one fp32 makes")
+    return c, d, fixed, [fs.weights_note, note]
 
 
 def _by_metric(study: "Study", fs: "FeatureSet", methods: list[Method]
