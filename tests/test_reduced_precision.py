@@ -49,7 +49,7 @@ def test_near_ties_are_the_questions_whose_closest_pairs_overlap():
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    return make_demo_study(tmp_path_factory.mktemp("bf16") / "demo", groups_per_genre=2,
+    return make_demo_study(tmp_path_factory.mktemp("bf16") / "demo", groups_per_genre=1,
                            image_size=64)
 
 
@@ -58,7 +58,7 @@ def test_bf16_choices_are_the_fp32_choices(study, tmp_path, monkeypatch, safety)
     # with a huge margin every question is a near tie: the fp32 recomputation itself is
     # what makes the choices equal
     monkeypatch.setattr(rp, "SAFETY", safety)
-    kw = dict(weights="random:0", size=48, cache_dir=tmp_path, progress=False)
+    kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
     methods = ["gram", "cosine", "embed:resnet18@layer3"]
     fp32 = simkit.choose(study, methods, precision="fp32", **kw)
     bf16 = simkit.choose(study, methods, precision="bf16", **kw)

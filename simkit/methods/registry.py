@@ -109,7 +109,7 @@ class MethodList(list):
     """A list of :class:`Method` that shows as a table (one line per method)."""
 
     def __repr__(self) -> str:
-        return "\n".join(str(m) for m in self)
+        return "\n".join([str(m) for m in self] + [_MORE])
 
     def _repr_html_(self) -> str:
         import html
@@ -120,9 +120,12 @@ class MethodList(list):
                 m.description)) + "</tr>" for m in self)
         head = "".join(f"<th>{h}</th>" for h in ("method", "family", "kind", "metric",
                                                  "needs", "description"))
-        return f"<table><tr>{head}</tr>{rows}</table>"
+        return f"<table><tr>{head}</tr>{rows}</table><p>{html.escape(_MORE)}</p>"
 
 
+#: What the listing adds: the model methods are too many to list.
+_MORE = ("+ any torchvision, timm or open_clip model: REPR[-METRIC]:MODEL[@LAYER], e.g. "
+         "embed:timm:vit_small_patch16_224 (see simkit.list_models())")
 _WEI = "Wei et al. (2022), Gram/Cosine similarity of ukiyo-e prints"
 _HOLTES = "Holtes (2019), art-style embeddings"
 _RETRIEVAL = "Mtasher & msad, CNN features vs SIFT/SURF for image retrieval"
