@@ -245,6 +245,22 @@ def test_offline_pretrained_weights_name_the_file_and_the_cache_folder(monkeypat
     assert "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k" in msg and "--weights" in msg
 
 
+@needs_timm
+def test_the_fallback_note_names_the_weights_that_are_missing(study, monkeypatch, tmp_path):
+    # not "ImageNet VGG-19 weights are NOT available" when VGG-19 is not what is missing
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
+    import huggingface_hub.constants as hc
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    result = simkit.choose(study, [f"embed:{TIMM_VIT}"], weights="imagenet",
+                           fallback_weights="random:0", size=64, cache_dir=tmp_path,
+                           progress=False, device="cpu")
+    loud = result.notes[0]
+    assert loud.startswith("timm weights for vit_tiny_patch16_224 are NOT available")
+    assert "VGG-19" not in loud and "RANDOM networks (random:0)" in loud
+    assert "MEANINGLESS" in loud and str(tmp_path / "hub") in loud
+    assert result.weights == "random:0"
+
+
 def test_offline_torchvision_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("SIMKIT_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

@@ -55,6 +55,23 @@ def test_distance_heatmaps_send_no_nan():
     assert "NaN" not in strict_json(fig)
 
 
+def test_distance_heatmaps_wrap_after_three_methods():
+    mat = np.full((5, 5), np.nan)
+    methods = ["gram", "cosine", "gram_cosine", "style"]
+    fig = plots.distance_heatmaps({m: mat for m in methods}, {"style": "d-e"})
+    assert fig.layout.width == 900  # three across, not 1,200 px
+    assert [t.xaxis for t in fig.data] == ["x", "x2", "x3", "x4"]
+    assert fig.layout.xaxis4.domain == fig.layout.xaxis.domain  # the fourth starts a row
+    assert fig.layout.yaxis4.domain[1] < fig.layout.yaxis.domain[0]
+    assert not any(t.showscale for t in fig.data)  # no colour bar beside the wrong heatmap
+    # titles in method order: the group explorer updates annotations[i] with data[i]
+    assert [a.text for a in fig.layout.annotations[:4]] == [
+        "Gram", "Cosine", "Gram·Cosine", "style: (d)-(e)"]
+    one_row = plots.distance_heatmaps({m: mat for m in methods[:3]})
+    assert one_row.layout.width == 900 and one_row.layout.height == 300
+    assert [t.showscale for t in one_row.data] == [False, False, True]
+
+
 def test_retrieval_curves_one_line_per_method():
     res = pd.DataFrame({"method": ["gram"] * 2 + ["cosine"] * 2, "k": [1, 5, 1, 5],
                         "precision": [1.0, 0.6, 0.8, 0.4], "recall": [0.2, 0.6, 0.1, 0.4],

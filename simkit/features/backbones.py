@@ -56,7 +56,14 @@ class WeightsError(SimkitError, ValueError):
 
 
 class WeightsUnavailableError(SimkitError, RuntimeError):
-    """Pretrained weights are neither cached nor downloadable; the message says what to do."""
+    """Pretrained weights are neither cached nor downloadable; the message says what to do.
+
+    ``what`` names the weights (``"ImageNet weights for vgg19"``, ``"timm weights for
+    vit_small_patch16_224"``), or is empty."""
+
+    def __init__(self, message: str = "", what: str = "") -> None:
+        super().__init__(message)
+        self.what = what
 
 
 @dataclass(frozen=True)
@@ -354,13 +361,13 @@ def fetch_checkpoint(url: str, path: Path, what: str, python_hint: str) -> Path:
         if offline():
             raise WeightsUnavailableError(
                 f"{what} are not in the torch hub cache ({path}) and SIMKIT_OFFLINE is "
-                f"set, so no download was tried.\n{how}")
+                f"set, so no download was tried.\n{how}", what)
         try:
             _download(url, path)
         except Exception as e:
             raise WeightsUnavailableError(
                 f"{what} are not in the torch hub cache ({path}) and downloading them "
-                f"failed ({type(e).__name__}: {e}).\n{how}") from None
+                f"failed ({type(e).__name__}: {e}).\n{how}", what) from None
     return path
 
 
@@ -377,7 +384,7 @@ def _imagenet_state_dict(backbone: str) -> dict:
     except Exception as e:
         raise WeightsUnavailableError(
             f"the cached ImageNet weights {path} cannot be read ({e}); delete the file "
-            f"and get it again") from None
+            f"and get it again", f"ImageNet weights for {backbone}") from None
 
 
 def _download(url: str, path: Path, timeout: float = 60.0) -> None:

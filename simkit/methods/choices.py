@@ -34,8 +34,20 @@ if TYPE_CHECKING:
 __all__ = ["MachineChoices", "choose", "choose_for_group", "choose_from_features",
            "study_choices", "usable_weights", "missing_weights_note"]
 
-def missing_weights_note(weights: str | os.PathLike, fallback: str, reason: str) -> str:
-    """The loud note of a result made with ``fallback`` because ``weights`` were missing."""
+#: What :class:`~simkit.features.backbones.WeightsUnavailableError` names VGG-19's weights.
+_VGG19_WEIGHTS = "ImageNet weights for vgg19"
+
+
+def missing_weights_note(weights: str | os.PathLike, fallback: str, reason: str,
+                         what: str = "") -> str:
+    """The loud note of a result made with ``fallback`` because ``weights`` were missing.
+
+    ``what`` names the missing weights (:class:`WeightsUnavailableError`'s ``what``, e.g.
+    ``"timm weights for vit_small_patch16_224"``); empty or VGG-19's: VGG-19's."""
+    if what and what != _VGG19_WEIGHTS:
+        return (f"{what} are NOT available here; using RANDOM networks ({fallback}) for "
+                f"every model of this result instead: the results are MEANINGLESS as "
+                f"similarity by those models. How to get the real weights: {reason}")
     what = "ImageNet VGG-19" if str(weights) == "imagenet" else f"the {str(weights)!r}"
     return (f"{what} weights are NOT available here; using a RANDOM network ({fallback}) "
             f"instead: the results are MEANINGLESS as VGG-19 similarity. How to get the "
@@ -56,7 +68,7 @@ def usable_weights(weights: str | os.PathLike = "imagenet", fallback: str = "ran
     try:
         load_backbone("vgg19", weights, "conv5_1")
     except WeightsUnavailableError as e:
-        return fallback, missing_weights_note(weights, fallback, str(e))
+        return fallback, missing_weights_note(weights, fallback, str(e), getattr(e, "what", ""))
     return str(weights), ""
 
 
@@ -397,9 +409,9 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
     except WeightsUnavailableError as e:
         if fallback_weights is None:
             raise
-        reason = str(e)
+        reason, what = str(e), getattr(e, "what", "")
     result = _run_all(study, selected, {**opts, "weights": fallback_weights})
-    result.notes.insert(0, missing_weights_note(weights, fallback_weights, reason))
+    result.notes.insert(0, missing_weights_note(weights, fallback_weights, reason, what))
     return result
 
 

@@ -32,6 +32,8 @@ OTHER_COLOUR = "#c7c7c7"
 AGREE_COLOURS = {"agrees": "#2ca02c", "disagrees": "#d62728", "mixed": "#ff7f0e",
                  "no question": "#c7c7c7", "no machine choice": "#7f7f7f"}
 _METHOD_DASH = ["dash", "dot", "dashdot", "longdash", "longdashdot"]
+#: Distance heatmaps side by side in one row of :func:`distance_heatmaps`; more wrap.
+HEATMAPS_PER_ROW = 3
 
 
 def finite(values: Any) -> Any:
@@ -139,16 +141,21 @@ def distance_heatmaps(matrices: Mapping[str, np.ndarray | None],
     from plotly.subplots import make_subplots
 
     zs, titles = heatmap_values(matrices, picks)
-    fig = make_subplots(rows=1, cols=max(1, len(zs)), subplot_titles=titles or None,
-                        horizontal_spacing=0.08)
+    # at most HEATMAPS_PER_ROW side by side, so four or more methods fit a notebook's width
+    cols = max(1, min(len(zs), HEATMAPS_PER_ROW))
+    rows = max(1, math.ceil(len(zs) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles or None,
+                        horizontal_spacing=0.08, vertical_spacing=0.3 / rows)
     for i, (m, z) in enumerate(zip(matrices, zs)):
+        row, col = i // cols + 1, i % cols + 1
         fig.add_trace(go.Heatmap(
             z=z, x=list(LETTERS), y=list(LETTERS), colorscale="Viridis_r",
-            showscale=(i == len(zs) - 1), texttemplate="%{z:.3g}",
+            # the last heatmap's scale, beside it; wrapped rows show values in the cells only
+            showscale=(rows == 1 and i == len(zs) - 1), texttemplate="%{z:.3g}",
             hovertemplate=f"{display_name(m)} (%{{y}})-(%{{x}}): %{{z:.4g}}<extra></extra>"),
-            row=1, col=i + 1)
-        fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
-    fig.update_layout(height=300, width=max(360, 300 * len(zs)),
+            row=row, col=col)
+        fig.update_yaxes(autorange="reversed", row=row, col=col)
+    fig.update_layout(height=300 + 260 * (rows - 1), width=max(360, 300 * cols),
                       title="Distance between each two prints (smallest = the method's choice)",
                       margin=dict(l=30, r=10, t=70, b=30))
     return fig

@@ -208,10 +208,10 @@ def hub_file(repo: str, filenames: Sequence[str], what: str) -> str:
     if offline():
         raise WeightsUnavailableError(
             f"{what}: {filenames[0]} of {repo} is not in the Hugging Face cache ({folder}) "
-            f"and SIMKIT_OFFLINE is set, so no download was tried.\n{how}")
+            f"and SIMKIT_OFFLINE is set, so no download was tried.\n{how}", what)
     try:
         return hf.hf_hub_download(repo, filenames[0])
     except Exception as e:
         raise WeightsUnavailableError(
             f"{what}: {filenames[0]} of {repo} is not in the Hugging Face cache ({folder}) "
-            f"and downloading it failed ({type(e).__name__}: {e}).\n{how}") from None
+            f"and downloading it failed ({type(e).__name__}: {e}).\n{how}", what) from None
