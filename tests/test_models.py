@@ -261,6 +261,33 @@ def test_the_fallback_note_names_the_weights_that_are_missing(study, monkeypatch
     assert result.weights == "random:0"
 
 
+@needs_timm
+def test_only_the_model_whose_weights_are_missing_falls_back(study, monkeypatch, tmp_path,
+                                                             weights_file):
+    # VGG-19's "ImageNet" file is in the torch hub cache (a seeded one), the ViT's is not
+    import shutil
+
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    import huggingface_hub.constants as hc
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    cached.parent.mkdir(parents=True)
+    shutil.copy(weights_file, cached)
+    vit = f"embed:{TIMM_VIT}"
+    kw = dict(size=64, cache_dir=tmp_path / "c", progress=False)
+    result = simkit.choose(study, ["gram", vit], weights="imagenet",
+                           fallback_weights="random:0", **kw)
+    assert result.weights == f"random:0 for {vit}; imagenet for the others"
+    assert result.notes[0].startswith("timm weights for vit_tiny_patch16_224 are NOT")
+    assert f"(random:0) for {vit} instead" in result.notes[0]
+    real = simkit.choose(study, ["gram"], weights=weights_file, **kw).choices
+    rand = simkit.choose(study, [vit], weights="random:0", **kw).choices
+    got = result.choices.set_index(["question_id", "method"])["choice"]
+    assert got.xs("gram", level="method").tolist() == real["choice"].tolist()
+    assert got.xs(vit, level="method").tolist() == rand["choice"].tolist()
+
+
 def test_offline_torchvision_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("SIMKIT_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

@@ -46,7 +46,7 @@ __all__ = [
     "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE", "fetch_checkpoint",
 ]
 
-RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not ImageNet: "
+RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not trained ones: "
                        "for tests and offline demos only; its choices say nothing about "
                        "{model} similarity.")
 

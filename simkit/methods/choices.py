@@ -39,19 +39,22 @@ _VGG19_WEIGHTS = "ImageNet weights for vgg19"
 
 
 def missing_weights_note(weights: str | os.PathLike, fallback: str, reason: str,
-                         what: str = "") -> str:
+                         what: str = "", methods: Iterable[str] = ()) -> str:
     """The loud note of a result made with ``fallback`` because ``weights`` were missing.
 
     ``what`` names the missing weights (:class:`WeightsUnavailableError`'s ``what``, e.g.
-    ``"timm weights for vit_small_patch16_224"``); empty or VGG-19's: VGG-19's."""
+    ``"timm weights for vit_small_patch16_224"``; empty or VGG-19's: VGG-19's);
+    ``methods`` the methods that ran on the fallback (default: the whole result)."""
+    methods = list(methods)
+    who = f" for {', '.join(methods)}" if methods else ""
     if what and what != _VGG19_WEIGHTS:
-        return (f"{what} are NOT available here; using RANDOM networks ({fallback}) for "
-                f"every model of this result instead: the results are MEANINGLESS as "
-                f"similarity by those models. How to get the real weights: {reason}")
+        return (f"{what} are NOT available here; using RANDOM networks ({fallback}){who} "
+                f"instead: those results are MEANINGLESS as similarity by that model. How "
+                f"to get the real weights: {reason}")
     what = "ImageNet VGG-19" if str(weights) == "imagenet" else f"the {str(weights)!r}"
-    return (f"{what} weights are NOT available here; using a RANDOM network ({fallback}) "
-            f"instead: the results are MEANINGLESS as VGG-19 similarity. How to get the "
-            f"real weights: {reason}")
+    return (f"{what} weights are NOT available here; using a RANDOM network ({fallback})"
+            f"{who} instead: the results are MEANINGLESS as VGG-19 similarity. How to get "
+            f"the real weights: {reason}")
 
 
 def usable_weights(weights: str | os.PathLike = "imagenet", fallback: str = "random:0"
@@ -92,7 +95,8 @@ class MachineChoices:
     methods : list of str
         The methods, in the order asked.
     weights : str
-        The weights actually used (the fallback when the real ones were missing).
+        The weights actually used: the fallback when the real ones were missing, and
+        ``"FALLBACK for METHODS; WEIGHTS for the others"`` when only some were.
     """
 
     choices: pd.DataFrame
@@ -327,23 +331,58 @@ def _in_study_order(study: "Study", frames: list[pd.DataFrame], methods: list[st
     return df.iloc[key.argsort(kind="stable")].reset_index(drop=True)
 
 
-def _run_all(study: "Study", methods: list[Method], opts: dict) -> MachineChoices:
-    by_family: dict[str, list[Method]] = {}
+def _groups(methods: list[Method]) -> dict[tuple[str, str], list[Method]]:
+    """Methods by runner; model methods also by model, so that one model's missing
+    weights send only that model to the fallback."""
+    out: dict[tuple[str, str], list[Method]] = {}
     for m in methods:
-        by_family.setdefault(m.family, []).append(m)
-    choices, distances, features, notes = [], [], {}, []
-    for family, members in by_family.items():
-        c, d, fs, n = _RUNNERS[family](study, members, opts)
+        key = (m.family, str(m.params.get("model", "")) if m.family == "model" else "")
+        out.setdefault(key, []).append(m)
+    return out
+
+
+def _run_group(study: "Study", family: str, members: list[Method], opts: dict,
+               fallback: str | None) -> tuple[_Run, bool]:
+    """One runner; on missing weights, again with ``fallback`` and a loud note first."""
+    from simkit.features.backbones import WeightsUnavailableError
+
+    try:
+        return _RUNNERS[family](study, members, opts), False
+    except WeightsUnavailableError as e:
+        if fallback is None:
+            raise
+        note = missing_weights_note(opts["weights"], fallback, str(e), e.what,
+                                    [m.name for m in members])
+    c, d, fs, notes = _RUNNERS[family](study, members, {**opts, "weights": fallback})
+    return (c, d, fs, [note, *notes]), True
+
+
+def _merge(old: "FeatureSet | None", new: "FeatureSet") -> "FeatureSet":
+    if old is None or old.image_ids != new.image_ids:
+        return new
+    old.vectors.update(new.vectors)
+    return old
+
+
+def _run_all(study: "Study", methods: list[Method], opts: dict,
+             fallback: str | None = None) -> MachineChoices:
+    choices, distances, features, notes, fell_back = [], [], {}, [], []
+    for (family, _), members in _groups(methods).items():
+        (c, d, fs, n), used_fallback = _run_group(study, family, members, opts, fallback)
         choices.append(c)
         distances.append(d)
         notes += n
+        fell_back += [m.name for m in members] if used_fallback else []
         if fs is not None:
-            features[family] = fs
+            features[family] = _merge(features.get(family), fs)
     names = [m.name for m in methods]
+    weights = str(opts["weights"])
+    if fell_back:
+        weights = (str(fallback) if len(fell_back) == len(names) else
+                   f"{fallback} for {', '.join(fell_back)}; {weights} for the others")
     return MachineChoices(_in_study_order(study, choices, names),
                           _in_study_order(study, distances, names), features,
-                          list(dict.fromkeys(n for n in notes if n)), names,
-                          str(opts["weights"]))
+                          list(dict.fromkeys(n for n in notes if n)), names, weights)
 
 
 def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
@@ -365,8 +404,9 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
         ``random:SEED`` (tests and offline demos: the results mean nothing).
     fallback_weights : str, optional
         Used when ``weights`` are unavailable (not cached and no network), e.g.
-        ``"random:0"``; the result then carries a loud note saying the real weights are
-        missing and how to get them. Without it the error propagates.
+        ``"random:0"``, for the methods whose model lacks them (the others keep theirs);
+        the result then carries a loud note naming the missing weights, the methods and
+        how to get them. Without it the error propagates.
     layer, size, policy, precision : optional
         The VGG-19 layer of the deep methods, the input size and resize policy, and
         ``fp32`` or ``bf16``.
@@ -396,23 +436,13 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
     >>> result.notes                                                              # doctest: +SKIP
     >>> simkit.tables(study, result)["table3"]                                    # doctest: +SKIP
     """
-    from simkit.features.backbones import WeightsUnavailableError
-
-    selected = resolve_methods(methods)
     from simkit.features.device import resolve_device
 
+    selected = resolve_methods(methods)
     resolve_device(device)  # a missing GPU is an error before any work
     opts = dict(weights=weights, layer=layer, size=size, policy=policy,
                 precision=precision, cache_dir=cache_dir, progress=progress, device=device)
-    try:
-        return _run_all(study, selected, opts)
-    except WeightsUnavailableError as e:
-        if fallback_weights is None:
-            raise
-        reason, what = str(e), getattr(e, "what", "")
-    result = _run_all(study, selected, {**opts, "weights": fallback_weights})
-    result.notes.insert(0, missing_weights_note(weights, fallback_weights, reason, what))
-    return result
+    return _run_all(study, selected, opts, fallback_weights)
 
 
 def choose_for_group(images: Mapping[str, str | os.PathLike],
