@@ -8,7 +8,8 @@ named explicitly (``cuda``, ``cuda:1``, ``mps``, ``cpu``) must exist: asking for
 machine without one is a :class:`DeviceError`, never a silent fall back to the CPU (a
 benchmark or a cluster job would otherwise run for hours on the wrong hardware).
 
-Precision: ``fp32`` runs the network as it is; ``bf16`` and ``fp16`` run it under
+Precision: ``fp32`` runs the network in float32 (on a GPU with TF32 switched off for the
+call, so the choices are the CPU's); ``bf16`` and ``fp16`` run it under
 autocast (``fp16`` on GPUs only: the CPU has no fast half-precision kernels). Whatever
 the precision, the representations (Gram, Cosine, pooling) and every distance are computed
 in float32 from the layer's output.
@@ -104,6 +105,20 @@ def device_name(device: "torch.device") -> str:
     return str(device)
 
 
+@contextlib.contextmanager
+def _strict_fp32():
+    # cuDNN runs float32 convolutions in TF32 (10-bit mantissa) by default on Ampere and
+    # later: fp32 means float32 here, so the GPU's choices are the CPU's
+    import torch
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def precision_context(precision: str, device: "torch.device | str" = "cpu"
                       ) -> contextlib.AbstractContextManager:
     """The context a network runs in on ``device``: nothing for ``fp32``, autocast to
@@ -115,7 +130,7 @@ def precision_context(precision: str, device: "torch.device | str" = "cpu"
                           f"{', '.join(PRECISIONS)}")
     kind = torch.device(device).type
     if precision == "fp32":
-        return contextlib.nullcontext()
+        return _strict_fp32() if kind == "cuda" else contextlib.nullcontext()
     if precision == "fp16" and kind == "cpu":
         raise DeviceError("precision fp16 needs a GPU (the CPU has no fast float16 "
                           "kernels); use bf16 on the CPU, or fp32")

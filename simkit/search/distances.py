@@ -139,13 +139,23 @@ def _zero_rules(d2: np.ndarray, q_zero: np.ndarray, x_zero: np.ndarray) -> None:
     d2[np.ix_(q_zero, x_zero)] = 0.0
 
 
-def approx_squared(Q: Prepared, P: Prepared) -> np.ndarray:
-    """``|q − x|²`` (float64 array, ``len(Q) x len(P)``) from one float32 matrix product."""
+def approx_squared(Q: Prepared, P: Prepared, device: "str | None" = None) -> np.ndarray:
+    """``|q − x|²`` (float64 array, ``len(Q) x len(P)``) from one float32 matrix product,
+    on ``device`` (default the CPU; ``auto`` and ``cuda`` as in
+    :func:`simkit.features.device.resolve_device`, TF32 off so it stays float32)."""
     import torch
 
-    with torch.inference_mode():
-        g = torch.mm(torch.from_numpy(np.ascontiguousarray(Q.Y)),
-                     torch.from_numpy(np.ascontiguousarray(P.Y)).T).numpy()
+    q = torch.from_numpy(np.ascontiguousarray(Q.Y))
+    p = torch.from_numpy(np.ascontiguousarray(P.Y))
+    if device is None or str(device) == "cpu":
+        with torch.inference_mode():
+            g = torch.mm(q, p.T).numpy()
+    else:
+        from simkit.features.device import precision_context, resolve_device
+
+        dev = resolve_device(device)
+        with torch.inference_mode(), precision_context("fp32", dev):
+            g = torch.mm(q.to(dev), p.to(dev).T).cpu().numpy()
     d2 = Q.sq[:, None] + P.sq[None, :] - 2.0 * g
     np.maximum(d2, 0.0, out=d2)
     if Q.metric == "cosine":
@@ -178,16 +188,17 @@ def to_distance(d2: np.ndarray, metric: str) -> np.ndarray:
     return d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
 
 
-def nearest(Q: Prepared, P: Prepared, k: int, exclude: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def nearest(Q: Prepared, P: Prepared, k: int, exclude: np.ndarray | None = None,
+            device: "str | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``P`` for each row of ``Q``, exactly.
 
     Returns ``(labels, distances)``, ``len(Q) x k``, nearest first, ties by lower label
     (``P.labels``); exact float64 distances. ``exclude[r]``: a label row r may not return
     (itself; -1 for none). Where fewer than ``k`` rows are allowed the rest is label -1 at
-    distance inf.
+    distance inf. ``device``: where the matrix product runs (the refinement is float64 on
+    the CPU).
     """
-    d2 = approx_squared(Q, P)
+    d2 = approx_squared(Q, P, device)
     if exclude is not None:
         d2[np.asarray(exclude)[:, None] == P.labels[None, :]] = np.inf
     tol = error_bound(P.Y.shape[1]) * (Q.sq[:, None] + P.sq[None, :])
@@ -217,7 +228,7 @@ def merge_topk(best_d: np.ndarray, best_i: np.ndarray, d: np.ndarray, idx: np.nd
 
 
 def all_pairs_distances(X: np.ndarray, metric: str = "euclidean", *,
-                        block: int = 2048) -> np.ndarray:
+                        block: int = 2048, device: "str | None" = None) -> np.ndarray:
     """The ``N x N`` distance matrix of N vectors (float64 array, zero diagonal).
 
     Speed: the float32 matrix product of the prepared vectors (:func:`prepare`), its upper
@@ -225,7 +236,8 @@ def all_pairs_distances(X: np.ndarray, metric: str = "euclidean", *,
     float32-accurate (~1e-6 relative); in every row where more than one entry might be the
     row's minimum within the float32 error bound, those entries are recomputed exactly in
     float64 (:func:`exact_squared`), so ``argmin`` of every row (diagonal excluded) and the
-    closest pair overall are those of a float64 computation.
+    closest pair overall are those of a float64 computation. ``device``: where the matrix
+    products run (``cuda`` for large collections on a GPU; the answers are the same).
     """
     P = prepare(X, metric)
     n = len(P.X)
@@ -234,7 +246,7 @@ def all_pairs_distances(X: np.ndarray, metric: str = "euclidean", *,
     # multiplies only the columns from its diagonal on (about half a full product)
     for s in range(0, n, block):
         e = min(n, s + block)
-        d2[s:e, s:] = approx_squared(P.take(slice(s, e)), P.take(slice(s, None)))
+        d2[s:e, s:] = approx_squared(P.take(slice(s, e)), P.take(slice(s, None)), device)
         d2[e:, s:e] = d2[s:e, e:].T
     np.fill_diagonal(d2, 0.0)
     _refine_row_minima(P, d2, block)

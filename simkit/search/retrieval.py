@@ -238,7 +238,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
             t = time.perf_counter()
             exact_search(X, None, max(ks), m.metric)  # what a top-k query costs
             seconds = time.perf_counter() - t
-            D = all_pairs_distances(X, m.metric)
+            D = all_pairs_distances(X, m.metric, device=device)
         metrics = retrieval_metrics(rank_distances(D, rows), rows, labels, ks)
         queries[m.name] = int(metrics["queries"].iloc[0])
         metrics.insert(0, "method", m.name)
