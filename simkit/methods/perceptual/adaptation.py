@@ -174,7 +174,7 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
 
     def val_score(wv: torch.Tensor) -> float:
         with torch.no_grad():
-            d = (S @ (wv.detach() ** 2)).double().cpu().numpy()
+            d = (S @ (wv.detach() ** 2)).cpu().double().numpy()  # MPS has no float64
         return score_2afc(d[stats.p0[va]], d[stats.p1[va]], stats.J[va])
 
     best_w = w.detach().clone()
@@ -214,7 +214,7 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     finally:
         torch.set_num_threads(threads)
         bar.close()
-    return AdaptResult(best_w.double().cpu().numpy(), comparison, seed, pd.DataFrame(hist),
+    return AdaptResult(best_w.cpu().double().numpy(), comparison, seed, pd.DataFrame(hist),
                        best_epoch, best, baseline, len(tr), len(va), stats.net, stats.weights,
                        stats.size, {"scale": scale, "is_random": stats.is_random})
 

@@ -96,14 +96,19 @@ def layer_statistics_multi(za: Sequence["torch.Tensor"], zb: Sequence["torch.Ten
     for k, (a, b) in enumerate(zip(za, zb)):
         n, c, h, w = a.shape
         if "spatial" in parts:
-            parts["spatial"].append(((a - b) ** 2).sum(dim=(2, 3)).double() / (c * h * w))
+            parts["spatial"].append(_f64(((a - b) ** 2).sum(dim=(2, 3))) / (c * h * w))
         if "mean" in parts:
-            parts["mean"].append((a.mean(dim=(2, 3)) - b.mean(dim=(2, 3))).double() ** 2 / c)
+            parts["mean"].append(_f64(a.mean(dim=(2, 3)) - b.mean(dim=(2, 3))) ** 2 / c)
         if "sort" in parts:
             x = sa[k] if sa is not None else _sorted_desc(a)
             y = sb[k] if sb is not None else _sorted_desc(b)
-            parts["sort"].append(((x - y) ** 2).sum(dim=2).double() / c)
+            parts["sort"].append(_f64(((x - y) ** 2).sum(dim=2)) / c)
     return {k: torch.cat(v, dim=1) for k, v in parts.items()}
+
+
+def _f64(t: "torch.Tensor") -> "torch.Tensor":
+    """``t`` in float64; on the CPU for Apple MPS, which has no float64."""
+    return (t.cpu() if t.device.type == "mps" else t).double()
 
 
 def combine(stats: dict[str, np.ndarray], comparison: str) -> np.ndarray:
