@@ -135,6 +135,25 @@ def test_a_silent_worker_times_out(image_items, monkeypatch):
         list(images.iter_batches(image_items, workers=1))
 
 
+class DyingItems(images.DecodeItems):
+    """A dataset whose worker dies at its first item (a crash, or killed for memory)."""
+
+    def __getitem__(self, k):
+        import os
+        os._exit(3)
+
+
+def test_a_dead_worker_is_found_quickly(image_items, monkeypatch):
+    import time
+
+    monkeypatch.setattr(images, "DecodeItems", DyingItems)  # pickled by reference
+    monkeypatch.setattr(images, "WORKER_POLL", 0.5)
+    t = time.perf_counter()
+    with pytest.raises(images.DecodeWorkerError, match="exited unexpectedly"):
+        list(images.iter_batches(image_items, workers=1))
+    assert time.perf_counter() - t < 60  # not WORKER_TIMEOUT (300 s)
+
+
 def test_stopping_early_and_no_items(image_items):
     it = images.iter_batches(image_items, workers=2, batch_size=2)
     first = next(it)

@@ -55,8 +55,8 @@ __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "MAX_FILE_BYTES", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
     "image_aspect", "verify_image", "default_workers", "DecodeWorkerError", "DecodeItems",
-    "decode_item", "keep_list", "worker_context", "WORKER_TIMEOUT", "WORKER_START",
-    "WORKER_PRELOAD",
+    "decode_item", "keep_list", "worker_context", "WORKER_TIMEOUT", "WORKER_POLL",
+    "WORKER_START", "WORKER_PRELOAD",
 ]
 
 #: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
@@ -250,14 +250,18 @@ def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224
 #: How long the main process waits for a decoding worker's next images before it gives up
 #: (a hung network file system, a stopped worker): far longer than any sane chunk takes.
 WORKER_TIMEOUT = 300.0
+#: How often (seconds) the main process checks, while it waits, that every worker is alive.
+WORKER_POLL = 5.0
 #: How worker processes start: from a clean server process (``forkserver``, which imports
 #: torch once per session, so later workers start in milliseconds), or ``spawn`` where there
 #: is none (Windows). Never ``fork``: it copies a notebook's or a GPU process's threads and
 #: their locks, and may deadlock.
 WORKER_START = "forkserver"
-#: What the fork server imports once, before it forks workers (never ``__main__``: a
-#: script's top level must not run in the server).
-WORKER_PRELOAD = ("torch", "simkit.features.images")
+#: What the fork server imports once, before it forks workers: torch, the slow import.
+#: Not simkit: Python 3.11's server ignores the caller's ``sys.path``, so it could import
+#: another copy of simkit than the caller's; nor ``__main__``: a script's top level must
+#: not run in the server.
+WORKER_PRELOAD = ("torch",)
 
 
 class DecodeWorkerError(SimkitError, RuntimeError):
@@ -345,10 +349,14 @@ def _decoded_in_workers(items: "Iterable[tuple[int, str | os.PathLike]]", args: 
     data = DecodeItems(list(items), *args)
     if not len(data):
         return
+    # the loader checks that its workers are alive only when a wait times out: short waits,
+    # repeated, find a dead worker within seconds and a silent one after WORKER_TIMEOUT
+    poll = min(WORKER_POLL, WORKER_TIMEOUT)
     loader = DataLoader(data, batch_size=chunk, shuffle=False, num_workers=workers,
-                        collate_fn=keep_list, timeout=WORKER_TIMEOUT,
+                        collate_fn=keep_list, timeout=poll,
                         multiprocessing_context=worker_context())
     it = iter(loader)
+    waited = 0.0
     try:
         while True:
             try:
@@ -356,16 +364,21 @@ def _decoded_in_workers(items: "Iterable[tuple[int, str | os.PathLike]]", args: 
             except StopIteration:
                 return
             except RuntimeError as e:
-                # the loader's own failures (a worker killed, e.g. for memory, or silent
-                # for WORKER_TIMEOUT s); an exception raised by a worker's code is re-raised
-                # by the loader as its own type, with the worker's traceback in its message
+                # the loader's own failures; an exception raised by a worker's code is
+                # re-raised by the loader as its own type, the worker's traceback in its text
                 if not str(e).startswith("DataLoader"):
                     raise
+                waited += poll
+                timed_out = str(e).startswith("DataLoader timed out")
+                if timed_out and waited < WORKER_TIMEOUT:
+                    continue  # nothing lost: the loader's state is as before the wait
+                why = f"no images for {WORKER_TIMEOUT:g} s (timed out)" if timed_out else e
                 raise DecodeWorkerError(
-                    f"decoding images in {workers} worker process(es) failed: {e}; rerun "
+                    f"decoding images in {workers} worker process(es) failed: {why}; rerun "
                     f"with fewer workers (or 0, decoding in this process), check that the "
                     f"image files can be read, and that a script starting workers guards "
                     f"its top level with if __name__ == '__main__':") from e
+            waited = 0.0
             yield from decoded
     finally:
         del it  # shuts the worker processes down now, even when the caller stops early
@@ -400,7 +413,8 @@ def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: st
     Raises
     ------
     DecodeWorkerError
-        When a worker process dies or sends nothing for :data:`WORKER_TIMEOUT` seconds.
+        When a worker process dies (found within :data:`WORKER_POLL` seconds) or sends
+        nothing for :data:`WORKER_TIMEOUT` seconds.
     """
     import multiprocessing
 
