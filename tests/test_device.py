@@ -200,8 +200,8 @@ def test_perceptual_on_cpu_equals_the_default():
     assert net.device == torch.device("cpu")
     if resolve_device("auto").type == "cpu":
         np.testing.assert_array_equal(cpu, default)
-    else:
-        np.testing.assert_allclose(cpu, default, rtol=1e-4)
+    else:  # a GPU's convolutions may use TF32 (PyTorch's default for cuDNN)
+        np.testing.assert_allclose(cpu, default, rtol=1e-2)
     np.testing.assert_array_equal(cpu, m.distance(a, b, net))
     if not HAS_CUDA:
         with pytest.raises(DeviceError, match="no CUDA GPU"):
@@ -246,7 +246,8 @@ def test_cli_device_cuda_without_a_gpu_exits_2(tmp_path, capsys):
 
 @needs_cuda
 class TestCuda:
-    """On a CUDA GPU: the same numbers as the CPU, within float tolerance."""
+    """On a CUDA GPU: the same numbers as the CPU, within float tolerance (1 %: cuDNN
+    convolutions run in TF32 by default; a device mix-up would be far off)."""
 
     def test_perceptual_distances_match_the_cpu(self):
         from simkit.methods.perceptual.metrics import PerceptualMetric
@@ -256,9 +257,12 @@ class TestCuda:
             m = PerceptualMetric.baseline("alexnet", comparison, weights="random:0")
             cpu = m.distance(a, b, device="cpu")
             gpu = m.distance(a, b, device="cuda")
-            np.testing.assert_allclose(gpu, cpu, rtol=2e-3, atol=1e-7)
-            np.testing.assert_allclose(m.embed(a, device="cuda"), m.embed(a, device="cpu"),
-                                       rtol=2e-3, atol=1e-5)
+            np.testing.assert_allclose(gpu, cpu, rtol=1e-2)
+            ec, eg = m.embed(a, device="cpu"), m.embed(a, device="cuda")
+            np.testing.assert_allclose(eg, ec, rtol=1e-2, atol=1e-3 * np.abs(ec).max())
+            # ‖v_a − v_b‖² = d(a, b) holds on the GPU too
+            np.testing.assert_allclose(((m.embed(b, device="cuda") - eg) ** 2).sum(1), gpu,
+                                       rtol=1e-3)
 
     def test_statistics_and_adaptation_on_cuda(self):
         from simkit.methods.perceptual.adaptation import adapt
@@ -271,8 +275,9 @@ class TestCuda:
         stats = {dev: triplet_statistics(trip, load_network("vgg16", "random:0", device=dev),
                                          size=32, progress=False) for dev in ("cpu", "cuda")}
         for base in ("spatial", "mean", "sort"):
-            np.testing.assert_allclose(stats["cuda"].stats[base], stats["cpu"].stats[base],
-                                       rtol=2e-3, atol=1e-8)
+            cpu, gpu = stats["cpu"].stats[base], stats["cuda"].stats[base]
+            np.testing.assert_allclose(gpu, cpu, rtol=1e-2, atol=1e-3 * np.abs(cpu).max())
+            np.testing.assert_allclose(gpu.sum(1), cpu.sum(1), rtol=1e-2)
         r = adapt(stats["cuda"], "spatial", device="cuda", epochs=2, decay_epochs=1,
                   progress=False)
         assert r.w.shape == (sum(load_network("vgg16", "random:0", device="cpu").channels),)
