@@ -55,7 +55,7 @@ __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "MAX_FILE_BYTES", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
     "image_aspect", "verify_image", "default_workers", "DecodeWorkerError", "DecodeItems",
-    "decode_item", "keep_list", "worker_context", "WORKER_TIMEOUT", "WORKER_POLL",
+    "decode_item", "stack_runs", "worker_context", "WORKER_TIMEOUT", "WORKER_POLL",
     "WORKER_START", "WORKER_PRELOAD",
 ]
 
@@ -315,10 +315,23 @@ def decode_item(index: int, path: "str | os.PathLike", policy: str, size: int,
         return index, str(e)
 
 
-def keep_list(items: list) -> list:
-    """A DataLoader ``collate_fn`` that leaves a worker's decoded items as they are:
-    grouping them into batches happens in the main process, in item order."""
-    return items
+def stack_runs(items: "list[tuple[int, torch.Tensor | str]]"
+               ) -> "list[tuple[list[int], torch.Tensor | str]]":
+    """A DataLoader ``collate_fn``: a worker's decoded items, in order, as runs of equal
+    shape stacked into one tensor (one shared-memory transfer per run, not per image)
+    and messages of unusable images as they are. Batches are made in the main process."""
+    import torch
+
+    runs: list[tuple[list[int], list]] = []
+    for index, t in items:
+        if isinstance(t, str):
+            runs.append(([index], [t]))
+        elif runs and not isinstance(runs[-1][1][0], str) and runs[-1][1][0].shape == t.shape:
+            runs[-1][0].append(index)
+            runs[-1][1].append(t)
+        else:
+            runs.append(([index], [t]))
+    return [(ix, v[0] if isinstance(v[0], str) else torch.stack(v)) for ix, v in runs]
 
 
 def _decoded_here(items: "Iterable[tuple[int, str | os.PathLike]]", args: tuple
@@ -353,7 +366,7 @@ def _decoded_in_workers(items: "Iterable[tuple[int, str | os.PathLike]]", args: 
     # repeated, find a dead worker within seconds and a silent one after WORKER_TIMEOUT
     poll = min(WORKER_POLL, WORKER_TIMEOUT)
     loader = DataLoader(data, batch_size=chunk, shuffle=False, num_workers=workers,
-                        collate_fn=keep_list, timeout=poll,
+                        collate_fn=stack_runs, timeout=poll,
                         multiprocessing_context=worker_context())
     it = iter(loader)
     waited = 0.0
@@ -379,7 +392,11 @@ def _decoded_in_workers(items: "Iterable[tuple[int, str | os.PathLike]]", args: 
                     f"image files can be read, and that a script starting workers guards "
                     f"its top level with if __name__ == '__main__':") from e
             waited = 0.0
-            yield from decoded
+            for indices, run in decoded:
+                if isinstance(run, str):
+                    yield indices[0], run
+                else:  # views of the run: the main process stacks each batch anew
+                    yield from zip(indices, run)
     finally:
         del it  # shuts the worker processes down now, even when the caller stops early
 
