@@ -7,6 +7,10 @@
     simkit perceptual adapt --data material-appearance=PATH --net alexnet --comparison spatial \\
         --out SCALARS.npz [--report FILE.json] [--seeds 0,1,2,3] [--epochs 10]
 
+Both take ``--device auto|cpu|cuda|cuda:N|mps`` (default ``auto``: a CUDA GPU, else Apple
+MPS, else the CPU); a device this machine does not have is an error (exit status 2), never a
+silent fall back to the CPU.
+
 :func:`add_parser` adds both; :func:`run` runs the one asked. Input the user can fix raises a
 :class:`~simkit.errors.SimkitError` (one line, exit status 2). Every output made with a random
 network says so (``"meaningful": false`` and the warning) — its numbers mean nothing.
@@ -23,6 +27,7 @@ import numpy as np
 from simkit.cli.options import (WEIGHTS_HELP, Subparsers, at_least, non_negative_int,
                                 positive_int, warn)
 from simkit.errors import UsageError
+from simkit.features.device import resolve_device
 
 if TYPE_CHECKING:
     from simkit.methods.perceptual.metrics import PerceptualMetric
@@ -32,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
 
 DATA_KINDS = ("material-appearance", "study", "distortions")
+DEVICE_HELP = ("where the network (and the training) runs: auto (a CUDA GPU, else Apple MPS, "
+               "else the CPU), cpu, cuda, cuda:N or mps (default: %(default)s)")
 
 
 def parse_data(spec: str) -> tuple[str, Path]:
@@ -66,6 +73,7 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
                    help="distortions: triplets per image (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="distortions: seed of the draws")
     p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -176,9 +184,10 @@ def score(args: argparse.Namespace) -> int:
     from simkit.methods.perceptual.twoafc import human_ceiling, triplet_statistics
 
     kind, path = parse_data(args.data)
+    device = resolve_device(args.device)  # a missing GPU stops us before any data is read
     metric = _metric(args)
     triplets = _triplets(kind, path, args, split=args.split)
-    net = load_network(metric.net, metric.weights)
+    net = load_network(metric.net, metric.weights, device=device)
     warn(net.weights_note)
     stats = triplet_statistics(triplets, net, comparison_parts(metric.comparison),
                                size=args.size, batch_size=args.batch_size,
@@ -188,14 +197,14 @@ def score(args: argparse.Namespace) -> int:
     out = {"data": kind, "path": str(path), "split": args.split if kind ==
            "material-appearance" else None, "net": metric.net, "comparison": metric.comparison,
            "method": metric.name, "scalars": args.scalars, "size": args.size,
-           **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
+           "device": str(device), **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
            "score_2afc": result, "human_ceiling_2afc": human_ceiling(triplets.J)}
     choices = None
     if kind == "study" and args.choices_out:
         from simkit.methods.perceptual.adaptation import study_choices
         from simkit.study.model import load_study
         choices, _, _ = study_choices(load_study(path), [metric], batch_size=args.batch_size,
-                                      progress=not args.no_progress)
+                                      progress=not args.no_progress, device=device)
         out["choices_out"] = str(args.choices_out)
     # the report and the choices it names are replaced together, or neither is
     targets = [args.out] + ([args.choices_out] if choices is not None else [])
@@ -272,17 +281,18 @@ def adapt(args: argparse.Namespace) -> int:
     from simkit.methods.perceptual.networks import load_network
 
     kind, path = parse_data(args.data)
+    device = resolve_device(args.device)  # a missing GPU stops us before any work
     kw = dict(epochs=args.epochs, decay_epochs=args.decay_epochs, lr=args.lr,
               patience=args.patience, val_fraction=args.val_fraction,
-              progress=not args.no_progress)
+              progress=not args.no_progress, device=device)
     if args.decay_epochs > args.epochs:
         raise UsageError(f"--decay-epochs {args.decay_epochs}: at most --epochs "
                          f"({args.epochs})")
-    net = load_network(args.net, args.weights)
+    net = load_network(args.net, args.weights, device=device)
     warn(net.weights_note)
     report: dict = {"data": kind, "path": str(path), "net": args.net,
                     "comparison": args.comparison, "size": args.size, "seeds": args.seeds,
-                    **_meaning(net)}
+                    "device": str(device), **_meaning(net)}
     train, test = _statistics(kind, path, args, net, kw, report)
     rows, results = adapt_seeds(train, test, [args.comparison], args.seeds, **kw)
     report["n_train_triplets"] = len(train)

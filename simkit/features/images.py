@@ -34,6 +34,7 @@ as the torchvision models expect.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -45,13 +46,17 @@ from simkit.errors import SimkitError
 from simkit.paths import open_regular
 
 if TYPE_CHECKING:  # heavy imports stay out of import time
+    import multiprocessing.context
+
     import torch
     from PIL import Image as PILImage
 
 __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "MAX_FILE_BYTES", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
     "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
-    "image_aspect", "verify_image",
+    "image_aspect", "verify_image", "default_workers", "DecodeWorkerError", "DecodeItems",
+    "decode_item", "stack_runs", "worker_context", "WORKER_TIMEOUT", "WORKER_POLL",
+    "WORKER_START", "WORKER_PRELOAD",
 ]
 
 #: Images with a side shorter than this are rejected: conv5_1 would see less than 2x2.
@@ -218,8 +223,9 @@ def normalize(batch: "torch.Tensor", mean: Sequence[float] = IMAGENET_MEAN,
     standard deviation unless a model has its own, e.g. CLIP), in one pass."""
     import torch
 
-    mean = torch.tensor(tuple(mean), dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(tuple(std), dtype=torch.float32).view(3, 1, 1)
+    # on the batch's device: a GPU normalises the uint8 pixels it was sent (4x less to copy)
+    mean = torch.tensor(tuple(mean), dtype=torch.float32, device=batch.device).view(3, 1, 1)
+    std = torch.tensor(tuple(std), dtype=torch.float32, device=batch.device).view(3, 1, 1)
     return (batch.to(torch.float32) / 255.0 - mean) / std
 
 
@@ -241,10 +247,165 @@ def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224
     return preprocess(load_rgb(path, max_pixels=max_pixels), policy, size, mean=mean, std=std)
 
 
+#: How long the main process waits for a decoding worker's next images before it gives up
+#: (a hung network file system, a stopped worker): far longer than any sane chunk takes.
+WORKER_TIMEOUT = 300.0
+#: How often (seconds) the main process checks, while it waits, that every worker is alive.
+WORKER_POLL = 5.0
+#: How worker processes start: from a clean server process (``forkserver``, which imports
+#: torch once per session, so later workers start in milliseconds), or ``spawn`` where there
+#: is none (Windows). Never ``fork``: it copies a notebook's or a GPU process's threads and
+#: their locks, and may deadlock.
+WORKER_START = "forkserver"
+#: What the fork server imports once, before it forks workers: torch, the slow import.
+#: Not simkit: Python 3.11's server ignores the caller's ``sys.path``, so it could import
+#: another copy of simkit than the caller's; nor ``__main__``: a script's top level must
+#: not run in the server.
+WORKER_PRELOAD = ("torch",)
+
+
+class DecodeWorkerError(SimkitError, RuntimeError):
+    """A decoding worker process died or stopped answering; the message says what to do."""
+
+
+def default_workers() -> int:
+    """A sensible number of decoding worker processes for this machine.
+
+    ``min(4, CPUs - 1)``: one CPU stays with the process that runs the network, and beyond
+    four workers decoding is no longer what limits a single network; 0 (decode in this
+    process) on a one-CPU machine.
+    """
+    try:
+        n = len(os.sched_getaffinity(0))  # the CPUs this process may use (containers)
+    except AttributeError:  # macOS, Windows
+        n = os.cpu_count() or 1
+    return 0 if n <= 1 else min(4, n - 1)
+
+
+class DecodeItems:
+    """The ``(index, path)`` items of :func:`iter_batches` as a map-style dataset for a
+    ``torch.utils.data.DataLoader``; item ``k`` decodes to ``(index, tensor)`` or, for an
+    image that cannot be used, ``(index, message)``.
+
+    Plain data and a top-level class, so it pickles into ``spawn``-started workers."""
+
+    def __init__(self, items: "Sequence[tuple[int, str | os.PathLike]]", policy: str,
+                 size: int, max_pixels: int, mean: Sequence[float], std: Sequence[float]
+                 ) -> None:
+        self.items = [(int(i), str(p)) for i, p in items]
+        self.args = (policy, size, max_pixels, tuple(mean), tuple(std))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> "tuple[int, torch.Tensor | str]":
+        index, path = self.items[k]
+        return decode_item(index, path, *self.args)
+
+
+def decode_item(index: int, path: "str | os.PathLike", policy: str, size: int,
+                max_pixels: int, mean: Sequence[float], std: Sequence[float]
+                ) -> "tuple[int, torch.Tensor | str]":
+    """``(index, network input)`` of one file, or ``(index, message)`` when it cannot be
+    used (:class:`ImageError`: the message is the error's text)."""
+    try:
+        return index, load_tensor(path, policy, size, max_pixels=max_pixels, mean=mean,
+                                  std=std)
+    except ImageError as e:
+        return index, str(e)
+
+
+def stack_runs(items: "list[tuple[int, torch.Tensor | str]]"
+               ) -> "list[tuple[list[int], torch.Tensor | str]]":
+    """A DataLoader ``collate_fn``: a worker's decoded items, in order, as runs of equal
+    shape stacked into one tensor (one shared-memory transfer per run, not per image)
+    and messages of unusable images as they are. Batches are made in the main process."""
+    import torch
+
+    runs: list[tuple[list[int], list]] = []
+    for index, t in items:
+        if isinstance(t, str):
+            runs.append(([index], [t]))
+        elif runs and not isinstance(runs[-1][1][0], str) and runs[-1][1][0].shape == t.shape:
+            runs[-1][0].append(index)
+            runs[-1][1].append(t)
+        else:
+            runs.append(([index], [t]))
+    return [(ix, v[0] if isinstance(v[0], str) else torch.stack(v)) for ix, v in runs]
+
+
+def _decoded_here(items: "Iterable[tuple[int, str | os.PathLike]]", args: tuple
+                  ) -> "Iterator[tuple[int, torch.Tensor | str]]":
+    for index, path in items:
+        yield decode_item(index, path, *args)
+
+
+def worker_context() -> "multiprocessing.context.BaseContext":
+    """The multiprocessing context decoding workers start from (:data:`WORKER_START`)."""
+    import multiprocessing
+
+    if WORKER_START not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(WORKER_START)
+    if WORKER_START == "forkserver":
+        # takes effect when the server starts (the first time workers are needed)
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+    return ctx
+
+
+def _decoded_in_workers(items: "Iterable[tuple[int, str | os.PathLike]]", args: tuple,
+                        workers: int, chunk: int
+                        ) -> "Iterator[tuple[int, torch.Tensor | str]]":
+    """Items decoded by ``workers`` processes, ``chunk`` at a time each, in item order."""
+    from torch.utils.data import DataLoader
+
+    data = DecodeItems(list(items), *args)
+    if not len(data):
+        return
+    # the loader checks that its workers are alive only when a wait times out: short waits,
+    # repeated, find a dead worker within seconds and a silent one after WORKER_TIMEOUT
+    poll = min(WORKER_POLL, WORKER_TIMEOUT)
+    loader = DataLoader(data, batch_size=chunk, shuffle=False, num_workers=workers,
+                        collate_fn=stack_runs, timeout=poll,
+                        multiprocessing_context=worker_context())
+    it = iter(loader)
+    waited = 0.0
+    try:
+        while True:
+            try:
+                decoded = next(it)
+            except StopIteration:
+                return
+            except RuntimeError as e:
+                # the loader's own failures; an exception raised by a worker's code is
+                # re-raised by the loader as its own type, the worker's traceback in its text
+                if not str(e).startswith("DataLoader"):
+                    raise
+                waited += poll
+                timed_out = str(e).startswith("DataLoader timed out")
+                if timed_out and waited < WORKER_TIMEOUT:
+                    continue  # nothing lost: the loader's state is as before the wait
+                why = f"no images for {WORKER_TIMEOUT:g} s (timed out)" if timed_out else e
+                raise DecodeWorkerError(
+                    f"decoding images in {workers} worker process(es) failed: {why}; rerun "
+                    f"with fewer workers (or 0, decoding in this process), check that the "
+                    f"image files can be read, and that a script starting workers guards "
+                    f"its top level with if __name__ == '__main__':") from e
+            waited = 0.0
+            for indices, run in decoded:
+                if isinstance(run, str):
+                    yield indices[0], run
+                else:  # views of the run: the main process stacks each batch anew
+                    yield from zip(indices, run)
+    finally:
+        del it  # shuts the worker processes down now, even when the caller stops early
+
+
 def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: str = "resize",
                  size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
                  errors: dict | None = None, on_skip: "Callable[[int], None] | None" = None,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 workers: int = 0, pin_memory: bool = False,
                  ) -> "Iterator[tuple[list[int], torch.Tensor]]":
     """Decode and preprocess ``(index, path)`` items into network batches.
 
@@ -253,30 +414,61 @@ def iter_batches(items: "Iterable[tuple[int, str | os.PathLike]]", *, policy: st
     keep-aspect and native policies). An image that cannot be used is skipped: its message
     goes to ``errors[index]`` and ``on_skip(index)`` is called (e.g. to advance a progress
     bar), so one bad file never stops the others.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes that decode and preprocess while the caller runs the network
+        (:func:`default_workers` is a good value); 0 decodes here. The batches, their
+        order and every tensor are the same either way; ``errors`` and ``on_skip`` are
+        filled and called in this process, in item order. Inside a daemonic process (a
+        Dask worker), which may not start children, decoding stays here.
+    pin_memory : bool
+        Put each batch in page-locked memory, so that copying it to a CUDA GPU can overlap
+        the computation (``x.to(device, non_blocking=True)``); ignored without CUDA.
+
+    Raises
+    ------
+    DecodeWorkerError
+        When a worker process dies (found within :data:`WORKER_POLL` seconds) or sends
+        nothing for :data:`WORKER_TIMEOUT` seconds.
     """
+    import multiprocessing
+
     import torch
 
+    if workers < 0:
+        raise ValueError(f"workers={workers}: give 0 (decode here) or more processes")
+    args = (policy, size, max_pixels, tuple(mean), tuple(std))
+    if workers and not multiprocessing.current_process().daemon:
+        decoded = _decoded_in_workers(items, args, workers, max(1, batch_size))
+    else:
+        decoded = _decoded_here(items, args)
+    pin = pin_memory and torch.cuda.is_available()
     batch: list[tuple[int, "torch.Tensor"]] = []
-
-    def stacked():
-        x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
-        return [i for i, _ in batch], x
-
-    for index, path in items:
-        try:
-            t = load_tensor(path, policy, size, max_pixels=max_pixels, mean=mean, std=std)
-        except ImageError as e:
-            if errors is not None:
-                errors[index] = str(e)
-            if on_skip is not None:
-                on_skip(index)
-            continue
-        if batch and tuple(batch[0][1].shape) != tuple(t.shape):
-            yield stacked()
-            batch = []
-        batch.append((index, t))
-        if len(batch) >= batch_size:
-            yield stacked()
-            batch = []
+    with contextlib.closing(decoded):  # a caller that stops early stops the workers
+        for index, t in decoded:
+            if isinstance(t, str):
+                if errors is not None:
+                    errors[index] = t
+                if on_skip is not None:
+                    on_skip(index)
+                continue
+            if batch and tuple(batch[0][1].shape) != tuple(t.shape):
+                yield _stacked(batch, pin)
+                batch = []
+            batch.append((index, t))
+            if len(batch) >= batch_size:
+                yield _stacked(batch, pin)
+                batch = []
     if batch:
-        yield stacked()
+        yield _stacked(batch, pin)
+
+
+def _stacked(batch: "list[tuple[int, torch.Tensor]]", pin: bool
+             ) -> "tuple[list[int], torch.Tensor]":
+    """``(indices, channels-last batch)``, in page-locked memory when ``pin``."""
+    import torch
+
+    x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
+    return [i for i, _ in batch], (x.pin_memory() if pin else x)

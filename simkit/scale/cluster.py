@@ -14,6 +14,12 @@ Where the work runs (:func:`connect`):
   must see the images and the store at the same paths (a shared file system);
 * ``workers=0`` runs the same chunks one after another in this process (no Dask).
 
+Devices (``device=``, default ``auto``): on a machine with CUDA GPUs the embedded cluster has
+one worker per GPU (or ``workers``, dealt round-robin over the GPUs) and worker i computes
+on GPU i mod the number of GPUs (:func:`local_gpus`, :func:`worker_device`); without one,
+or with ``device="cpu"``, the workers are CPU processes as above. A worker of a running
+cluster resolves ``device`` itself, on its own hardware.
+
 How: the images are hashed (on the workers), every new content hash gets a row of the
 :class:`~simkit.features.zarr_store.ZarrFeatureStore`, and each store chunk with missing rows becomes
 one task. A worker loads the network once (a per-process cache, :func:`worker_model`),
@@ -45,7 +51,7 @@ if TYPE_CHECKING:  # dask is an optional extra, imported when a job starts
     from distributed import Client
 
 __all__ = ["index_collection", "IndexResult", "connect", "worker_model", "SCHEDULER_ENV",
-           "open_collection_features"]
+           "open_collection_features", "local_gpus", "worker_device"]
 
 SCHEDULER_ENV = "SIMKIT_DASK_SCHEDULER"
 
@@ -57,7 +63,7 @@ class IndexResult:
     ``stats``: ``images``, ``rows`` (distinct contents), ``computed`` and ``from_store``
     (images), ``chunks`` (with work this run) of ``chunks_total``, ``errors``, ``seconds``,
     ``images_per_second`` (computed images), ``workers``, ``model_loads`` (per worker
-    process), ``dashboard``.
+    process), ``devices`` (where the chunks ran), ``dashboard``.
     """
 
     features: CollectionFeatures
@@ -75,13 +81,57 @@ def _require_distributed():
     return distributed
 
 
+def local_gpus(device: str = "auto") -> list[str]:
+    """The CUDA GPUs that the workers of an embedded cluster get, one each.
+
+    Every GPU for ``auto`` and ``cuda``, the one named for ``cuda:N``; none (CPU workers)
+    for ``cpu`` and ``mps``, and for ``auto`` on a machine without CUDA.
+
+    Raises
+    ------
+    DeviceError
+        For a device this machine does not have.
+    """
+    import torch
+
+    from simkit.features.device import resolve_device
+
+    spec = str(device or "auto").strip().lower()
+    if spec == "auto" and not torch.cuda.is_available():
+        return []
+    dev = resolve_device(spec)
+    if dev.type != "cuda":
+        return []
+    if spec in ("auto", "cuda"):
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return [str(dev)]
+
+
+def worker_device(device: str = "auto", gpus: Sequence[str] = ()) -> str:
+    """The device this process computes its chunks on.
+
+    In a worker of an embedded cluster with ``gpus``, worker i (LocalCluster names its
+    workers 0, 1, …) takes ``gpus[i % len(gpus)]``; anywhere else, ``device`` as asked, to
+    be resolved here (a remote worker's own GPU).
+    """
+    if not gpus:
+        return str(device)
+    name = None
+    with contextlib.suppress(ImportError, ValueError):  # ValueError: not in a worker
+        from distributed import get_worker
+        name = get_worker().name
+    return gpus[(name if isinstance(name, int) else 0) % len(gpus)]
+
+
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, *, workers: int | None = None,
             threads_per_worker: int = 1, dashboard: str | None = ":8787",
-            memory_limit: str | float = "auto") -> Iterator["Client"]:
+            memory_limit: str | float = "auto", gpus: Sequence[str] = ()
+            ) -> Iterator["Client"]:
     """A Dask client: to ``scheduler`` (or ``$SIMKIT_DASK_SCHEDULER``) when given, else to
-    a new ``LocalCluster`` of ``workers`` processes (default: one per core, at most 8) that
-    is closed on exit. ``dashboard=None`` starts no dashboard (":0" picks a free port)."""
+    a new ``LocalCluster`` of ``workers`` processes (default: one per core, at most 8; one
+    per GPU when ``gpus``, from :func:`local_gpus`, are given) that is closed on exit.
+    ``dashboard=None`` starts no dashboard (":0" picks a free port)."""
     if workers is not None and int(workers) < 0:  # a LocalCluster of -1 waits forever
         raise UsageError(f"workers={workers}: give 0 (no Dask) or more worker processes")
     distributed = _require_distributed()
@@ -95,9 +145,14 @@ def connect(scheduler: str | None = None, *, workers: int | None = None,
         finally:
             client.close()
         return
-    n = int(workers) if workers else max(1, min(os.cpu_count() or 1, 8))
+    n = int(workers) if workers else (len(gpus) or max(1, min(os.cpu_count() or 1, 8)))
     import logging
     with contextlib.ExitStack() as stack:
+        if gpus:
+            # a GPU worker must be able to start decoding processes to keep its GPU fed,
+            # and Dask's daemonic workers may not have children
+            import dask
+            stack.enter_context(dask.config.set({"distributed.worker.daemon": False}))
         # the embedded cluster's start-up chatter is noise for a notebook or a terminal
         for name in ("distributed", "distributed.nanny", "distributed.scheduler"):
             lg = logging.getLogger(name)
@@ -131,10 +186,10 @@ _MODEL_LOCK = threading.Lock()
 _LOADS = {"count": 0}
 
 
-def worker_model(backbone: str, weights: str, layer: str):
-    """The network for this worker process, loaded on first use and kept (a worker runs
-    many chunks; loading VGG-19 each time would cost more than a chunk)."""
-    key = (backbone, str(weights), layer)
+def worker_model(backbone: str, weights: str, layer: str, device: str = "cpu"):
+    """The network for this worker process on ``device``, loaded on first use and kept (a
+    worker runs many chunks; loading VGG-19 each time would cost more than a chunk)."""
+    key = (backbone, str(weights), layer, str(device))
     with _MODEL_LOCK:
         if key not in _MODELS:
             from simkit.features.backbones import load_backbone
@@ -159,13 +214,15 @@ def _index_chunk(spec: dict) -> dict:
     """One task: compute the missing rows of one store chunk and write them there."""
     import torch
 
+    from simkit.features.device import resolve_device
     from simkit.features.engine import ZarrSink, run
 
     t0 = time.perf_counter()
     if spec.get("torch_threads"):
         torch.set_num_threads(int(spec["torch_threads"]))
+    device = str(resolve_device(worker_device(spec.get("device", "cpu"), spec.get("gpus", []))))
     store = ZarrFeatureStore.open(spec["store"])
-    net = worker_model(spec["backbone"], spec["weights"], spec["layer"])
+    net = worker_model(spec["backbone"], spec["weights"], spec["layer"], device)
     reps = spec["representations"]
     sink = ZarrSink(store, reps)
     computed = run(zip((int(r) for r in spec["rows"]), spec["paths"]), net,
@@ -174,7 +231,7 @@ def _index_chunk(spec: dict) -> dict:
                    max_pixels=spec["max_pixels"], precision=spec["precision"],
                    errors=sink.errors)
     return {"chunk": spec["chunk"], "computed": computed, "errors": sink.errors,
-            "pid": os.getpid(), "model_loads": _LOADS["count"],
+            "pid": os.getpid(), "model_loads": _LOADS["count"], "device": device,
             "seconds": time.perf_counter() - t0}
 
 
@@ -210,7 +267,7 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
                      workers: int | None = None, client=None, dashboard: str | None = ":8787",
                      torch_threads: int | None = None, max_pixels: int | None = None,
                      progress: bool = True, announce: Callable[[str], None] | None = None,
-                     on_chunk=None) -> IndexResult:
+                     on_chunk=None, device: str = "auto") -> IndexResult:
     """Compute (or find in the store) the representations of every image of a collection.
 
     ``collection``: a folder with images.csv (or the WikiArt metadata.csv layout), a
@@ -221,7 +278,8 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     chunk and one task (64 x 131,328 float32 = 34 MB). ``on_chunk(result_dict)`` is called
     in this process after each finished chunk; ``announce(line)``, when given, receives the cluster's
     address and dashboard link before the work starts (the CLI prints it on stderr). A bad image does not stop the job: it is
-    marked unusable and listed in :attr:`IndexResult.errors`.
+    marked unusable and listed in :attr:`IndexResult.errors`. ``device``: where the workers
+    compute (see the module docstring; one GPU per worker of an embedded cluster).
     """
     from simkit.features.backbones import check_layers, layer_channels, weights_note
     from simkit.features.extract import feature_config
@@ -241,11 +299,12 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
     task = {"representations": reps, "backbone": backbone, "weights": str(weights),
             "layer": layer, "size": size, "policy": policy, "precision": precision,
             "batch_size": int(batch_size), "torch_threads": torch_threads,
-            "max_pixels": int(max_pixels or MAX_PIXELS)}
+            "max_pixels": int(max_pixels or MAX_PIXELS), "device": str(device),
+            "gpus": _local_devices(device, client, scheduler, workers)}
     with contextlib.ExitStack() as stack:
         if client is None and workers != 0:
             client = stack.enter_context(connect(scheduler, workers=workers,
-                                                 dashboard=dashboard))
+                                                 dashboard=dashboard, gpus=task["gpus"]))
         n_workers, dashboard_link = _describe(client, announce)
         # 1. content hashes (on the workers: they read the files anyway)
         hashed = _hash_all(client, paths)
@@ -273,8 +332,25 @@ def index_collection(collection, *, representations: Iterable[str] = REPRESENTAT
              "errors": len(errors), "missing": len(missing_ids), "seconds": seconds,
              "images_per_second": computed / seconds if computed else 0.0,
              "workers": n_workers, "model_loads": loads, "dashboard": dashboard_link,
+             "devices": sorted({r["device"] for r in done_chunks}),
              "store": str(store.path)}
     return IndexResult(features, stats, errors, weights_note(weights))
+
+
+def _local_devices(device: str, client, scheduler: str | None, workers: int | None
+                   ) -> list[str]:
+    """The GPUs of the embedded cluster :func:`index_collection` will start (``[]``: CPU
+    workers, or a running cluster whose workers resolve ``device`` themselves). A device
+    this machine lacks stops the job here, before any work, when the work runs here."""
+    from simkit.config import dask_scheduler
+    from simkit.features.device import resolve_device
+
+    if client is not None or scheduler or dask_scheduler():
+        return []
+    if workers == 0:  # the chunks run in this process
+        resolve_device(device)
+        return []
+    return local_gpus(device)
 
 
 def _describe(client, announce: Callable[[str], None] | None) -> tuple[int, str]:

@@ -16,6 +16,9 @@ statistics (the loss network is frozen, so only w and a small network are traine
   metric worse on validation than the one it started from) and stops after ``patience``
   epochs without improvement.
 
+The statistics, the scalars and G live on ``device`` (``"auto"``: a CUDA GPU, else Apple
+MPS, else the CPU); on the CPU every number is what it always was.
+
 Deviations, stated: the distances given to G and to L_sync are divided by one constant
 (the mean baseline distance of the training triplets) because eqs. 1–3 produce values far
 below 1 and G's ε = 0.1 assumes LPIPS's scale — a constant factor changes no ranking and
@@ -35,6 +38,8 @@ from simkit.methods.perceptual.metrics import COMPARISONS, PerceptualMetric, com
 from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
 
 if TYPE_CHECKING:
+    import torch
+
     from simkit.study.model import Study
 
 __all__ = ["AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
@@ -117,7 +122,7 @@ def _train_epoch(S, p0, p1, J, order: np.ndarray, w, aux, opt, *, scale: float,
     bce = torch.nn.BCEWithLogitsLoss()
     total, n = 0.0, 0
     for s in range(0, len(order), batch_size):
-        b = torch.from_numpy(order[s:s + batch_size])
+        b = torch.from_numpy(order[s:s + batch_size]).to(S.device)
         w2 = w ** 2
         d0 = (S[p0[b]] @ w2) / scale
         d1 = (S[p1[b]] @ w2) / scale
@@ -138,13 +143,16 @@ def _train_epoch(S, p0, p1, J, order: np.ndarray, w, aux, opt, *, scale: float,
 def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
           epochs: int = 10, decay_epochs: int = 5, lr: float = 0.01, batch_size: int = 50,
           val_fraction: float = 0.2, patience: int = 3, sync: bool = True,
-          progress: bool = True) -> AdaptResult:
+          progress: bool = True, device: "str | torch.device" = "auto") -> AdaptResult:
     """Learn the scalars of ``comparison`` on the triplets of ``stats`` (see the module
-    docstring). Deterministic for a given ``seed``."""
+    docstring), on ``device``. Deterministic for a given ``seed`` (and device)."""
     import torch
     from tqdm.auto import tqdm
 
+    from simkit.features.device import resolve_device
+
     comparison_parts(comparison)
+    dev = resolve_device(device)
     if len(stats) < 2:
         raise PerceptualDataError("adaptation needs at least 2 triplets (some for "
                                   "validation); give more images or questions")
@@ -153,20 +161,20 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     tr, va = _split(stats.group, val_fraction, rng)
-    S = torch.from_numpy(combine(stats.stats, comparison).astype(np.float32))
+    S = torch.from_numpy(combine(stats.stats, comparison).astype(np.float32)).to(dev)
     n_w = S.shape[1]
-    p0, p1 = torch.from_numpy(stats.p0), torch.from_numpy(stats.p1)
-    J = torch.from_numpy(stats.J.astype(np.float32))
+    p0, p1 = torch.from_numpy(stats.p0).to(dev), torch.from_numpy(stats.p1).to(dev)
+    J = torch.from_numpy(stats.J.astype(np.float32)).to(dev)
     base = S.sum(1)
     scale = float(torch.cat([base[p0[tr]], base[p1[tr]]]).mean()) or 1.0
 
-    w = torch.ones(n_w, requires_grad=True)
-    aux = _seeded_aux_net(seed)
+    w = torch.ones(n_w, requires_grad=True, device=dev)
+    aux = _seeded_aux_net(seed).to(dev)  # initialised on the CPU: the same start anywhere
     opt = torch.optim.Adam([w, *aux.parameters()], lr=lr, betas=(0.5, 0.999))
 
     def val_score(wv: torch.Tensor) -> float:
         with torch.no_grad():
-            d = (S @ (wv.detach() ** 2)).double().numpy()
+            d = (S @ (wv.detach() ** 2)).cpu().double().numpy()  # MPS has no float64
         return score_2afc(d[stats.p0[va]], d[stats.p1[va]], stats.J[va])
 
     best_w = w.detach().clone()
@@ -206,7 +214,7 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     finally:
         torch.set_num_threads(threads)
         bar.close()
-    return AdaptResult(best_w.double().numpy(), comparison, seed, pd.DataFrame(hist),
+    return AdaptResult(best_w.cpu().double().numpy(), comparison, seed, pd.DataFrame(hist),
                        best_epoch, best, baseline, len(tr), len(va), stats.net, stats.weights,
                        stats.size, {"scale": scale, "is_random": stats.is_random})
 
@@ -284,10 +292,11 @@ def choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
 
 
 def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
-                  batch_size: int = 32, progress: bool = True
+                  batch_size: int = 32, progress: bool = True,
+                  device: "str | torch.device" = "auto"
                   ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Each perceptual metric's choice for every question, like
-    :func:`simkit.methods.choices.choose_from_features`.
+    :func:`simkit.methods.choices.choose_from_features`, with the networks on ``device``.
 
     Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
     of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,
@@ -304,7 +313,7 @@ def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
     for m in metrics:
         key = (m.net, m.weights, m.size)
         if key not in nets:
-            net = load_network(m.net, m.weights)
+            net = load_network(m.net, m.weights, device=device)
             notes.append(net.weights_note)
             from simkit.methods.perceptual.metrics import BASES, pair_statistics
             nets[key] = pair_statistics(net, pool.load_pixels(m.size), pairs, BASES,
@@ -344,6 +353,7 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
                          weights: str = "imagenet", folds: int = 5,
                          seeds: Sequence[int] = (0, 1, 2, 3), size: int = 64,
                          split_seed: int = 0, batch_size: int = 32, progress: bool = True,
+                         device: "str | torch.device" = "auto",
                          **adapt_kwargs) -> CrossValidation:
     """Adapt ``net`` to a study's votes and measure it on held-out questions.
 
@@ -352,7 +362,7 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
     validation and early stopping) on the vote triplets (:func:`~.datasets.vote_triplets`)
     of the other folds, then the held-out questions are scored: 2AFC on their triplets,
     and the metric's choice (closest pair) for Agree / Ps. The baseline (w = 1) is scored
-    on the same questions.
+    on the same questions. The network and the training run on ``device``.
     """
     from simkit.analysis.tables import per_question
     from simkit.methods.perceptual.datasets import study_triplets
@@ -366,7 +376,7 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
     qids = list(study.questions["question_id"])
     if folds < 2 or folds > len(qids):
         raise ValueError(f"folds must be between 2 and the number of questions ({len(qids)})")
-    network = load_network(net, weights)
+    network = load_network(net, weights, device=device)
     qp = question_pairs(study)
     stats = triplet_statistics(triplets, network, {b for c in comparisons
                                                    for b in comparison_parts(c)},
@@ -388,7 +398,8 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
         for k in range(folds):
             train = stats.subset(t_fold != k)
             for seed in seeds:
-                r = adapt(train, comp, seed=seed, progress=progress, **adapt_kwargs)
+                r = adapt(train, comp, seed=seed, progress=progress, device=device,
+                          **adapt_kwargs)
                 ws.append(r.w)
                 d = s @ (r.w ** 2)
                 qsel = np.flatnonzero(q_fold == k)

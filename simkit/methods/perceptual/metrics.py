@@ -18,6 +18,9 @@ over space, every distance is linear in w²::
 where the *pair statistic* s_{l,c} is the per-channel term of the equation with w = 1
 (:func:`layer_statistics`). The loss network is frozen, so :func:`pair_statistics` computes
 s once per image pair; scoring and adapting the scalars then only multiply by w².
+
+The statistics are computed where the loss network runs (its ``device``: the images are
+copied there as uint8, the maps never leave it) and returned as NumPy arrays.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BASES", "COMPARISONS", "comparison_parts", "layer_statistics",
            "pair_statistics", "combine", "PerceptualMetric", "method_name",
-           "load_scalars", "image_features"]
+           "load_scalars", "image_features", "cache_budget"]
 
 BASES = ("spatial", "mean", "sort")
 COMPARISONS = ("spatial", "mean", "sort", "spatial+mean", "spatial+sort")
@@ -93,14 +96,19 @@ def layer_statistics_multi(za: Sequence["torch.Tensor"], zb: Sequence["torch.Ten
     for k, (a, b) in enumerate(zip(za, zb)):
         n, c, h, w = a.shape
         if "spatial" in parts:
-            parts["spatial"].append(((a - b) ** 2).sum(dim=(2, 3)).double() / (c * h * w))
+            parts["spatial"].append(_f64(((a - b) ** 2).sum(dim=(2, 3))) / (c * h * w))
         if "mean" in parts:
-            parts["mean"].append((a.mean(dim=(2, 3)) - b.mean(dim=(2, 3))).double() ** 2 / c)
+            parts["mean"].append(_f64(a.mean(dim=(2, 3)) - b.mean(dim=(2, 3))) ** 2 / c)
         if "sort" in parts:
             x = sa[k] if sa is not None else _sorted_desc(a)
             y = sb[k] if sb is not None else _sorted_desc(b)
-            parts["sort"].append(((x - y) ** 2).sum(dim=2).double() / c)
+            parts["sort"].append(_f64(((x - y) ** 2).sum(dim=2)) / c)
     return {k: torch.cat(v, dim=1) for k, v in parts.items()}
+
+
+def _f64(t: "torch.Tensor") -> "torch.Tensor":
+    """``t`` in float64; on the CPU for Apple MPS, which has no float64."""
+    return (t.cpu() if t.device.type == "mps" else t).double()
 
 
 def combine(stats: dict[str, np.ndarray], comparison: str) -> np.ndarray:
@@ -117,9 +125,23 @@ def combine(stats: dict[str, np.ndarray], comparison: str) -> np.ndarray:
 
 
 def image_features(net: "LossNetwork", pixels: "torch.Tensor") -> list["torch.Tensor"]:
-    """uint8 ``(N, 3, H, W)`` images -> the network's channel-normalised layer maps."""
+    """uint8 ``(N, 3, H, W)`` images -> the network's channel-normalised layer maps (on the
+    network's device)."""
     from simkit.features.images import normalize
+    if net.device is not None:  # uint8 travels, 4x smaller than the normalised floats
+        pixels = pixels.to(net.device, non_blocking=True)
     return net(normalize(pixels))
+
+
+def cache_budget(net: "LossNetwork", max_cache_bytes: float) -> float:
+    """The bytes of image features :func:`pair_statistics` may keep: ``max_cache_bytes``,
+    and on a CUDA GPU at most half of its free memory (the rest is the network's)."""
+    import torch
+
+    if net.device is None or net.device.type != "cuda":
+        return max_cache_bytes
+    free, _ = torch.cuda.mem_get_info(net.device)
+    return min(max_cache_bytes, free / 2)
 
 
 def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarray,
@@ -150,6 +172,7 @@ def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarra
     out = {b: np.empty((len(pairs), total_c), dtype=np.float32) for b in bases}
     if not len(pairs):
         return out
+    max_cache_bytes = cache_budget(net, max_cache_bytes)
     order = np.lexsort((pairs.max(1), pairs.min(1)))
     chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     # when each image is needed next: evict the cached image needed last (Belady), and
@@ -193,7 +216,7 @@ def pair_statistics(net: "LossNetwork", pixels: "torch.Tensor", pairs: np.ndarra
                 _stacked(cache, pairs[rows, 0], 1) if sort else None,
                 _stacked(cache, pairs[rows, 1], 1) if sort else None)
             for b in bases:
-                out[b][rows] = res[b].numpy().astype(np.float32)
+                out[b][rows] = res[b].cpu().numpy().astype(np.float32)
             bar.update(len(rows))
     finally:
         bar.close()
@@ -279,13 +302,15 @@ class PerceptualMetric:
         return combine(stats, self.comparison).astype(np.float64) @ (self.w() ** 2)
 
     def distance(self, pixels_a: "torch.Tensor", pixels_b: "torch.Tensor",
-                 network: "LossNetwork | None" = None) -> np.ndarray:
+                 network: "LossNetwork | None" = None, *,
+                 device: "str | torch.device" = "auto") -> np.ndarray:
         """d(a_i, b_i) for two uint8 batches of equal shape (a convenience; for many pairs
-        sharing images use :func:`pair_statistics`)."""
+        sharing images use :func:`pair_statistics`). The network runs on ``device``
+        unless ``network`` (already on its device) is given."""
         import torch
 
         from simkit.methods.perceptual.networks import load_network
-        network = network or load_network(self.net, self.weights)
+        network = network or load_network(self.net, self.weights, device=device)
         n = pixels_a.shape[0]
         pool = torch.cat([pixels_a, pixels_b])
         pairs = np.stack([np.arange(n), np.arange(n, 2 * n)], 1)
@@ -294,7 +319,7 @@ class PerceptualMetric:
         return self.distances_from_stats(stats)
 
     def embed(self, pixels: "torch.Tensor", network: "LossNetwork | None" = None,
-              batch_size: int = 32) -> np.ndarray:
+              batch_size: int = 32, *, device: "str | torch.device" = "auto") -> np.ndarray:
         """One vector per image whose squared Euclidean distances are this metric's d.
 
         Every comparison is a weighted squared difference of per-image quantities, so
@@ -302,12 +327,14 @@ class PerceptualMetric:
         (spatial, norm C·H·W), its channel means (mean, norm C) or its channels sorted in
         descending order (sort, norm C); a combination concatenates its parts. Use it for
         projections (UMAP) and nearest neighbours: ``‖v_a − v_b‖² = d(a, b)`` exactly.
+        The network runs on ``device`` unless ``network`` is given.
         """
         import torch
 
         from simkit.methods.perceptual.networks import load_network
-        network = network or load_network(self.net, self.weights)
-        ws = [torch.from_numpy(w).float() for w in self.layer_scalars().values()]
+        network = network or load_network(self.net, self.weights, device=device)
+        ws = [torch.from_numpy(w).float().to(network.device or "cpu")
+              for w in self.layer_scalars().values()]
         out = []
         for s in range(0, len(pixels), batch_size):
             maps = image_features(network, pixels[s:s + batch_size])
@@ -322,7 +349,7 @@ class PerceptualMetric:
                     else:
                         q, norm = _sorted_desc(z) * w.view(1, c, 1), c
                     parts.append(q.reshape(n, -1) / np.sqrt(norm))
-            out.append(torch.cat(parts, dim=1).numpy())
+            out.append(torch.cat(parts, dim=1).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:

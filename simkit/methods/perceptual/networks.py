@@ -22,6 +22,10 @@ random network, for tests and offline demos; every result made with it says so).
 The input is an ImageNet-normalised batch (:func:`simkit.features.images.normalize`); the output is
 one feature map per layer, **channel-normalised** as in LPIPS: at each position the
 C-vector is divided by its Euclidean norm (+1e-10), so every position weighs the same.
+
+``device`` (``"auto"``: a CUDA GPU, else Apple MPS, else the CPU;
+:func:`simkit.features.device.resolve_device`) is where the network runs; a batch given on
+another device is copied there, and the maps stay there for the statistics.
 """
 from __future__ import annotations
 
@@ -110,6 +114,7 @@ class LossNetwork:
     weights_note: str = ""
     normalize: bool = True
     info: dict = field(default_factory=dict)
+    device: "torch.device | None" = None  # None: the CPU
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -124,6 +129,8 @@ class LossNetwork:
 
         out = []
         taps = set(self.spec.taps)
+        if self.device is not None:
+            x = x.to(self.device)
         with torch.inference_mode():
             for i, m in enumerate(self.module):
                 x = m(x)
@@ -136,18 +143,24 @@ class LossNetwork:
 
 
 def load_network(name: str = "alexnet", weights: str | os.PathLike = "imagenet", *,
-                 normalize: bool = True) -> LossNetwork:
-    """Build loss network ``name`` (see :data:`NETWORKS`) with ``weights``, frozen, eval.
+                 normalize: bool = True, device: "str | torch.device" = "auto"
+                 ) -> LossNetwork:
+    """Build loss network ``name`` (see :data:`NETWORKS`) with ``weights``, frozen, eval,
+    on ``device``.
 
     Raises :class:`~simkit.features.backbones.WeightsUnavailableError` when ImageNet weights are not
     cached and cannot be downloaded, :class:`~simkit.features.backbones.WeightsError` for a bad file
-    or specification.
+    or specification, :class:`~simkit.features.device.DeviceError` for a device this machine
+    does not have.
     """
     import simkit.features.backbones as bb
+    from simkit.features.device import resolve_device
 
     spec = _spec(name)
     ensure_registered()
+    dev = resolve_device(device)  # before the weights: a wrong device fails at once
     wspec = str(weights)
     trunk, wid, is_random = bb.load_trunk(spec.torchvision, weights, spec.taps[-1] + 1)
     note = RANDOM_NOTE.format(spec=wspec) if is_random else ""
-    return LossNetwork(name, spec, trunk, wspec, wid, is_random, note, normalize)
+    return LossNetwork(name, spec, trunk.to(dev), wspec, wid, is_random, note, normalize,
+                       device=dev)
