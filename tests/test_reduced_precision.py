@@ -73,3 +73,19 @@ def test_bf16_choices_are_the_fp32_choices(study, tmp_path, monkeypatch, safety)
         np.testing.assert_array_equal(bf16.vectors().vectors["gram"],
                                       fp32.vectors().vectors["gram"])
     assert stats["recomputed_fp32"] >= 8
+
+
+@pytest.mark.parametrize("safety", [rp.SAFETY, 1e6])
+def test_bf16_retrieval_ranks_as_fp32(study, tmp_path, monkeypatch, safety):
+    from simkit.search.retrieval import retrieve
+    from simkit.study.collection import load_collection
+
+    monkeypatch.setattr(rp, "SAFETY", safety)
+    col = load_collection(study.root)
+    kw = dict(weights="random:0", size=32, cache_dir=tmp_path, progress=False)
+    for method in ("gram", "embed:resnet18@layer3"):
+        a = retrieve(col, "img0003", 4, method, precision="fp32", **kw)
+        b = retrieve(col, "img0003", 4, method, precision="bf16", **kw)
+        assert b["image_id"].tolist() == a["image_id"].tolist()
+        np.testing.assert_allclose(b["distance"], a["distance"], rtol=1e-6)
+        assert "recomputed in fp32" in b.attrs["weights_note"]

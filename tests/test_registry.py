@@ -104,7 +104,9 @@ def test_methods_lists_every_method_with_a_description():
     assert tuple(DEFAULT_METHODS) == ("gram", "cosine", "gram_cosine")
     assert get_method(" GRAM ") is get_method("gram")
     shown = repr(listed)
-    assert len(shown.splitlines()) == len(listed) and "colour cube" in shown
+    # one line per method, then how to name a model method
+    assert len(shown.splitlines()) == len(listed) + 1 and "colour cube" in shown
+    assert "REPR[-METRIC]:MODEL[@LAYER]" in shown.splitlines()[-1]
     assert "<table>" in listed._repr_html_() and "lpips_vgg19_sort" in listed._repr_html_()
 
 

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         layer=args.layer, size=args.size, policy=args.policy, precision=args.precision,
         dtype=args.dtype, store_root=store, chunk_rows=args.chunk,
         batch_size=args.batch_size, scheduler=args.scheduler, workers=args.workers,
-        dashboard=args.dashboard or None, progress=not args.no_progress,
+        dashboard=args.dashboard or None, progress=not args.no_progress, device=args.device,
         announce=lambda line: print(line, file=sys.stderr))
     warn(res.weights_note)
     s = res.stats

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 __all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "name_list", "int_list",
            "out_folder", "out_file",
-           "add_model_args", "add_methods_arg", "model_kwargs", "warn"]
+           "add_model_args", "add_methods_arg", "add_device_arg", "model_kwargs", "warn"]
 
 #: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
 Subparsers = Any

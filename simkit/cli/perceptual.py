@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simkit.cli.options import (WEIGHTS_HELP, Subparsers, at_least, non_negative_int,
-                                positive_int, warn)
+from simkit.cli.options import (WEIGHTS_HELP, Subparsers, add_device_arg, at_least,
+                                non_negative_int, positive_int, warn)
 from simkit.errors import UsageError
 from simkit.features.device import resolve_device
 
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
 
 DATA_KINDS = ("material-appearance", "study", "distortions")
-DEVICE_HELP = ("where the network (and the training) runs: auto (a CUDA GPU, else Apple MPS, "
-               "else the CPU), cpu, cuda, cuda:N or mps (default: %(default)s)")
 
 
 def parse_data(spec: str) -> tuple[str, Path]:
@@ -73,7 +71,7 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
                    help="distortions: triplets per image (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="distortions: seed of the draws")
     p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

@@ -10,7 +10,9 @@ benchmark or a cluster job would otherwise run for hours on the wrong hardware).
 
 Precision: ``fp32`` runs the network in float32 (on a GPU with TF32 switched off for the
 call, so the choices are the CPU's); ``bf16`` and ``fp16`` run it under
-autocast (``fp16`` on GPUs only: the CPU has no fast half-precision kernels). Whatever
+autocast (``fp16`` on GPUs only: the CPU has no fast half-precision kernels). bf16 pays on
+GPUs and on CPUs with bfloat16 instructions (AVX512-BF16, AMX: about 2x on VGG-19); on a
+CPU with AVX2 only it is emulated and 8–10x *slower* than fp32. Whatever
 the precision, the representations (Gram, Cosine, pooling) and every distance are computed
 in float32 from the layer's output.
 """

@@ -299,7 +299,8 @@ def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
     # the perceptual networks keep their own input size (PerceptualMetric's default)
     metrics = [PerceptualMetric.baseline(m.params["net"], m.params["comparison"],
                                          weights=str(opts["weights"])) for m in methods]
-    c, d, note = perceptual_choices(study, metrics, progress=opts["progress"])
+    c, d, note = perceptual_choices(study, metrics, progress=opts["progress"],
+                                    device=opts["device"])
     return c, d, None, [note]
 
 

@@ -123,7 +123,7 @@ def model_vectors(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Seq
                   methods: Iterable[Method], *, weights: str | os.PathLike = "imagenet",
                   size: int = 224, policy: str = "resize", precision: str = "fp32",
                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                  device: str | None = "auto", batch_size: int = 8, workers: int = 0,
+                  device: str | None = "auto", batch_size: int = 8, workers: int | None = None,
                   progress: bool = True) -> "FeatureSet":
     """The vectors of model methods for every image, keyed by method name.
 

@@ -193,7 +193,7 @@ def worker_model(backbone: str, weights: str, layer: str, device: str = "cpu"):
     with _MODEL_LOCK:
         if key not in _MODELS:
             from simkit.features.backbones import load_backbone
-            _MODELS[key] = load_backbone(backbone, weights, layer)
+            _MODELS[key] = load_backbone(backbone, weights, layer, device)
             _LOADS["count"] += 1
         return _MODELS[key]
 
@@ -229,7 +229,7 @@ def _index_chunk(spec: dict) -> dict:
                    [(r, spec["layer"]) for r in reps], [sink], policy=spec["policy"],
                    size=spec["size"], batch_size=spec["batch_size"],
                    max_pixels=spec["max_pixels"], precision=spec["precision"],
-                   errors=sink.errors)
+                   errors=sink.errors, workers=None)
     return {"chunk": spec["chunk"], "computed": computed, "errors": sink.errors,
             "pid": os.getpid(), "model_loads": _LOADS["count"], "device": device,
             "seconds": time.perf_counter() - t0}

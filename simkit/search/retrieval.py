@@ -140,7 +140,7 @@ def _local_scorer(method: Method, paths: Sequence[Path], progress: bool
 
 
 def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, progress: bool,
-                       shared: dict) -> tuple[Scorer, str]:
+                       shared: dict, device: str | None = "auto") -> tuple[Scorer, str]:
     from simkit.methods.perceptual.metrics import BASES, PerceptualMetric, pair_statistics
     from simkit.methods.perceptual.networks import load_network
     from simkit.methods.perceptual.twoafc import Triplets
@@ -149,7 +149,7 @@ def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, prog
                                        weights=str(weights))
     key = (metric.net, metric.weights, metric.size)
     if key not in shared:  # one network, and its statistics, for all its comparisons
-        shared[key] = load_network(metric.net, metric.weights)
+        shared[key] = load_network(metric.net, metric.weights, device=device)
     net, n, empty = shared[key], len(paths), np.zeros(0, np.int64)
 
     def statistics(queries: "Sequence[Path] | None") -> tuple[np.ndarray, dict]:
@@ -180,14 +180,15 @@ def _perceptual_scorer(method: Method, paths: Sequence[Path], weights: str, prog
 
 def score_distances(method: str, paths: Sequence[str | os.PathLike], *,
                     weights: str | os.PathLike = "imagenet", progress: bool = True,
-                    shared: dict | None = None) -> tuple[Scorer, str]:
+                    shared: dict | None = None, device: str | None = "auto"
+                    ) -> tuple[Scorer, str]:
     """Prepare a scoring method (``sift``, ``orb``, ``lpips_*``) on the images ``paths``.
 
     Returns ``(distances, note)``: ``distances(None)`` is the ``N x N`` matrix among the
     images, ``distances(query_paths)`` the ``Q x N`` matrix from each query; ``note`` warns
     of random weights (else ""). Keypoints are found once, here. ``shared``: one dict
     passed for several methods on the same images lets the perceptual methods of one
-    network share its features.
+    network share its features. ``device``: where the perceptual networks run.
     """
     m = get_method(method)
     paths = [Path(p) for p in paths]
@@ -195,7 +196,7 @@ def score_distances(method: str, paths: Sequence[str | os.PathLike], *,
         return _local_scorer(m, paths, progress)
     if m.family == "perceptual":
         return _perceptual_scorer(m, paths, str(weights), progress,
-                                  {} if shared is None else shared)
+                                  {} if shared is None else shared, device)
     raise RetrievalError(f"{method!r} makes vectors; use method_vectors")
 
 
@@ -227,7 +228,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
             t = time.perf_counter()
             distances, note = score_distances(m.name, list(collection.paths.values()),
                                               weights=weights, progress=progress,
-                                              shared=shared)
+                                              shared=shared, device=device)
             feature_seconds[m.name] = time.perf_counter() - t
             notes.append(note)
             t = time.perf_counter()
@@ -248,6 +249,37 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
     df.attrs.update(queries=queries, weights_note=next((x for x in notes if x), ""),
                     feature_seconds=feature_seconds)
     return df
+
+
+def _exact_topk(X: np.ndarray, q: np.ndarray, k: int, metric: str, skip: int,
+                exact: Callable[[list[int]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The top ``k`` of reduced-precision vectors ``X`` for query ``q``, made fp32's: the
+    error is measured on the query and the first eight candidates, and every row whose
+    distance could cross the k-th within it is recomputed (``exact(rows)`` gives the fp32
+    vectors of the query, then of ``rows``). Returns ``(rows, distances, recomputed)``."""
+    from simkit.methods.reduced_precision import measured_error, pair_bound
+    from simkit.search.distances import nearest, prepare
+
+    P = prepare(X, metric)
+    labels, d = nearest(prepare(q[None], metric, center=P.center), P, len(X),
+                        np.array([skip]))
+    labels, d = labels[0][labels[0] >= 0], d[0][labels[0] >= 0]
+    first = list(labels[:8])
+    ref = exact(first)
+    err = measured_error(np.vstack([q[None], X[first]]), ref)
+    norms = np.linalg.norm(X.astype(np.float64), axis=1)
+    qn = float(np.linalg.norm(q.astype(np.float64)))
+    bound = np.array([pair_bound(metric, err, qn, norms[r]) for r in labels])
+    top = min(k, len(labels))
+    threshold = (d[:top] + bound[:top]).max()
+    cand = sorted(int(r) for r in labels[(d - bound) <= threshold])
+    redo = [r for r in cand if r not in first]
+    vec = dict(zip(first, ref[1:]))
+    if redo:
+        vec.update(zip(redo, exact(redo)[1:]))
+    Pc = prepare(np.vstack([vec[r] for r in cand]), metric, labels=np.array(cand))
+    lab, dist = nearest(prepare(ref[:1], metric, center=Pc.center), Pc, top)
+    return lab[0], dist[0], len(set(first) | set(redo))
 
 
 def _query(collection: Collection, query: str | os.PathLike) -> tuple[str | None, Path]:
@@ -289,7 +321,7 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
         raise RetrievalError(f"k={k} must be between 1 and {n_others}")
     if m.kind == "scores":
         distances, note = score_distances(method, list(paths.values()), weights=weights,
-                                          progress=progress)
+                                          progress=progress, device=device)
         d = distances([qpath])[0]
         if qid is not None:
             d[ids.index(qid)] = np.inf
@@ -304,9 +336,23 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
         X = fs.vectors[method][: len(ids)]
         qrow = fs.vectors[method][ids.index(qid) if qid is not None else len(ids)]
         extra = 1 if qid is not None else 0  # search k+1 and drop the query itself
-        idx, dd = search(X, qrow[None], int(k) + extra, m.metric, index=index)
-        keep = idx[0] != (ids.index(qid) if qid is not None else -1)
-        order, dist = idx[0][keep][: int(k)], dd[0][keep][: int(k)]
+        skip = ids.index(qid) if qid is not None else -1
+        if precision != "fp32" and index == "exact" and m.family != "vectors":
+            def fp32(names: list[str]) -> np.ndarray:
+                return method_vectors({i: inputs[i] for i in names}, [method], weights=weights,
+                                      size=size, policy=policy, cache_dir=cache_dir,
+                                      progress=False, style_kwargs=style_kwargs,
+                                      device=device).vectors[method]
+
+            query_key = qid if qid is not None else _QUERY_ID
+            order, dist, n = _exact_topk(X, qrow, int(k), m.metric, skip,
+                                         lambda rows: fp32([query_key] + [ids[r] for r in rows]))
+            note = "\n".join(x for x in (note, f"{precision}: {n} image(s) near the top-{k} "
+                              f"boundary recomputed in fp32; the ranking is fp32's") if x)
+        else:
+            idx, dd = search(X, qrow[None], int(k) + extra, m.metric, index=index)
+            keep = idx[0] != skip
+            order, dist = idx[0][keep][: int(k)], dd[0][keep][: int(k)]
     res = collection.images.iloc[order].reset_index(drop=True).copy()
     res.insert(0, "rank", np.arange(1, len(order) + 1))
     res.insert(2, "distance", dist)
