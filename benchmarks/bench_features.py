@@ -194,10 +194,36 @@ def synthetic_5000(base: np.ndarray, n=5000, seed=0):
     return out
 
 
+def bench_bf16_study(res: dict, tmp: Path, c32: Path, x32: np.ndarray) -> None:
+    """bf16 extraction of the same study (study_choices: no fp32 recomputation of near
+    ties), its speed-up, vector error and how many choices it changes."""
+    import pandas as pd
+
+    print("bf16 extraction of the same study ...", flush=True)
+    s16, c16, v16 = run_study(tmp / "study", tmp / "cache", "bf16", tmp)
+    a, b = pd.read_csv(c32), pd.read_csv(c16)
+    same = (a["choice"].values == b["choice"].values)
+    x16 = np.load(v16)
+    res.update({
+        "bf16_study_cold_features_s": s16["cold_features_s"],
+        "bf16_extraction_speedup": res["study_cold_features_s"] / s16["cold_features_s"],
+        "bf16_cosine_vector_rel_error": float(np.linalg.norm(x16 - x32)
+                                              / np.linalg.norm(x32)),
+        "bf16_choices_changed": int((~same).sum()),
+        "bf16_every_choice_same": bool(same.all()),
+    })
+    print(f"  bf16 x{res['bf16_extraction_speedup']:.2f} end to end, vector error "
+          f"{100 * res['bf16_cosine_vector_rel_error']:.2f}%, choices changed: "
+          f"{res['bf16_choices_changed']} of {len(same)}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "features.json"))
     ap.add_argument("--quick", action="store_true", help="4 groups per genre, 1,000 images")
+    ap.add_argument("--no-bf16-study", action="store_true",
+                    help="skip the bf16 extraction of the study (on a CPU without bfloat16 "
+                         "instructions, AVX2 only, it is emulated and takes 8-10x fp32's time)")
     args = ap.parse_args(argv)
     import torch
 
@@ -255,25 +281,9 @@ def main(argv=None):
               f"{s32['peak_rss_gib_after_cold']:.2f} GiB")
 
         save()
-        print("bf16 extraction of the same study ...", flush=True)
-        s16, c16, v16 = run_study(tmp / "study", tmp / "cache", "bf16", tmp)
-        import pandas as pd
-        a, b = pd.read_csv(c32), pd.read_csv(c16)
-        same = (a["choice"].values == b["choice"].values)
-        x32, x16 = np.load(v32), np.load(v16)
-        res.update({
-            "bf16_study_cold_features_s": s16["cold_features_s"],
-            "bf16_extraction_speedup": s32["cold_features_s"] / s16["cold_features_s"],
-            "bf16_cosine_vector_rel_error": float(np.linalg.norm(x16 - x32)
-                                                  / np.linalg.norm(x32)),
-            "bf16_choices_changed": int((~same).sum()),
-            "bf16_every_choice_same": bool(same.all()),
-        })
-        print(f"  bf16 x{res['bf16_extraction_speedup']:.2f} end to end, vector error "
-              f"{100 * res['bf16_cosine_vector_rel_error']:.2f}%, choices changed: "
-              f"{res['bf16_choices_changed']} of {len(same)}")
-        del x16
-
+        x32 = np.load(v32)
+        if not args.no_bf16_study:
+            bench_bf16_study(res, tmp, c32, x32)
         save()
         print(f"all-pairs distances, {n_img} images ...", flush=True)
         res.update(bench_distances(x32, "d400"))

@@ -345,3 +345,15 @@ def test_simkit_tables_with_a_model_method(study, tmp_path, capsys):
     assert choices["method"].unique().tolist() == ["gram", "embed:resnet18@layer3"]
     table3 = pd.read_csv(out / "table3.csv")
     assert "embed:resnet18@layer3" in table3.to_string()
+
+
+def test_simkit_features_of_another_model(study, tmp_path, capsys):
+    base = ["features", str(study.root), "--weights", "random:0", "--size", "32",
+            "--cache-dir", str(tmp_path / "cache"), "--model", "resnet18"]
+    assert main([*base, "--out", str(tmp_path / "a.npz")]) == 2
+    assert "simkit models resnet18" in capsys.readouterr().err
+    assert main([*base, "--layer", "embedding", "--out", str(tmp_path / "b.npz")]) == 2
+    assert "one vector per image" in capsys.readouterr().err
+    assert main([*base, "--layer", "layer3", "--out", str(tmp_path / "c.npz")]) == 0
+    with np.load(tmp_path / "c.npz") as z:
+        assert z["gram"].shape == (len(study.images), tril_size(256))

@@ -26,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from simkit.features.extract import extract_features, save_npz
     from simkit.study.model import load_study
 
+    from simkit.errors import UsageError
+    from simkit.features.models import default_layer
+
+    if args.layer == "conv5_1" and default_layer(args.model) != "conv5_1":
+        raise UsageError(f"--layer: conv5_1 is a VGG layer; give a layer of {args.model} "
+                         f"with feature maps or tokens (see: simkit models {args.model})")
     fs = extract_features(load_study(args.study), backbone=args.model, **model_kwargs(args))
     save_npz(fs, args.out)
     warn(getattr(fs, "weights_note", ""))

@@ -128,7 +128,14 @@ def forward(net: "Backbone | Network", x: "torch.Tensor", outputs: Sequence[Outp
 
     def emit(layer: str, value: "torch.Tensor") -> None:
         with torch.autocast(device.type, enabled=False):
-            for kind, vec in reduce(value.float(), wanted[layer], net.prefix_tokens).items():
+            try:
+                reduced = reduce(value.float(), wanted[layer], net.prefix_tokens)
+            except ValueError as e:  # e.g. a Gram matrix of a layer without positions
+                from simkit.features.models import ModelError
+
+                raise ModelError(f"{getattr(net, 'name', 'the network')} layer {layer}: "
+                                 f"{e}") from None
+            for kind, vec in reduced.items():
                 out[kind, layer] = vec
 
     with torch.inference_mode(), precision_context(precision, device):
