@@ -178,3 +178,15 @@ def test_view_clicks(collection, cache, tmp_path):
     b.controls.save.click()
     assert "saved 1 groups" in b.message
     assert load_study(tmp_path / "study").questions.shape[0] == 1
+
+
+def test_a_model_method_picks_in_the_group_builder(collection, cache, tmp_path):
+    # any method name works here: a torchvision model's embedding beside Wei et al.'s Gram
+    b = GroupBuilder(collection, tmp_path / "study", cache_dir=cache,
+                     methods=["gram", "embed:resnet18@layer3"], **FEATURES)
+    for i in b.visible[:5]:
+        b.add(i)
+    picks, dist = b.machine()
+    assert set(picks) == {"gram", "embed:resnet18@layer3"}
+    assert dist["embed:resnet18@layer3"].idxmin() == picks["embed:resnet18@layer3"]
+    assert "RANDOM" in b.weights_note
