@@ -168,8 +168,9 @@ def load_model(model: str, weights: str | os.PathLike, layers: Sequence[str],
     source, name = split_model(model)
     layers = list(dict.fromkeys(layers)) or [default_layer(model)]
     if _is_classic(source, name, layers):
-        from simkit.features.backbones import layer_ends, load_backbone
+        from simkit.features.backbones import check_layers, layer_ends, load_backbone
 
+        check_layers(name, layers)
         deepest = max(layers, key=layer_ends(name).__getitem__)
         return load_backbone(name, weights, deepest, device)
     family = _family(source)
