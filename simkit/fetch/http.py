@@ -395,20 +395,39 @@ class ApiCache:
         self.root, self.http, self.refresh = root / "api", http, refresh
         self.hits = 0
 
-    def get_json(self, url: str) -> dict:
-        """The recorded answer of ``url``, or the server's (then recorded)."""
+    def get_json(self, url: str, *, missing_ok: bool = False) -> dict | None:
+        """The recorded answer of ``url``, or the server's (then recorded).
+
+        ``missing_ok``: a 4xx answer (:class:`ItemGone`) is recorded too, and ``None`` is
+        returned, now and on every rerun (a probe for an API version the server lacks is
+        asked once, not once a run).
+        """
         path = self.root / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".json")
         if path.exists() and not self.refresh:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                self.hits += 1
-                return data["body"]
-            except (json.JSONDecodeError, KeyError):
+                if data.get("missing") and missing_ok:
+                    self.hits += 1
+                    return None
+                if not data.get("missing"):
+                    self.hits += 1
+                    return data["body"]
+            except (json.JSONDecodeError, KeyError, AttributeError):
                 pass  # a damaged cache entry: ask again
-        body = self.http.get_json(url)
-        with atomic_write(path, "w", encoding="utf-8") as fh:
-            json.dump({"url": url, "fetched": utc_now(), "body": body}, fh)
+        try:
+            body = self.http.get_json(url)
+        except ItemGone as e:
+            if not missing_ok:
+                raise
+            self._record(path, {"url": url, "fetched": utc_now(), "missing": str(e)})
+            return None
+        self._record(path, {"url": url, "fetched": utc_now(), "body": body})
         return body
+
+    @staticmethod
+    def _record(path: Path, entry: dict) -> None:
+        with atomic_write(path, "w", encoding="utf-8") as fh:
+            json.dump(entry, fh)
 
 
 def utc_now() -> str:
