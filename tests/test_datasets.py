@@ -55,6 +55,8 @@ class Museum:
         self.lock = threading.Lock()
         # path -> fn(query) -> (status, body: dict | bytes, content type, headers)
         self.routes: dict = {}
+        # path prefix -> fn(path, query) -> the same, for servers with ids in the path (IIIF)
+        self.prefixes: dict = {}
         # (requests, within seconds, blocked seconds): a firewall like the Met's Incapsula
         self.burst: tuple[int, float, float] | None = None
         self.skipped = 0.0          # seconds the tests' sleep pretended to wait
@@ -123,8 +125,12 @@ def _handler(museum: Museum):
                                   b"noindex,nofollow\"><script src=\"/_Incapsula_Resource?"
                                   b"SWJIYLWA=5074a744\"></script></head></html>", "text/html",
                                   {"X-Iinfo": "2-38386998-0 0NNN RT(1756724003843 133)"})
-            if url.path in museum.routes:
-                code, body, ctype, extra = museum.routes[url.path](parse_qs(url.query))
+            route = museum.routes.get(url.path)
+            for prefix, fn in museum.prefixes.items():
+                if url.path.startswith(prefix):
+                    route = (lambda q, fn=fn: fn(url.path, q))
+            if route is not None:
+                code, body, ctype, extra = route(parse_qs(url.query))
                 if isinstance(body, dict):
                     body = json.dumps(body).encode()
                 return self._send(code, body, ctype, extra)

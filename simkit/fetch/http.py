@@ -87,16 +87,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _is_challenge(error: urllib.error.HTTPError) -> bool:
-    """Whether a 403 is a browser check (an HTML page with a script) rather than a refusal."""
+    """Whether a 403 is a browser check (Cloudflare's challenge page) that a script cannot
+    pass, rather than a firewall's temporary block (Incapsula's, which a wait lifts)."""
     headers = error.headers or {}
-    if headers.get("cf-mitigated") or headers.get("X-Iinfo"):
+    if (headers.get("cf-mitigated") or "").lower() == "challenge":
         return True
     try:
         head = error.read(4096).decode("utf-8", "replace").lower()
     except (OSError, http.client.HTTPException):
         return False
-    return any(k in head for k in ("challenge", "just a moment", "_incapsula_resource",
-                                   "captcha", "cf-chl"))
+    return any(k in head for k in ("just a moment", "cf-chl", "challenge-platform",
+                                   "captcha"))
 
 
 def require_http(url: str, what: str = "address") -> str:
