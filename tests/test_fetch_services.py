@@ -362,3 +362,43 @@ def test_size_choice_and_label_meaning():
     assert label_meaning({"ja": ["年代"]}) == "date"
     assert label_meaning("Medium") == ""
     assert item_licence({}, {"attribution": "not public domain"}).startswith("unknown")
+
+
+# -- a run stopped by a firewall keeps its items; the rerun continues ---------------------------
+def test_a_run_stopped_by_the_firewall_keeps_its_items_and_the_rerun_continues(museum,
+                                                                              tmp_path):
+    from simkit.fetch.http import FetchError
+
+    museum.burst = (30, 10.0, 600.0)  # blocks for longer than the client waits
+    _met_objects(museum, 60)
+    museum.json[MET_SEARCH] = {"total": 60, "objectIDs": list(range(1, 61))}
+    out = tmp_path / "met"
+    args = dict(base_url=f"{museum.base}{MET}", min_interval=0.0, sleep=museum.sleep,
+                timeout=5, progress=False, retries=1)
+    with pytest.raises(FetchError, match="complete and kept"):
+        fetch_collection("met-ukiyoe", out, **args)
+    first = pd.read_csv(out / "images.csv", dtype=str)
+    assert 0 < len(first) < 41, "what came before the block is kept"
+    museum.burst, n = None, len(museum.log)
+    report = fetch_collection("met-ukiyoe", out, **args)
+    assert report.images == 41 and report.reused == len(first)  # 60 - 12 closed - 7
+    asked = {r["path"] for r in museum.log[n:]}
+    assert not any(f"{MET}/objects/{i}" in asked for i in range(1, 4)), "recorded answers"
+
+
+# -- simkit fetch --check -------------------------------------------------------------------------
+def test_live_check_offline_is_one_line_exit_2(monkeypatch, capsys):
+    from simkit.cli import main
+
+    monkeypatch.setattr("simkit.cli.app.version", lambda: "test")
+    monkeypatch.setitem(__import__("simkit.fetch.check", fromlist=["x"]).CHECK_TARGETS,
+                        "aic", "http://127.0.0.1:1/api/v1")
+    monkeypatch.setitem(__import__("simkit.fetch.check", fromlist=["x"]).CHECK_TARGETS,
+                        "met", "http://127.0.0.1:1/public/collection/v1")
+    assert main(["fetch", "--check"]) == 2
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: fetch --check needs the internet")
+    assert "127.0.0.1:1" in lines[0] and not out
+    assert main(["fetch", "met-ukiyoe"]) == 2  # NAME without --out: one line too
+    assert "needs NAME and --out" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from simkit.fileio import atomic_write
 
 __all__ = ["USER_AGENT", "SCHEMES", "MAX_DOWNLOAD_BYTES", "MAX_JSON_BYTES", "FetchError",
            "ItemGone", "ItemFailed", "UnsafeUrlError", "require_http", "Http", "ApiCache",
-           "utc_now", "retry_after_seconds", "MAX_WAIT", "CHALLENGE"]
+           "utc_now", "retry_after_seconds", "MAX_WAIT", "CHALLENGE", "Unreachable"]
 
 USER_AGENT = (f"simkit/{__version__} (image-similarity research kit; "
               f"+https://github.com/simkit; one request at a time)")
@@ -30,6 +30,10 @@ USER_AGENT = (f"simkit/{__version__} (image-similarity research kit; "
 class FetchError(SimkitError, RuntimeError):
     """A download could not be completed; the message says what to do (usually: run again)."""
 
+
+
+class Unreachable(FetchError):
+    """No answer at all (no network, no such host, refused connection) after every try."""
 
 
 class ItemGone(FetchError):
@@ -262,8 +266,10 @@ class Http:
             why = "the museum's firewall is throttling us (HTTP 403)"
         elif r.status == 429:
             why = "the server asks us to slow down (HTTP 429)"
-        elif r.status:
+        elif r.status >= 500:
             why = f"the server is busy (HTTP {r.status})"
+        elif r.status:
+            why = f"the server's answer was unusable ({str(r)[:120]})"
         else:
             why = f"the connection failed ({str(r)[:120]})"
         if wait >= 1:
@@ -273,12 +279,12 @@ class Http:
         self._sleep(wait)
 
     def _with_retries(self, action: Callable[[int], object], what: str):
-        last = ""
+        last, answered = "", False
         for attempt in range(self.retries + 1):
             try:
                 return action(attempt)
             except _Retry as r:
-                last = str(r)
+                last, answered = str(r), bool(r.status)
                 if attempt == self.retries:
                     if r.item:
                         raise ItemFailed(f"{last} (after {self.retries + 1} tries)") from None
@@ -296,9 +302,10 @@ class Http:
                 if attempt == self.retries:
                     break
                 self._pause(_Retry(last), attempt)
-        raise FetchError(f"{what}: gave up after {self.retries + 1} tries ({last}); the "
-                         f"server is busy or unreachable. Run the same command again later: "
-                         f"it resumes where it stopped")
+        kind = FetchError if answered else Unreachable
+        raise kind(f"{what}: gave up after {self.retries + 1} tries ({last}); the "
+                   f"server is busy or unreachable. Run the same command again later: "
+                   f"it resumes where it stopped")
 
     def get_json(self, url: str) -> dict:
         """The JSON answer of ``url`` (retried on 429, 5xx and dropped connections)."""
@@ -311,7 +318,7 @@ class Http:
             try:
                 return json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                raise _Retry(f"{url} did not answer JSON") from None
+                raise _Retry(f"{url} did not answer JSON", status=200, url=url) from None
         try:
             return self._with_retries(attempt, f"GET {url}")
         except urllib.error.HTTPError as e:
