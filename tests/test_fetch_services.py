@@ -402,3 +402,18 @@ def test_live_check_offline_is_one_line_exit_2(monkeypatch, capsys):
     assert "127.0.0.1:1" in lines[0] and not out
     assert main(["fetch", "met-ukiyoe"]) == 2  # NAME without --out: one line too
     assert "needs NAME and --out" in capsys.readouterr().err
+
+
+def test_aic_manifest_licence_from_the_api(museum, tmp_path):
+    """AIC's 2.1 manifests carry only an attribution: the artwork record says the licence."""
+    svc = Services(museum)
+    m2 = _v2_manifest(museum.base, [svc.add(2, 2, "aic1", (3000, 2000))],
+                      attribution="Digital image courtesy of the Art Institute of Chicago.")
+    museum.json["/api/v1/artworks/24645/manifest.json"] = m2
+    museum.json["/api/v1/artworks/24645?fields=id,is_public_domain"] = {
+        "data": {"id": 24645, "is_public_domain": True}, "info": {}, "config": {}}
+    report = fetch_collection(f"iiif:{museum.base}/api/v1/artworks/24645/manifest.json",
+                              tmp_path / "c", **FAST)
+    assert report.images == 1 and not report.refused
+    df = pd.read_csv(tmp_path / "c" / "images.csv", dtype=str)
+    assert df["licence"][0] == "public-domain" and df["artist"][0].startswith("Utagawa")

@@ -12,7 +12,9 @@ One item per canvas, through the canvas' IIIF Image API service. The service's
 The licence is the most specific one stated: canvas, then its image annotation, then the
 manifest (``rights`` in 3.0, ``license`` in 2.1); failing those, an ``attribution`` /
 ``requiredStatement`` that names a public-domain dedication itself (AIC's 2.1 manifests
-carry only that). Metadata labels are matched by meaning in any language of the label.
+carry only that); for an AIC manifest (``…/api/v1/artworks/ID/manifest.json``) that states
+none, the artwork's ``is_public_domain`` in the same API. Metadata labels are matched by
+meaning in any language of the label.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from simkit.fetch.sources import CC0, PUBLIC_DOMAIN, Item, infer_genre, safe_id
 
 __all__ = ["ARTIST_LABELS", "DATE_LABELS", "lang_text", "label_meaning", "manifest_metadata",
            "item_licence", "service_base", "service_version", "service_level",
-           "image_size_param", "iiif_items"]
+           "image_size_param", "iiif_items", "aic_manifest_licence", "UNKNOWN"]
 
 ARTIST_LABELS = {"artist", "artist / maker", "maker", "creator", "author", "printmaker",
                  "designer", "painter", "illustrator", "artist/maker", "artists", "makers",
@@ -36,6 +38,8 @@ MAX_DEPTH = 3
 _OPEN_URL_RE = re.compile(r"https?://creativecommons\.org/publicdomain/(zero|mark)/1\.0/?",
                           re.I)
 _NEGATION_RE = re.compile(r"\b(not|no|non|never)\b", re.I)
+_AIC_MANIFEST_RE = re.compile(r"^(.*/api/v1)/artworks/(\d+)/manifest\.json$")
+UNKNOWN = "unknown (the manifest states no licence)"
 
 
 def lang_text(value) -> str:
@@ -126,7 +130,22 @@ def item_licence(*objs: dict) -> str:
         for obj in objs:
             if isinstance(obj, dict) and rule(obj):
                 return rule(obj)
-    return "unknown (the manifest states no licence)"
+    return UNKNOWN
+
+
+def aic_manifest_licence(manifest_url: str, cache: ApiCache) -> str:
+    """For an AIC manifest, the artwork's licence from the API's ``is_public_domain``
+    (AIC's 2.1 manifests carry an attribution only); ``""`` for any other manifest."""
+    found = _AIC_MANIFEST_RE.match(manifest_url)
+    if not found:
+        return ""
+    try:
+        record = cache.get_json(f"{found.group(1)}/artworks/{found.group(2)}"
+                                f"?fields=id,is_public_domain")
+    except ItemGone:
+        return ""
+    data = record.get("data") or {}
+    return PUBLIC_DOMAIN if data.get("is_public_domain") is True else ""
 
 
 def service_base(service: dict) -> str:
@@ -258,8 +277,14 @@ def iiif_items(manifest_url: str, cache: ApiCache, *, width: int, notes: list[st
                 notes.append(f"{url}: left out ({e})")
         return
     meta = manifest_metadata(m)
+    aic_licence: list[str] = []  # asked once, for the first canvas without a licence
     canvases = (m.get("items") or
                 [c for s in (m.get("sequences") or []) for c in (s.get("canvases") or [])])
     for canvas in canvases:
         if isinstance(canvas, dict):
-            yield _canvas_item(m, meta, canvas, manifest_url, cache, width)
+            item = _canvas_item(m, meta, canvas, manifest_url, cache, width)
+            if item.licence == UNKNOWN:
+                if not aic_licence:
+                    aic_licence.append(aic_manifest_licence(manifest_url, cache))
+                item.licence = aic_licence[0] or UNKNOWN
+            yield item
