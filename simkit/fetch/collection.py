@@ -18,15 +18,19 @@ A *collection* is a folder with ``images.csv`` and the image files::
 ``images.csv`` has the columns of a study's images.csv (``image_id, file, genre``), so
 ``simkit study new COLLECTION`` and :class:`simkit.widgets.group_builder.GroupBuilder` read it.
 
-Sources (``NAME``):
+Sources (``NAME``; what each selects and why: README, "A workshop"):
 
-- ``aic-ukiyoe`` — the Art Institute of Chicago API (``api.artic.edu``): artworks search,
-  ``is_public_domain`` per artwork, images from its IIIF Image API server
+- ``aic-ukiyoe`` — the Art Institute of Chicago API (``api.artic.edu``): artworks search
+  filtered on the server (public domain, Arts of Asia, woodblock print; at most 1,000
+  results a search), images from its IIIF Image API server
   (``{iiif_url}/{image_id}/full/843,/0/default.jpg``, the size the AIC recommends).
-- ``met-ukiyoe`` — The Met Collection API (``collectionapi.metmuseum.org``): search (ids only),
-  then one object record per id; ``isPublicDomain`` marks its CC0 open-access images.
-- ``iiif:URL`` — any IIIF Presentation manifest (v2 or v3): one image per canvas through
-  the canvas' IIIF Image API service; the manifest's ``license`` / ``rights`` is the licence.
+  :mod:`simkit.fetch.aic`.
+- ``met-ukiyoe`` — The Met Collection API (``collectionapi.metmuseum.org``): search (ids
+  only; v1.1 paged when the server has it), then one object record per id;
+  ``isPublicDomain`` marks its CC0 open-access images. :mod:`simkit.fetch.met`.
+- ``iiif:URL`` — any IIIF Presentation manifest (2.1 or 3.0) or collection of manifests:
+  one image per canvas through the canvas' IIIF Image API service, at a size its
+  ``info.json`` allows. :mod:`simkit.fetch.iiif`.
 
 Downloads are
 
@@ -43,9 +47,13 @@ Downloads are
 - **safe**: only http(s) addresses are read (also after redirects), file names made from
   museum ids stay inside ``images/``, and one bad item (refused address, too large, not an
   image, 4xx) is listed in ``failed.csv`` with its reason while the others go on;
-- **polite**: one request at a time, at most one per ``min_interval`` seconds (AIC asks for
-  at most 60 a minute), a User-Agent that names simkit, retries with exponential back-off on
-  429 and 5xx (honouring ``Retry-After``) and on dropped connections.
+- **polite**: one request at a time, at most one per ``min_interval`` seconds to each host
+  (1 s: AIC asks for at most 60 a minute, and the Met's firewall blocks quicker callers), a
+  User-Agent that names simkit, retries with capped exponential back-off on 403 (a
+  firewall: 30-45 s first), 429 and 5xx (honouring ``Retry-After``, seconds or a date)
+  and on dropped connections;
+- **interleaved**: each item is downloaded as soon as it is listed, so a run stopped by a
+  firewall keeps everything before it, and the rerun continues from the recorded answers.
 
 A licence that is not public domain / CC0 is refused (listed in refused.csv) unless the
 user opts in with ``allow_licences`` (``--allow-licence LICENCE`` or ``any``).
