@@ -41,7 +41,7 @@ def test_retry_after_in_seconds_or_as_a_date():
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
 
 
-def test_pacing_is_per_host_and_waits_are_capped():
+def test_pacing_is_per_host():
     now = [0.0]
     slept: list[float] = []
 
@@ -417,3 +417,29 @@ def test_aic_manifest_licence_from_the_api(museum, tmp_path):
     assert report.images == 1 and not report.refused
     df = pd.read_csv(tmp_path / "c" / "images.csv", dtype=str)
     assert df["licence"][0] == "public-domain" and df["artist"][0].startswith("Utagawa")
+
+
+def test_an_api_403_in_json_is_final_and_a_429_date_is_honoured(museum):
+    from email.utils import formatdate
+
+    from simkit.fetch.http import ItemGone
+    from test_datasets import aic_search
+
+    museum.routes["/api/v1/artworks/search"] = aic_search(museum, [])
+    lines: list[str] = []
+    http = Http(min_interval=0, sleep=museum.sleep, notify=lines.append)
+    with pytest.raises(ItemGone, match="Invalid number of results"):
+        http.get_json(f"{museum.base}/api/v1/artworks/search?limit=100&page=11")
+    assert http.requests == 1 and not lines, "the API's own refusal is not retried"
+    import time as _time
+    answers = iter([(429, b"slow down", "text/plain",
+                     {"Retry-After": formatdate(_time.time() + 120, usegmt=True)}),
+                    (200, {"ok": True}, "application/json", {}),
+                    (503, b"busy", "text/plain", {"Retry-After": "5000"}),  # capped: 300 s
+                    (200, {"ok": 2}, "application/json", {})])
+    museum.routes["/busy"] = lambda q: next(answers)
+    assert http.get_json(f"{museum.base}/busy") == {"ok": True}
+    assert len(lines) == 1 and "HTTP 429" in lines[0]
+    assert re.search(r"waiting 1[12]\d s", lines[0]), lines
+    assert http.get_json(f"{museum.base}/busy") == {"ok": 2}
+    assert "HTTP 503" in lines[1] and "waiting 300 s" in lines[1]

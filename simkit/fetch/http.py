@@ -120,6 +120,18 @@ def require_http(url: str, what: str = "address") -> str:
     return str(url)
 
 
+def _api_refusal(url: str, error: urllib.error.HTTPError) -> str:
+    """The message of an API's own 403 (JSON with ``error`` / ``detail``), not a firewall's."""
+    try:
+        body = json.loads(error.read(65536).decode("utf-8"))
+    except (OSError, ValueError, http.client.HTTPException):
+        body = {}
+    error.close()
+    said = "; ".join(str(body[k]) for k in ("error", "detail", "message")
+                     if isinstance(body, dict) and body.get(k))
+    return f"GET {url}: HTTP 403 from the API{': ' + said if said else ''}"
+
+
 class _HttpOnlyRedirect(urllib.request.HTTPRedirectHandler):
     """Follow redirects only to http(s): urllib itself would follow one to ``ftp:``."""
 
@@ -239,6 +251,9 @@ class Http:
         try:
             return self._opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as e:
+            if e.code == 403 and "json" in (e.headers.get("Content-Type") or "" if e.headers
+                                            else ""):
+                raise ItemGone(_api_refusal(url, e)) from None  # an API's answer: final
             if e.code in (403, 429) or e.code >= 500:
                 wait = retry_after_seconds(e.headers.get("Retry-After") if e.headers else None)
                 challenge = e.code == 403 and _is_challenge(e)

@@ -42,7 +42,7 @@ _AIC_MANIFEST_RE = re.compile(r"^(.*/api/v1)/artworks/(\d+)/manifest\.json$")
 UNKNOWN = "unknown (the manifest states no licence)"
 
 
-def lang_text(value) -> str:
+def lang_text(value: object) -> str:
     """A IIIF label/value (string, list, 2.1 ``@value`` objects, 3.0 language map) as text."""
     if value is None:
         return ""
@@ -69,7 +69,7 @@ def _all_texts(value) -> list[str]:
     return [text] if text else []
 
 
-def label_meaning(label) -> str:
+def label_meaning(label: object) -> str:
     """``"artist"``, ``"date"``, ``"genre"`` or ``""``: what a metadata label means.
 
     >>> label_meaning({"en": ["Artist / Maker"]}), label_meaning("Date:")
