@@ -1,16 +1,22 @@
 """simkit fetch against a local HTTP server that answers like the museums' APIs.
 
-The server (127.0.0.1, a random port, a thread) serves recorded-shape JSON (Art Institute
-of Chicago search + IIIF image server, The Met search + objects, a IIIF v3 manifest) and
-JPEGs made here with PIL. It counts requests and can misbehave on purpose: drop the
-connection after N images, send half an image, send a corrupt one, answer 503 / 429.
+The server (127.0.0.1, a random port, a thread) serves JSON shaped like the services'
+documented answers (Art Institute of Chicago search + IIIF image server, The Met search +
+objects, IIIF manifests) and JPEGs made here with PIL. It counts requests and can misbehave
+on purpose: drop the connection after N images, send half an image, send a corrupt one,
+answer 503 / 429. ``routes`` answer computed responses (the AIC search with its rules, see
+tests/test_fetch_services.py); ``burst`` makes it a firewall that answers 403 after too many
+quick requests. Time on the server is real time plus ``skipped``: the tests' ``sleep`` adds
+to it instead of waiting.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -47,6 +53,38 @@ class Museum:
         self.redirects: dict[str, str] = {}         # path -> Location of a 302 answer
         self.images_served = 0
         self.lock = threading.Lock()
+        # path -> fn(query) -> (status, body: dict | bytes, content type, headers)
+        self.routes: dict = {}
+        # path prefix -> fn(path, query) -> the same, for servers with ids in the path (IIIF)
+        self.prefixes: dict = {}
+        # (requests, within seconds, blocked seconds): a firewall like the Met's Incapsula
+        self.burst: tuple[int, float, float] | None = None
+        self.skipped = 0.0          # seconds the tests' sleep pretended to wait
+        self.recent: list[float] = []
+        self.blocked_until = 0.0
+        self.refused_403 = 0
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        """The client's sleep in tests: server time moves on, the test does not wait."""
+        with self.lock:
+            self.skipped += max(0.0, seconds)
+
+    def firewall(self) -> bool:
+        """True when this request is refused by the burst rule (call with the lock held)."""
+        if self.burst is None:
+            return False
+        n, within, block = self.burst
+        now = self.now()
+        if now < self.blocked_until:
+            return True
+        self.recent = [t for t in self.recent if t > now - within] + [now]
+        if len(self.recent) > n:
+            self.blocked_until, self.recent = now + block, []
+            return True
+        return False
 
     def image_requests(self) -> list[dict]:
         return [r for r in self.log if r["kind"] == "image"]
@@ -79,6 +117,23 @@ def _handler(museum: Museum):
                                    "aic_ua": self.headers.get("AIC-User-Agent"),
                                    "kind": "image" if is_image else "api"})
                 status = museum.fail_once.pop(url.path, None)
+                walled = museum.firewall()
+                if walled:
+                    museum.refused_403 += 1
+            if walled:  # what Incapsula answers: an HTML page with a script, and X-Iinfo
+                return self._send(403, b"<html><head><META NAME=\"robots\" CONTENT=\""
+                                  b"noindex,nofollow\"><script src=\"/_Incapsula_Resource?"
+                                  b"SWJIYLWA=5074a744\"></script></head></html>", "text/html",
+                                  {"X-Iinfo": "2-38386998-0 0NNN RT(1756724003843 133)"})
+            route = museum.routes.get(url.path)
+            for prefix, fn in museum.prefixes.items():
+                if url.path.startswith(prefix):
+                    route = (lambda q, fn=fn: fn(url.path, q))
+            if route is not None:
+                code, body, ctype, extra = route(parse_qs(url.query))
+                if isinstance(body, dict):
+                    body = json.dumps(body).encode()
+                return self._send(code, body, ctype, extra)
             if status:
                 return self._send(status, b"busy", "text/plain", {"Retry-After": "0"})
             if url.path in museum.redirects:
@@ -139,23 +194,23 @@ def museum():
 # -- the Art Institute of Chicago, as its API answers ----------------------------------------
 AIC_FIELDS = ("id,title,artist_title,artist_display,date_display,date_start,image_id,"
               "is_public_domain,subject_titles,term_titles,classification_titles,"
-              "style_titles,thumbnail")
+              "style_titles,department_title,thumbnail")
 
 AIC_ARTWORKS = [
     # id, title, artist, date, start, image_id, pd, subjects, size
     (24645, "The Actor Ichikawa Danjuro V", "Katsukawa Shunsho", "1777", 1777,
-     "a1b2c3d4-0001", True, ["actors", "kabuki"], (40, 60)),
+     "a1b2c3d4-0001-4e5f-9a0b-c1d2e3f4a5b6", True, ["actors", "kabuki"], (40, 60)),
     (25001, "Beauty Looking Back", "Kitagawa Utamaro", "c. 1795", 1795,
-     "a1b2c3d4-0002", True, ["women", "beauty"], (42, 64)),
+     "a1b2c3d4-0002-4e5f-9a0b-c1d2e3f4a5b6", True, ["women", "beauty"], (42, 64)),
     (25002, "Mishima Pass in Kai Province", "Katsushika Hokusai", "1830/32", 1830,
-     "a1b2c3d4-0003", True, ["landscapes", "Mount Fuji"], (64, 44)),
+     "a1b2c3d4-0003-4e5f-9a0b-c1d2e3f4a5b6", True, ["landscapes", "Mount Fuji"], (64, 44)),
     (25003, "A Modern Homage to Hokusai", "A Living Artist", "1998", 1998,
-     "a1b2c3d4-0004", False, ["landscapes"], (50, 50)),
+     "a1b2c3d4-0004-4e5f-9a0b-c1d2e3f4a5b6", False, ["landscapes"], (50, 50)),
     (25004, "Untitled (no image)", "Unknown", "1800", 1800, None, True, [], (40, 40)),
     (25005, "Evening Snow at Kanbara", "Utagawa Hiroshige", "1833/34", 1833,
-     "a1b2c3d4-0005", True, ["station", "snow"], (66, 45)),
+     "a1b2c3d4-0005-4e5f-9a0b-c1d2e3f4a5b6", True, ["station", "snow"], (66, 45)),
     (25006, "Chrysanthemums and Bee", "Katsushika Hokusai", "c. 1833", 1833,
-     "a1b2c3d4-0006", True, ["flowers"], (44, 62)),
+     "a1b2c3d4-0006-4e5f-9a0b-c1d2e3f4a5b6", True, ["flowers"], (44, 62)),
 ]
 
 
@@ -167,28 +222,60 @@ def _aic_record(a) -> dict:
         "date_start": start, "image_id": image_id, "is_public_domain": pd_,
         "subject_titles": subjects, "term_titles": ["woodblock print", "ukiyo-e"],
         "classification_titles": ["woodblock print", "print"],
-        "style_titles": ["Edo Period (1615-1868)"],
+        "style_titles": ["Edo Period (1615-1868)"], "department_title": "Arts of Asia",
         "thumbnail": {"lqip": "data:image/gif;base64,R0lGODlhBQAIAPQAA", "width": size[0] * 10,
                       "height": size[1] * 10, "alt_text": "A work made of color woodblock print."},
     }
 
 
-def serve_aic(museum: Museum, artworks=AIC_ARTWORKS, per_page: int = 4, width: int = 843):
-    """AIC search answers (pagination, data, info, config) and the IIIF images they name."""
-    pages = [artworks[i:i + per_page] for i in range(0, len(artworks), per_page)]
-    for n, rows in enumerate(pages, start=1):
-        query = (f"q=ukiyo-e&fields={AIC_FIELDS}&limit=100&page={n}")
-        museum.json[f"/api/v1/artworks/search?{query}"] = {
+def _aic_matches(record: dict, query: dict) -> bool:
+    """The ``query[bool][filter][i][KIND][FIELD]=VALUE`` clauses the AIC API runs."""
+    for key, (value, *_) in query.items():
+        found = re.fullmatch(r"query\[bool\]\[filter\]\[\d+\]\[(\w+)\]\[(\w+)\]", key)
+        if not found:
+            continue
+        kind, name = found.groups()
+        have = record.get(name)
+        if kind == "term" and str(have).lower() != value.lower():
+            return False
+        texts = have if isinstance(have, list) else [str(have or "")]
+        if kind == "match_phrase" and not any(value.lower() in t.lower() for t in texts):
+            return False
+    return True
+
+
+def aic_search(museum: Museum, records: list[dict]):
+    """``GET /api/v1/artworks/search`` with the API's rules: ``limit`` at most 100, ``from +
+    size`` at most 1,000 for anonymous callers (else 403), the filters run on the server,
+    ``pagination`` as the API gives it."""
+    def answer(query: dict):
+        page, limit = int(query.get("page", ["1"])[0]), int(query.get("limit", ["10"])[0])
+        if limit > 100 or page * limit > 1000:
+            return 403, {"status": 403, "error": "Invalid number of results",
+                         "detail": "You have to be authenticated to access more than 1000 "
+                                   "results."}, "application/json", {}
+        rows = [r for r in records if _aic_matches(r, query)]
+        with museum.lock:
+            museum.aic_pages = getattr(museum, "aic_pages", 0) + 1
+        return 200, {
             "preference": None,
-            "pagination": {"total": len(artworks), "limit": 100, "offset": (n - 1) * 100,
-                           "total_pages": len(pages), "current_page": n},
-            "data": [_aic_record(a) for a in rows],
+            "pagination": {"total": len(rows), "limit": limit, "offset": (page - 1) * limit,
+                           "total_pages": max(1, -(-len(rows) // limit)),
+                           "current_page": page},
+            "data": rows[(page - 1) * limit: page * limit],
             "info": {"license_text": "The `description` field in this response is licensed "
                                      "under a Creative Commons Attribution 4.0 Generic "
                                      "License (CC-By) ...", "version": "1.13"},
             "config": {"iiif_url": f"{museum.base}/iiif/2",
                        "website_url": "http://www.artic.edu"},
-        }
+        }, "application/json", {}
+    return answer
+
+
+def serve_aic(museum: Museum, artworks=AIC_ARTWORKS, width: int = 843):
+    """AIC search answers (pagination, data, info, config) and the IIIF images they name."""
+    museum.routes["/api/v1/artworks/search"] = aic_search(museum,
+                                                          [_aic_record(a) for a in artworks])
     expected = {}
     for k, a in enumerate(artworks):
         if a[5]:
@@ -203,14 +290,19 @@ def test_aic_fetch_metadata_and_files(museum, tmp_path):
     out = tmp_path / "prints"
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
     df = pd.read_csv(out / "images.csv", dtype=str, keep_default_na=False)
-    # the one without an image is skipped, the non-public-domain one refused
+    # the non-public-domain one is filtered out by the server, the one without an image
+    # is left out with the reason
     assert list(df["image_id"]) == ["aic-24645", "aic-25001", "aic-25002", "aic-25005",
                                     "aic-25006"]
     assert report.downloaded == 5 and report.reused == 0
-    assert [r[0] for r in report.refused] == ["aic-25003"]
+    assert not report.refused and [r[0] for r in report.left_out] == ["aic-25004"]
     refused = pd.read_csv(out / "refused.csv", dtype=str)
-    assert list(refused["source_id"]) == ["25003"]
-    assert "--allow-licence" in refused["reason"][0]
+    assert list(refused["source_id"]) == ["25004"]
+    assert "no image" in refused["reason"][0]
+    search = [r for r in museum.log if r["kind"] == "api"][0]["query"]
+    assert search["query[bool][filter][2][term][is_public_domain]"] == ["true"]
+    assert search["query[bool][filter][1][match_phrase][classification_titles]"] == [
+        "woodblock print"]
     row = df.set_index("image_id").loc["aic-25002"]
     assert row["title"] == "Mishima Pass in Kai Province"
     assert row["artist"] == "Katsushika Hokusai"
@@ -218,7 +310,7 @@ def test_aic_fetch_metadata_and_files(museum, tmp_path):
     assert (row["width"], row["height"]) == ("64", "44")
     assert row["licence"] == "public-domain"
     assert row["source_url"] == "http://www.artic.edu/artworks/25002"
-    assert row["image_url"] == f"{museum.base}/iiif/2/a1b2c3d4-0003/full/843,/0/default.jpg"
+    assert row["image_url"] == f"{museum.base}/iiif/2/a1b2c3d4-0003-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"
     assert row["genre"] == "Meisho-e"
     assert df.set_index("image_id")["genre"].to_dict() == {
         "aic-24645": "Yakusha-e", "aic-25001": "Bijin-ga", "aic-25002": "Meisho-e",
@@ -235,7 +327,7 @@ def test_aic_fetch_metadata_and_files(museum, tmp_path):
     # the collection loads like a study's images.csv
     col = read_images(out)
     assert len(col) == 5 and col["aspect"].notna().all()
-    assert (out / "SOURCE.md").read_text().count("refused") >= 1
+    assert (out / "SOURCE.md").read_text().count("without an") >= 1
 
 
 def test_second_run_sends_no_request(museum, tmp_path):
@@ -252,7 +344,7 @@ def test_second_run_sends_no_request(museum, tmp_path):
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1",
                               refresh=True, **FAST)
     assert report.downloaded == 0
-    assert [r["kind"] for r in museum.log[n:]] == ["api", "api"]
+    assert [r["kind"] for r in museum.log[n:]] == ["api"]  # one search page of 100
 
 
 def test_interrupted_run_resumes(museum, tmp_path):
@@ -268,14 +360,14 @@ def test_interrupted_run_resumes(museum, tmp_path):
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
     new = museum.image_requests()[n_img:]
     assert len(new) == 3 and report.downloaded == 3 and report.reused == 2
-    assert {r["path"].split("/")[3] for r in new} == {"a1b2c3d4-0003", "a1b2c3d4-0005",
-                                                       "a1b2c3d4-0006"}
+    assert {r["path"].split("/")[3] for r in new} == {"a1b2c3d4-0003-4e5f-9a0b-c1d2e3f4a5b6", "a1b2c3d4-0005-4e5f-9a0b-c1d2e3f4a5b6",
+                                                       "a1b2c3d4-0006-4e5f-9a0b-c1d2e3f4a5b6"}
     assert len(pd.read_csv(out / "images.csv")) == 5
 
 
 def test_partial_download_resumes_with_range(museum, tmp_path):
     expected = serve_aic(museum)
-    path = "/iiif/2/a1b2c3d4-0002/full/843,/0/default.jpg"
+    path = "/iiif/2/a1b2c3d4-0002-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"
     museum.half_once.add(path)
     out = tmp_path / "prints"
     fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
@@ -288,9 +380,9 @@ def test_partial_download_resumes_with_range(museum, tmp_path):
 
 def test_corrupt_download_is_detected_and_fetched_again(museum, tmp_path):
     expected = serve_aic(museum)
-    path = "/iiif/2/a1b2c3d4-0005/full/843,/0/default.jpg"
+    path = "/iiif/2/a1b2c3d4-0005-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"
     museum.corrupt_once.add(path)
-    museum.fail_once["/iiif/2/a1b2c3d4-0006/full/843,/0/default.jpg"] = 503
+    museum.fail_once["/iiif/2/a1b2c3d4-0006-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"] = 503
     out = tmp_path / "prints"
     fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
     assert len([r for r in museum.image_requests() if r["path"] == path]) == 2
@@ -303,27 +395,28 @@ def test_corrupt_download_is_detected_and_fetched_again(museum, tmp_path):
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
     assert report.refetched_corrupt == 1 and report.downloaded == 1
     assert [r["path"] for r in museum.image_requests()[n:]] == [
-        "/iiif/2/a1b2c3d4-0001/full/843,/0/default.jpg"]
+        "/iiif/2/a1b2c3d4-0001-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"]
     assert (out / "images" / "aic-24645.jpg").read_bytes() == expected["aic-24645"]
 
 
-def test_non_public_domain_refused_unless_allowed(museum, tmp_path):
+def test_non_public_domain_filtered_by_the_server_unless_allowed(museum, tmp_path):
     only_closed = [a for a in AIC_ARTWORKS if a[6] is False]
     serve_aic(museum, only_closed)
     out = tmp_path / "closed"
-    with pytest.raises(LicenceRefused, match="--allow-licence"):
-        fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
-    assert not museum.image_requests(), "a refused image must not be downloaded"
+    report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
+    assert report.images == 0 and not museum.image_requests(), "a closed image is not fetched"
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1",
                               allow_licences=["any"], **FAST)
     assert report.downloaded == 1 and not report.refused
+    asked = [r["query"] for r in museum.log if r["kind"] == "api"][-1]
+    assert not any("is_public_domain" in k for k in asked), "no filter when opted in"
     df = pd.read_csv(out / "images.csv", dtype=str)
     assert df["licence"][0].startswith("not public domain")
 
 
 def test_gone_item_is_reported_others_fetched(museum, tmp_path):
     serve_aic(museum)
-    del museum.images["/iiif/2/a1b2c3d4-0003/full/843,/0/default.jpg"]  # 404 now
+    del museum.images["/iiif/2/a1b2c3d4-0003-4e5f-9a0b-c1d2e3f4a5b6/full/843,/0/default.jpg"]  # 404 now
     out = tmp_path / "prints"
     report = fetch_collection("aic-ukiyoe", out, base_url=f"{museum.base}/api/v1", **FAST)
     assert [i for i, _ in report.failed] == ["aic-25002"] and report.images == 4
@@ -400,8 +493,9 @@ def test_iiif_manifest_v3(museum, tmp_path):
                   for k in (1, 2)],
     }
     museum.json["/manifest.json"] = manifest
-    for k in (1, 2):
-        museum.images[f"/iiif/img/st{k}/full/843,/0/default.jpg"] = _jpeg((10, 10 * k, 90), (64, 44))
+    for k in (1, 2):  # no info.json: the canvas says 64 px, narrower than 843, so "max"
+        museum.images[f"/iiif/img/st{k}/full/max/0/default.jpg"] = _jpeg((10, 10 * k, 90),
+                                                                          (64, 44))
     out = tmp_path / "tokaido"
     fetch_collection(f"iiif:{museum.base}/manifest.json", out, **FAST)
     df = pd.read_csv(out / "images.csv", dtype=str, keep_default_na=False)

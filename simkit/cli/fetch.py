@@ -1,6 +1,8 @@
 """``simkit fetch NAME --out DIR``: download a public-domain collection (once) for offline work.
 
 Exit status 0, or 1 when some images could not be fetched (running again retries them).
+``simkit fetch --check``: a live check of the museums' APIs for maintainers (0: as expected,
+1: something changed, 2: no network).
 """
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import argparse
 import sys
 
 from simkit.cli.options import Subparsers, non_negative_int, out_folder, positive_int
+from simkit.errors import UsageError
+from simkit.fetch.http import FetchError
 
 __all__ = ["add_parser", "run"]
 
@@ -18,8 +22,12 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser("fetch", help="download a public-domain collection (once) for "
                                             "offline work")
-    p.add_argument("name", help=f"{' | '.join(SOURCES)} | iiif:MANIFEST_URL")
-    p.add_argument("--out", required=True, type=out_folder, help="collection folder (created; safe to reuse)")
+    p.add_argument("name", nargs="?", help=f"{' | '.join(SOURCES)} | iiif:MANIFEST_URL")
+    p.add_argument("--out", type=out_folder, default=None,
+                   help="collection folder (created; safe to reuse); required with NAME")
+    p.add_argument("--check", action="store_true",
+                   help="maintainers: ask each museum for one page and one image and report "
+                        "what changed (needs the internet)")
     p.add_argument("--limit", type=non_negative_int, default=200,
                    help="at most this many prints")
     p.add_argument("--query", default=None, help="search words (default: the source's)")
@@ -34,20 +42,47 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true",
                    help="ask the museum again instead of the recorded API answers")
     p.add_argument("--rate", type=float, default=None, metavar="SECONDS",
-                   help="seconds between requests (default: 1 for AIC, 0.1 for The Met)")
+                   help="seconds between two requests to one host (default: 1; The Met's "
+                        "firewall blocks quicker callers for 30 s or more)")
     p.add_argument("--retries", type=non_negative_int, default=4)
     p.set_defaults(func=run)
     return p
 
 
+def _say(line: str) -> None:
+    """A wait or a note, on its own line even while a progress bar is drawn."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+def _check() -> int:
+    """The live check: one line per finding; 1 when something changed."""
+    from simkit.fetch.check import live_check
+    from simkit.fetch.http import Unreachable
+
+    try:
+        lines = live_check(notify=_say)
+    except Unreachable as e:
+        raise FetchError(f"fetch --check needs the internet: {e}") from None
+    for line in lines:
+        print(line)
+    return 0 if all(line.ok for line in lines) else 1
+
+
 def run(args: argparse.Namespace) -> int:
-    """Fetch the collection and print the report."""
+    """Fetch the collection and print the report (or run the live check)."""
     from simkit.fetch.collection import fetch_collection
 
+    if args.check:
+        return _check()
+    if not args.name or args.out is None:
+        raise UsageError("fetch needs NAME and --out DIR (or --check); see 'simkit fetch "
+                         "--help'")
     report = fetch_collection(
         args.name, args.out, limit=args.limit, query=args.query, base_url=args.base_url,
         width=args.width, full_size=args.full_size, allow_licences=args.allow_licence,
-        refresh=args.refresh, min_interval=args.rate, retries=args.retries)
+        refresh=args.refresh, min_interval=args.rate, retries=args.retries, notify=_say)
     print(report.summary())
     if report.failed:
         print("some images could not be fetched; run the same command again to retry",

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 from simkit.errors import SimkitError
-from simkit.fetch.http import ApiCache, FetchError, ItemGone, require_http
+from simkit.fetch.http import ApiCache, FetchError, require_http
 
 __all__ = ["CC0", "PUBLIC_DOMAIN", "Source", "SOURCES", "GENRE_KEYWORDS", "Item",
            "infer_genre", "is_open_licence", "licence_allowed", "resolve_source",
-           "source_items"]
+           "source_items", "safe_id", "api_url"]
 
 
 CC0 = "CC0-1.0"
@@ -31,25 +31,41 @@ _OPEN_URL_RE = re.compile(r"^https?://creativecommons\.org/publicdomain/(zero|ma
 
 @dataclass(frozen=True)
 class Source:
-    """A named collection source: which API, where, and what to ask for."""
+    """A named collection source: which API, where, what to ask for and how fast.
+
+    ``filters``: server-side selection, ``(kind, field, value)`` triples (AIC: Elasticsearch
+    ``term`` / ``match_phrase`` clauses). ``min_interval``: seconds between two requests to
+    one host. ``throttle_wait``: the first wait after a 403 (a firewall's block lasts).
+    """
 
     kind: str                 # "aic" | "met" | "iiif"
     base_url: str
     query: str = ""
     params: dict = field(default_factory=dict)
-    min_interval: float = 1.0  # seconds between requests
+    min_interval: float = 1.0
     description: str = ""
+    filters: tuple = ()
+    throttle_wait: float = 30.0
 
 
 SOURCES: dict[str, Source] = {
+    # AIC asks for at most 60 requests a minute. q= only ranks (an OR'ed multi-match), so
+    # the selection is made by filters on AIC's own vocabulary: the Arts of Asia
+    # department's woodblock prints; "ukiyo-e" then ranks the Japanese ones first.
     "aic-ukiyoe": Source(
         "aic", "https://api.artic.edu/api/v1", "ukiyo-e", {}, 1.0,
-        "Art Institute of Chicago: artworks matching 'ukiyo-e', public domain, IIIF images "
-        "843 px wide"),
+        "Art Institute of Chicago: woodblock prints of the Arts of Asia department, ranked "
+        "by 'ukiyo-e', public domain (filtered by the API), IIIF images 843 px wide",
+        filters=(("match_phrase", "department_title", "Arts of Asia"),
+                 ("match_phrase", "classification_titles", "woodblock print"))),
+    # The Met documents 80 requests/s, but its Incapsula firewall answers 403 after about
+    # 30 quick requests and blocks for 30 s or more (metmuseum/openaccess #58, #60): one
+    # request a second per host, and a long first wait after a 403.
     "met-ukiyoe": Source(
         "met", "https://collectionapi.metmuseum.org/public/collection/v1", "ukiyo-e",
-        {"hasImages": "true", "departmentId": "6"}, 0.1,
-        "The Met (Asian Art): objects matching 'ukiyo-e' with images, CC0 open access"),
+        {"hasImages": "true", "departmentId": "6"}, 1.0,
+        "The Met (Asian Art, department 6): objects matching 'ukiyo-e' with images; only "
+        "public-domain ones carry an image (CC0 open access)", throttle_wait=45.0),
 }
 
 # Keywords (in subject terms, tags and titles) that place a print in a genre; the first
@@ -114,159 +130,27 @@ class Item:
     subjects: list[str] = field(default_factory=list)
     genre: str = ""
     error: str = ""  # why the record could not be read (the item is listed as failed)
+    left_out: str = ""  # why a readable record has nothing to fetch (listed in refused.csv)
 
     @property
     def image_id(self) -> str:
         """The id in images.csv: ``SOURCE-SOURCE_ID``, safe as a file name."""
-        return f"{self.source}-{_safe(self.source_id)}"
+        return f"{self.source}-{safe_id(self.source_id)}"
 
 
-def _safe(text: str) -> str:
+def safe_id(text: str) -> str:
+    """``text`` as a short file-name-safe id (letters, digits, ``_ . -``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_")[:80] or "x"
 
 
 
 
-def _url(base: str, path: str, params: dict | None = None) -> str:
+def api_url(base: str, path: str, params: dict | None = None) -> str:
+    """``base/path?params`` (brackets and commas left readable, as the APIs document)."""
     url = base.rstrip("/") + "/" + path.lstrip("/")
     if params:
         url += "?" + urllib.parse.urlencode(params, safe="[],")
     return url
-
-
-
-# -- sources ---------------------------------------------------------------------------------
-_AIC_FIELDS = ("id,title,artist_title,artist_display,date_display,date_start,image_id,"
-               "is_public_domain,subject_titles,term_titles,classification_titles,"
-               "style_titles,thumbnail")
-
-
-def _aic_items(src: Source, cache: ApiCache, limit: int, width: int,
-               iiif_url: str | None) -> Iterator[Item]:
-    """Art Institute of Chicago: ``GET /artworks/search?q=…&fields=…&limit=…&page=…``."""
-    page, seen = 1, 0
-    while seen < limit:
-        params = {"q": src.query, "fields": _AIC_FIELDS, "limit": 100, "page": page,
-                  **src.params}
-        data = cache.get_json(_url(src.base_url, "artworks/search", params))
-        rows = data.get("data") or []
-        if not rows:
-            return
-        config = data.get("config") or {}
-        iiif = (iiif_url or config.get("iiif_url") or "https://www.artic.edu/iiif/2").rstrip("/")
-        website = (config.get("website_url") or "https://www.artic.edu").rstrip("/")
-        for a in rows:
-            if not a.get("image_id"):
-                continue  # no image to fetch
-            seen += 1
-            subjects = [*(a.get("subject_titles") or []), *(a.get("term_titles") or []),
-                        *(a.get("style_titles") or [])]
-            yield Item(
-                source="aic", source_id=str(a["id"]), title=a.get("title") or "",
-                artist=a.get("artist_title") or (a.get("artist_display") or "").split("\n")[0],
-                date=a.get("date_display") or "",
-                year=str(a["date_start"]) if a.get("date_start") is not None else "",
-                image_url=f"{iiif}/{a['image_id']}/full/{width},/0/default.jpg",
-                source_url=f"{website}/artworks/{a['id']}",
-                licence=PUBLIC_DOMAIN if a.get("is_public_domain") else
-                "not public domain (Art Institute of Chicago: is_public_domain=false)",
-                subjects=subjects,
-                genre=infer_genre(subjects, a.get("title")))
-            if seen >= limit:
-                return
-        pages = (data.get("pagination") or {}).get("total_pages")
-        if pages is not None and page >= int(pages):
-            return
-        page += 1
-
-
-def _met_items(src: Source, cache: ApiCache, limit: int, full_size: bool) -> Iterator[Item]:
-    """The Met: ``GET /search?q=…`` (object ids), then ``GET /objects/{id}`` for each."""
-    data = cache.get_json(_url(src.base_url, "search", {"q": src.query, **src.params}))
-    seen = 0
-    for oid in data.get("objectIDs") or []:
-        if seen >= limit:
-            return
-        # Quoted: an id from the search answer must not change the path it is asked at.
-        try:
-            o = cache.get_json(_url(src.base_url, f"objects/{urllib.parse.quote(str(oid), '')}"))
-        except ItemGone as e:  # one record is gone; the others go on
-            yield Item("met", str(oid), "", "", "", "", "", "", "", error=str(e))
-            continue
-        image = (o.get("primaryImage") if full_size else None) or o.get("primaryImageSmall") \
-            or o.get("primaryImage")
-        if not image:
-            continue  # no open-access image
-        seen += 1
-        tags = [t.get("term", "") for t in (o.get("tags") or []) if isinstance(t, dict)]
-        yield Item(
-            source="met", source_id=str(o.get("objectID", oid)), title=o.get("title") or "",
-            artist=o.get("artistDisplayName") or "", date=o.get("objectDate") or "",
-            year=str(o["objectBeginDate"]) if o.get("objectBeginDate") not in (None, "") else "",
-            image_url=image, source_url=o.get("objectURL") or "",
-            licence=CC0 if o.get("isPublicDomain") else
-            "not public domain (The Met: isPublicDomain=false)",
-            subjects=tags, genre=infer_genre(tags, o.get("title")))
-
-
-def _lang(value) -> str:
-    """A IIIF label/value (string, list, v2 @value objects or v3 language map) as text."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "; ".join(filter(None, (_lang(v) for v in value)))
-    if isinstance(value, dict):
-        if "@value" in value:
-            return str(value["@value"])
-        for key in ("en", "none", *value.keys()):
-            if key in value:
-                return _lang(value[key])
-    return str(value)
-
-
-def _iiif_items(manifest_url: str, cache: ApiCache, limit: int, width: int) -> Iterator[Item]:
-    """Any IIIF Presentation manifest (v2 ``sequences/canvases/images`` or v3 ``items``)."""
-    m = cache.get_json(manifest_url)
-    licence = _lang(m.get("license") or m.get("rights") or "")
-    meta = {_lang(e.get("label")).lower(): _lang(e.get("value"))
-            for e in (m.get("metadata") or []) if isinstance(e, dict)}
-    artist = meta.get("artist") or meta.get("creator") or meta.get("author") or ""
-    date = meta.get("date") or meta.get("created") or ""
-    homepage = m.get("homepage") or m.get("related") or ""
-    if isinstance(homepage, list):
-        homepage = homepage[0] if homepage else ""
-    if isinstance(homepage, dict):
-        homepage = homepage.get("id") or homepage.get("@id") or ""
-    canvases = (m.get("items") or
-                [c for s in (m.get("sequences") or []) for c in (s.get("canvases") or [])])
-    for n, canvas in enumerate(canvases[:limit], start=1):
-        service = None
-        for anno in (canvas.get("images") or []):  # v2
-            res = anno.get("resource") or {}
-            service = res.get("service")
-        for page in (canvas.get("items") or []):  # v3
-            for anno in page.get("items") or []:
-                body = anno.get("body") or {}
-                service = body.get("service") or service
-        if isinstance(service, list):
-            service = service[0] if service else None
-        if not isinstance(service, dict):
-            continue
-        base = (service.get("@id") or service.get("id") or "").rstrip("/")
-        if not base:
-            continue
-        title = _lang(canvas.get("label")) or _lang(m.get("label"))
-        yield Item(source="iiif", source_id=f"{_safe(base.rsplit('/', 1)[-1])}",
-                   title=title, artist=artist, date=date,
-                   year=(re.search(r"\d{4}", date).group(0) if re.search(r"\d{4}", date) else ""),
-                   image_url=f"{base}/full/{width},/0/default.jpg",
-                   source_url=str(homepage or manifest_url), licence=licence or
-                   "unknown (the manifest states no licence)",
-                   subjects=[], genre=infer_genre(_lang(m.get("label")), title,
-                                                  meta.get("genre", "")))
-
 
 
 
@@ -278,7 +162,7 @@ def resolve_source(name: str, *, query: str | None = None, base_url: str | None 
     """
     if name.startswith("iiif:"):
         src = Source("iiif", require_http(name[5:], "IIIF manifest URL"), "", {},
-                     1.0 if min_interval is None else min_interval, "IIIF manifest")
+                     1.0, "IIIF manifest")
     elif name in SOURCES:
         src = SOURCES[name]
     else:
@@ -286,26 +170,33 @@ def resolve_source(name: str, *, query: str | None = None, base_url: str | None 
                          f"{', '.join(SOURCES)} or iiif:MANIFEST_URL")
     if base_url or query is not None:
         base = require_http(base_url, "--base-url") if base_url else src.base_url
-        src = Source(src.kind, base,
-                     src.query if query is None else query, src.params, src.min_interval,
-                     src.description)
+        src = replace(src, base_url=base, query=src.query if query is None else query)
+    if min_interval is not None:
+        src = replace(src, min_interval=float(min_interval))
     return src
 
 
-def source_items(src: Source, cache: ApiCache, *, limit: int, width: int,
-                 iiif_url: str | None = None, full_size: bool = False) -> Iterator[Item]:
-    """The items ``src`` lists (at most ``limit`` with an image), read through ``cache``.
+def source_items(src: Source, cache: ApiCache, *, width: int, iiif_url: str | None = None,
+                 full_size: bool = False, public_domain_only: bool = True,
+                 notes: list[str] | None = None) -> Iterator[Item]:
+    """The items ``src`` lists, read lazily through ``cache`` (the caller stops at its limit).
 
+    ``public_domain_only``: ask the server for public-domain records only where it can
+    filter (AIC). ``notes``: lines for the user (a search cap reached, a fallback taken).
     An answer of an unexpected shape (a list where a record should be, a number for a
     title, …) raises :class:`~simkit.fetch.http.FetchError` naming the source, not a
     traceback.
     """
+    from simkit.fetch import aic, iiif, met
+
+    notes = [] if notes is None else notes
     if src.kind == "aic":
-        items = _aic_items(src, cache, limit, width, iiif_url)
+        items = aic.aic_items(src, cache, width=width, iiif_url=iiif_url,
+                              public_domain_only=public_domain_only, notes=notes)
     elif src.kind == "met":
-        items = _met_items(src, cache, limit, full_size)
+        items = met.met_items(src, cache, full_size=full_size, notes=notes)
     else:
-        items = _iiif_items(src.base_url, cache, limit, width)
+        items = iiif.iiif_items(src.base_url, cache, width=width, notes=notes)
     try:
         yield from items
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
