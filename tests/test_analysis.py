@@ -140,7 +140,8 @@ def test_bootstrap_intervals(study, write_study):
 def test_compute_tables_has_every_table(study):
     tables = compute_tables(study, n_boot=100)
     assert set(tables) == {"per_question", "table2", "table3", "table4", "table5", "fig1",
-                           "easy", "chance", "table2_ci", "table3_ci"}
+                           "easy", "chance", "table2_ci", "table3_ci", "ceiling",
+                           "significance", "comparisons", "kappa"}
 
 
 def test_without_machine_choices_only_majority(write_study):

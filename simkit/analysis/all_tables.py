@@ -37,7 +37,7 @@ def tables(study: "Study", result: "MachineChoices | None" = None, *, ci: bool =
     -------
     dict of str to pandas.DataFrame
         ``per_question``, ``table2`` … ``table5``, ``fig1``, ``easy``, ``chance`` (and the
-        ``_ci`` tables), as :func:`simkit.analysis.tables.compute_tables` computes them.
+        ``_ci`` tables), ``ceiling``, ``significance``, ``comparisons`` and ``kappa``, as :func:`simkit.analysis.tables.compute_tables` computes them.
 
     Examples
     --------

@@ -21,7 +21,8 @@ __all__ = ["display_name", "format_tables", "format_replay", "save_tables", "RES
 #: user's and is not replaced (see :func:`simkit.fileio.replace_set`).
 RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.csv",
                 "easy.csv", "chance.csv", "vote_counts.csv", "choices.csv",
-                "pair_distances.csv")
+                "pair_distances.csv", "ceiling.csv", "significance.csv", "comparisons.csv",
+                "kappa.csv")
 
 def display_name(method: str) -> str:
     """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;

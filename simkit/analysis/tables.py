@@ -24,7 +24,8 @@ from simkit.study.model import PAIRS, Study, StudyError
 __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
     "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
-    "require_analysable",
+    "require_analysable", "check_boot_args", "onehot_votes", "participant_weights",
+    "percentile_interval",
 ]
 
 #: §4.3: easy questions have Ps(Majority) above 80 %.
@@ -182,7 +183,8 @@ def chance_levels(pq: pd.DataFrame) -> pd.DataFrame:
     return ps.merge(agree, on=["genre", "method"])
 
 
-def _check_boot_args(n_boot: int, level: float) -> None:
+def check_boot_args(n_boot: int, level: float) -> None:
+    """Refuse ``n_boot`` < 1 or a ``level`` outside (0, 1) with a :class:`UsageError`."""
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise UsageError(f"n_boot {n_boot!r}: the number of bootstrap resamples must be a "
                          f"whole number of at least 1 (2000 by default)")
@@ -191,7 +193,7 @@ def _check_boot_args(n_boot: int, level: float) -> None:
                          f"e.g. 0.95")
 
 
-def _onehot_votes(study: Study) -> tuple[np.ndarray, list[str]]:
+def onehot_votes(study: Study) -> tuple[np.ndarray, list[str]]:
     """Participants × questions × 10 pairs: 1 where a valid participant chose the pair."""
     resp = study.valid_responses
     pids = study.valid_participants
@@ -204,6 +206,18 @@ def _onehot_votes(study: Study) -> tuple[np.ndarray, list[str]]:
         m[pi[p], qi[q]] = pair_index[c]
     # Valid participants answered every question, so every cell of m names a pair.
     return (m[..., None] == np.arange(len(PAIRS))).astype(float), qids
+
+
+def participant_weights(n_p: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap weights over ``n_p`` participants: (n_boot, n_p) multinomial counts, each
+    row one resample of the participants with replacement."""
+    return rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_boot).astype(float)
+
+
+def percentile_interval(dist: np.ndarray, level: float) -> tuple[float, float]:
+    """The percentile bootstrap interval of ``dist`` at confidence ``level``."""
+    alpha = (1 - level) / 2
+    return float(np.quantile(dist, alpha)), float(np.quantile(dist, 1 - alpha))
 
 
 def _scores(counts: np.ndarray, n: np.ndarray, method_idx: np.ndarray):
@@ -238,17 +252,16 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     Raises :class:`~simkit.errors.UsageError` for ``n_boot`` < 1 or ``level`` outside
     (0, 1), and :class:`~simkit.study.model.StudyError` as :func:`per_question` does.
     """
-    _check_boot_args(n_boot, level)
+    check_boot_args(n_boot, level)
     pq = per_question(study)
     methods = _methods(pq)
-    onehot, qids = _onehot_votes(study)
+    onehot, qids = onehot_votes(study)
     pair_index = {p: i for i, p in enumerate(PAIRS)}
     method_idx = np.array([[pair_index.get(c, -1) for c in pq[f"choice_{m}"]] for m in methods],
                           dtype=np.int64).reshape(len(methods), len(qids))
     genres = pq["genre"].to_numpy()
     genre_names = list(dict.fromkeys(genres))
     rng = np.random.default_rng(seed)
-    alpha = (1 - level) / 2
     n_p = onehot.shape[0]
 
     out = []
@@ -264,13 +277,13 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
                 series[("table2", m)] = (ps_m[:, j] * w).sum(1) / denom * 100
                 series[("table3", m)] = (agree_m[:, j] * w).sum(1) / denom * 100
             for (table, m), dist in series.items():
-                low, high = ((float(np.quantile(dist, alpha)), float(np.quantile(dist, 1 - alpha)))
-                             if units[genre] >= 2 else (np.nan, np.nan))
+                low, high = (percentile_interval(dist, level) if units[genre] >= 2
+                             else (np.nan, np.nan))
                 out.append({"table": table, "genre": genre, "method": m, "resample": resample,
                             "ci_low": low, "ci_high": high})
 
     # -- over participants: multinomial weights on people, all questions kept
-    pw = rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_boot).astype(float)  # (B, P)
+    pw = participant_weights(n_p, n_boot, rng)  # (B, P)
     counts = np.einsum("bp,pqk->bqk", pw, onehot)
     ps_major, ps_m, agree_m = _scores(counts, n_p, method_idx)
     masks = {g: np.broadcast_to((genres == g).astype(float), (n_boot, len(qids))) for g in genre_names}
@@ -304,12 +317,20 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
 def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
                    seed: int = 0) -> dict[str, pd.DataFrame]:
     """Every table of the paper, keyed by the name of its CSV file (without ``.csv``):
-    per_question, table2, table3, table4, table5, fig1, easy, chance, and (``ci=True``)
-    table2_ci and table3_ci."""
+    per_question, table2, table3, table4, table5, fig1, easy, chance, (``ci=True``)
+    table2_ci and table3_ci, and the ceilings and tests of issue 15: ceiling, significance,
+    comparisons, kappa (see :mod:`simkit.analysis.ceilings`,
+    :mod:`simkit.analysis.significance`)."""
+    from simkit.analysis.ceilings import fleiss_kappa, human_ceiling
+    from simkit.analysis.significance import against_chance, compare_methods
+
     pq = per_question(study)
     tables = {"per_question": pq, "table2": table2(pq), "table3": table3(pq),
               "table4": table4(pq), "table5": table5(pq), "fig1": fig1(pq),
-              "easy": easy_questions(pq), "chance": chance_levels(pq)}
+              "easy": easy_questions(pq), "chance": chance_levels(pq),
+              "ceiling": human_ceiling(study, ci=ci, n_boot=n_boot, seed=seed),
+              "significance": against_chance(pq), "comparisons": compare_methods(pq),
+              "kappa": fleiss_kappa(pq)}
     if ci:
         boot = bootstrap_ci(study, n_boot=n_boot, seed=seed)
         for name in ("table2", "table3"):

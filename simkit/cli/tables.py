@@ -139,6 +139,9 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
             write_csv(computed.distances, stage / "pair_distances.csv")
         save_tables(tables, stage)
     title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"
+    for name in ("ceiling", "kappa"):  # undefined with fewer than 2 valid participants
+        if tables[name].attrs.get("note"):
+            warn(f"{name}.csv: {tables[name].attrs['note']}")
     for note in notes:
         warn(note)
         title += f"\nWARNING: {note}"  # the results carry it too, wherever they are kept
