@@ -244,3 +244,14 @@ def test_result_files_are_written(study, tmp_path):
     assert heads["ceiling"] == ["genre", "measure", "ceiling", "ci_low", "ci_high"]
     assert heads["kappa"] == ["genre", "kappa"]
     assert heads["comparisons"][-1] == "p_holm" and heads["significance"][-1] == "p_value"
+
+
+def test_cli_warns_when_ceilings_are_undefined(write_study, tmp_path, capsys):
+    import simkit.cli.app as cli
+
+    q = {"q1": ("G", ["a1", "b1", "c1", "d1", "e1"])}
+    folder = write_study(q, {"P1": {"q1": "a-b"}}, None, {("q1", "gram"): "a-b"})
+    assert cli.main(["tables", str(folder), "--out", str(tmp_path / "r"), "--n-boot", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "ceiling.csv" in err and "kappa.csv" in err and "at least 2 valid" in err
+    assert pd.read_csv(tmp_path / "r" / "ceiling.csv").empty
