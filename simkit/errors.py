@@ -11,7 +11,10 @@ The concrete errors also derive from the built-in class they always were (``Valu
 """
 from __future__ import annotations
 
-__all__ = ["SimkitError", "UsageError", "MissingExtraError", "DISTRIBUTION", "missing_extra"]
+from types import ModuleType
+
+__all__ = ["SimkitError", "UsageError", "MissingExtraError", "DISTRIBUTION", "missing_extra",
+           "import_extra"]
 
 #: The name simkit is installed under (``pip install simkit-similarity``); the import name
 #: stays ``simkit``. (``simkit`` on the package index is an unrelated project.)
@@ -51,3 +54,13 @@ def missing_extra(feature: str, extra: str, cause: BaseException | None = None
     why = f" ({cause})" if cause is not None else ""
     return MissingExtraError(f"{feature} needs the {extra} extra: "
                              f"pip install '{DISTRIBUTION}[{extra}]'{why}")
+
+
+def import_extra(module: str, feature: str, extra: str) -> "ModuleType":
+    """``import module``, or :func:`missing_extra`'s error naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise missing_extra(feature, extra, e) from e

@@ -43,7 +43,7 @@ __all__ = [
     "BACKBONES", "BackboneSpec", "Backbone", "WeightsError", "WeightsUnavailableError",
     "load_backbone", "load_trunk", "layer_names", "layer_ends", "layer_channels",
     "check_layers", "register_backbone", "weights_identity", "weights_note",
-    "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE", "fetch_checkpoint",
+    "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE", "fetch_checkpoint", "read_state_dict",
 ]
 
 RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not trained ones: "
@@ -335,7 +335,7 @@ def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | No
         if wspec == "imagenet":
             state, where = _imagenet_state_dict(name), "ImageNet weights"
         else:
-            state, where = _file_state_dict(Path(wspec).expanduser()), wspec
+            state, where = read_state_dict(Path(wspec).expanduser()), wspec
         _load_trunk(trunk, state, spec.prefix, name, where)
     trunk.eval().requires_grad_(False)
     return trunk, wid, bool(m)
@@ -425,7 +425,9 @@ def _download(url: str, path: Path, timeout: float = 60.0) -> None:
                 os.unlink(tmp.name)
 
 
-def _file_state_dict(path: Path) -> dict:
+def read_state_dict(path: Path) -> dict:
+    """The state_dict in ``path`` (a ``{"state_dict": …}`` checkpoint is unwrapped), or
+    :class:`WeightsError` saying why it cannot be one."""
     import torch
 
     try:

@@ -112,7 +112,7 @@ class MachineChoices:
         UMAP explorer's input). Scoring methods (sift, lpips_*) have no vectors."""
         from simkit.features.extract import FeatureSet
 
-        sets = [fs for fs in self.features.values()]
+        sets = list(self.features.values())
         if not sets:
             raise ValueError(f"none of {', '.join(self.methods)} makes vectors")
         common = set.intersection(*(set(fs.image_ids) for fs in sets))
@@ -209,7 +209,7 @@ def _run_deep(study: "Study", methods: list[Method], opts: dict) -> _Run:
     if opts["precision"] != "fp32":
         from simkit.features.extract import extract_features
 
-        fs = extract_features(study, **{k: v for k, v in opts.items()})
+        fs = extract_features(study, **opts)
         return _keep_answers(study, fs, methods, lambda ids: extract_features(
             {i: study.image_path(i) for i in ids}, **{**opts, "precision": "fp32",
                                                         "progress": False}), opts)

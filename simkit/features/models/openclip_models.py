@@ -17,6 +17,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from simkit.errors import import_extra
 from simkit.features.backbones import WeightsError
 from simkit.features.models.network import (EMBEDDING, ModelError, Network, check_taps,
                                             close_names, hook_taps, hub_file, is_pretrained,
@@ -32,12 +33,7 @@ SOURCE = "open_clip"
 
 
 def _oc():
-    try:
-        import open_clip
-    except ImportError as e:
-        from simkit.errors import missing_extra
-        raise missing_extra("open_clip models", "models", e) from e
-    return open_clip
+    return import_extra("open_clip", "open_clip models", "models")
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import functools
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from simkit.errors import import_extra
 from simkit.features.backbones import WeightsError, fetch_checkpoint
 from simkit.features.models.network import (EMBEDDING, ModelError, Network, check_taps,
                                             close_names, hook_taps, hub_file, is_pretrained,
@@ -31,12 +32,7 @@ SOURCE = "timm"
 
 
 def _timm():
-    try:
-        import timm
-    except ImportError as e:
-        from simkit.errors import missing_extra
-        raise missing_extra("timm models", "models", e) from e
-    return timm
+    return import_extra("timm", "timm models", "models")
 
 
 def model_names(pretrained: bool = True) -> list[str]:

@@ -96,9 +96,7 @@ def weights_identity(name: str, weights: str | os.PathLike) -> str:
 
 
 def _state_dict(name: str, weights: str | os.PathLike) -> tuple[dict, str]:
-    import torch
-
-    from simkit.features.backbones import fetch_checkpoint
+    from simkit.features.backbones import fetch_checkpoint, read_state_dict
 
     if is_pretrained(weights):
         url, path = checkpoint_path(name)
@@ -108,14 +106,7 @@ def _state_dict(name: str, weights: str | os.PathLike) -> tuple[dict, str]:
         where = str(path)
     else:
         path, where = Path(weights).expanduser(), str(weights)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"{where}: cannot load it as a PyTorch state_dict ({e}); save "
-                           f"one with torch.save(model.state_dict(), PATH)") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    return state, where
+    return read_state_dict(path), where
 
 
 def load(name: str, weights: str | os.PathLike, taps: Sequence[str],
