@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from simkit.errors import SimkitError
-from simkit.fileio import write_csv
+from simkit.fileio import backup_file, replace_files
 from simkit.paths import inside
 
 __all__ = [
@@ -469,15 +469,27 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
 
 
 def save_study(study: Study, path: str | os.PathLike) -> Path:
-    """Write a study folder (each file atomically). Image files are not copied."""
+    """Write a study folder: its CSV files as one set (all or none). Image files are not
+    copied.
+
+    A file already there whose content would change is first copied to
+    ``path/backup/NAME-YYYYmmdd-HHMMSS-ffffff.csv`` (:func:`simkit.fileio.backup_file`):
+    saving over a study never loses the votes it held.
+    """
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    write_csv(study.images, root / "images.csv")
-    write_csv(study.questions, root / "questions.csv")
-    write_csv(study.responses, root / "responses.csv")
-    write_csv(study.participants, root / "participants.csv")
+    tables = {"images.csv": study.images, "questions.csv": study.questions,
+              "responses.csv": study.responses, "participants.csv": study.participants}
     if study.choices is not None:
-        write_csv(study.choices, root / "choices.csv")
+        tables["choices.csv"] = study.choices
+    texts = {name: df.to_csv(index=False) for name, df in tables.items()}
+    for name, text in texts.items():
+        target = root / name
+        if target.is_file() and target.read_bytes() != text.encode("utf-8"):
+            backup_file(target, root / "backup")
+    with replace_files(*(root / name for name in texts)) as temps:
+        for tmp, text in zip(temps, texts.values()):
+            tmp.write_text(text, encoding="utf-8", newline="")
     return root
 
 
