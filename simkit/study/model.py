@@ -14,10 +14,8 @@ of the five images of a question by their letters a–e (image_1 … image_5) in
 "e-d", "(d)-(e)" and "D-E" all mean "d-e".
 
 A participant is *valid* (counted in the analysis) when they answered every question and did
-not report a visual impairment, as in Wei et al. (54 recruited → 41 valid).
-
->>> study = load_study("demo-study")          # doctest: +SKIP
->>> study.valid_participants                   # doctest: +SKIP
+not report a visual impairment, as in Wei et al. (54 recruited → 41 valid):
+``load_study("demo-study").valid_participants``.
 """
 from __future__ import annotations
 
@@ -469,24 +467,17 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
 
 
 def save_study(study: Study, path: str | os.PathLike) -> Path:
-    """Write a study folder: its CSV files as one set (all or none). Image files are not
-    copied.
-
-    A file already there whose content would change is first copied to
-    ``path/backup/NAME-YYYYmmdd-HHMMSS-ffffff.csv`` (:func:`simkit.fileio.backup_file`):
-    saving over a study never loses the votes it held.
-    """
+    """Write a study folder's CSV files as one set (image files are not copied). A file
+    whose content changes is first copied to ``path/backup/`` under a unique name."""
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     tables = {"images.csv": study.images, "questions.csv": study.questions,
-              "responses.csv": study.responses, "participants.csv": study.participants}
-    if study.choices is not None:
-        tables["choices.csv"] = study.choices
-    texts = {name: df.to_csv(index=False) for name, df in tables.items()}
+              "responses.csv": study.responses, "participants.csv": study.participants,
+              "choices.csv": study.choices}
+    texts = {name: df.to_csv(index=False) for name, df in tables.items() if df is not None}
     for name, text in texts.items():
-        target = root / name
-        if target.is_file() and target.read_bytes() != text.encode("utf-8"):
-            backup_file(target, root / "backup")
+        if (root / name).is_file() and (root / name).read_bytes() != text.encode("utf-8"):
+            backup_file(root / name, root / "backup")
     with replace_files(*(root / name for name in texts)) as temps:
         for tmp, text in zip(temps, texts.values()):
             tmp.write_text(text, encoding="utf-8", newline="")
