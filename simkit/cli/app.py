@@ -49,7 +49,7 @@ from typing import Iterable, NoReturn
 
 from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, models,
                         perceptual, retrieve, study, tables, validate)
-from simkit.cli import import_votes
+from simkit.cli import export, import_votes
 from simkit.errors import SimkitError, UsageError
 from simkit.fileio import write_error
 
@@ -58,7 +58,7 @@ __all__ = ["main", "build_parser", "version", "environment_error"]
 #: One module per subcommand, in the order of ``simkit --help``.
 COMMANDS = (validate, tables, features, models, demo, collect, retrieve, evaluate_retrieval,
             perceptual, index, fetch, study)
-COMMANDS += (import_votes,)
+COMMANDS += (import_votes, export)
 
 
 class Parser(argparse.ArgumentParser):
