@@ -178,14 +178,13 @@ def _grid(path: Path) -> list[list[str]]:
         raise WideImportError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise WideImportError(f"{path}: is a folder; give the exported CSV file") from None
-    for encoding in ("utf-8-sig", "utf-16"):  # Qualtrics/Excel may write UTF-16
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise WideImportError(f"{path}: is not UTF-8 text; save the table as CSV UTF-8")
+    # Excel's "Unicode text" is UTF-16 with a byte-order mark; everything else must be UTF-8
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise WideImportError(f"{path}: byte {e.start} is not {encoding.upper()[:6]} text; "
+                              f"save the table as CSV UTF-8") from None
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")

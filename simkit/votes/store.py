@@ -440,90 +440,20 @@ class VoteStore:
     # -- imports ------------------------------------------------------------------------
     def add_answers(self, participants: dict[str, dict[str, Any]],
                     votes: dict[tuple[str, str], str | tuple[str, float | None]], *,
-                    source: str = "the import"
-                    ) -> dict[str, int]:
+                    source: str = "the import") -> dict[str, int]:
         """Add participants and votes given elsewhere (a form, jsPsych) in ONE transaction.
 
         ``participants``: id → self-assessment answers (``familiarity``, ``field``,
         ``visual_impairment``, other columns kept as extras); ``votes``: (id, question id)
-        → choice, or (choice, seconds spent). Every vote's participant must be in ``participants``. A participant
-        already in the store keeps their registration; a vote already there with the
-        same choice is skipped. A different choice, or a self-assessment answer that
-        differs from the stored one, is refused with :class:`VoteError` listing them all
-        (``source`` names where they come from), and nothing is written. So importing the
-        same answers twice adds nothing. Returns counts: ``participants`` and ``votes``
-        added, ``identical`` votes skipped.
+        → choice, or (choice, seconds spent). A participant already in the store keeps
+        their registration; a vote already there with the same choice is skipped. A
+        different choice or self-assessment answer is refused with :class:`VoteError`
+        listing them all (``source`` names where they come from) and nothing is written,
+        so importing the same answers twice adds nothing. Returns counts: ``participants``
+        and ``votes`` added, ``identical`` votes skipped (see :mod:`simkit.votes.batch`).
         """
-        rows: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        for pid, answers in participants.items():
-            pid = check_participant_id(pid)
-            answers = dict(answers)
-            values: dict[str, Any] = {}
-            if answers.get("visual_impairment") is not None:
-                values["visual_impairment"] = yes_no(answers.pop("visual_impairment"), pid)
-            if answers.get("familiarity") is not None:
-                values["familiarity"] = familiarity_level(answers.pop("familiarity"), pid)
-            if answers.get("field") is not None:
-                values["field"] = str(answers.pop("field")).strip()
-            extra = {k: str(v) for k, v in answers.items() if v is not None and k not in _KNOWN}
-            rows[pid] = (values, extra)
-        canon: dict[tuple[str, str], str] = {}
-        spent: dict[tuple[str, str], float | None] = {}
-        for (pid, qid), choice in votes.items():
-            choice, spent[(pid, qid)] = (choice, None) if isinstance(choice, str) else choice
-            if pid not in rows:
-                raise VoteError(f"{source}: a vote of {pid!r} without their registration")
-            if qid not in self._question_set:
-                raise VoteError(f"{source}: question {qid!r} is not in this study")
-            try:
-                canon[(pid, qid)] = normalize_choice(choice)
-            except ValueError as e:
-                raise VoteError(f"{source}: participant {pid!r}, question {qid!r}: "
-                                f"{e}") from None
+        from simkit.votes.batch import add_batch, prepare_batch
 
-        def add(conn: sqlite3.Connection) -> dict[str, int]:
-            conflicts: list[str] = []
-            new_pids = []
-            for pid, (values, extra) in rows.items():
-                have = conn.execute("SELECT visual_impairment, familiarity, field, extra "
-                                    "FROM participants WHERE participant_id=?",
-                                    (pid,)).fetchone()
-                if have is None:
-                    new_pids.append(pid)
-                    continue
-                stored = {**dict(zip(_KNOWN, have[:3])), **json.loads(have[3])}
-                for key, value in {**values, **extra}.items():
-                    if stored.get(key) not in (None, "") and str(stored[key]) != str(value):
-                        conflicts.append(f"participant {pid!r}: {key} {value!r} but the "
-                                         f"store has {stored[key]!r}")
-            existing = dict(((p, q), c) for p, q, c in conn.execute(
-                "SELECT participant_id, question_id, choice FROM responses"))
-            new_votes, identical = [], 0
-            for key, choice in canon.items():
-                if key not in existing:
-                    new_votes.append((*key, choice, spent[key]))
-                elif existing[key] == choice:
-                    identical += 1
-                else:
-                    conflicts.append(f"participant {key[0]!r}, question {key[1]!r}: "
-                                     f"{choice!r} but the store has {existing[key]!r}")
-            if conflicts:
-                more = f"; … ({len(conflicts) - 20} more)" if len(conflicts) > 20 else ""
-                raise VoteError(f"{source}: {len(conflicts)} answer(s) differ from those "
-                                f"already in {self.path}; nothing was imported. Give these "
-                                f"participants other ids, or remove them from one side: "
-                                + "; ".join(conflicts[:20]) + more)
-            now = time.time()
-            for pid in new_pids:
-                values, extra = rows[pid]
-                conn.execute("INSERT INTO participants (participant_id, visual_impairment, "
-                             "familiarity, field, extra, registered_at) VALUES (?, ?, ?, ?, "
-                             "?, ?)", (pid, values.get("visual_impairment"),
-                                       values.get("familiarity"), values.get("field"),
-                                       json.dumps(extra, sort_keys=True), now))
-            conn.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)",
-                             [(*v, now) for v in new_votes])
-            return {"participants": len(new_pids), "votes": len(new_votes),
-                    "identical": identical}
-
-        return self._write(f"import the answers of {source}", add)
+        batch = prepare_batch(participants, votes, self._question_set, source)
+        return self._write(f"import the answers of {source}",
+                           lambda conn: add_batch(conn, batch, self.path))
