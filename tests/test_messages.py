@@ -70,3 +70,39 @@ def test_study_texts_csv(tmp_path):
         (tmp_path / "texts.csv").write_text("language,key,text\n" + body, encoding="utf-8")
         with pytest.raises(StudyError, match=match):
             study_texts(tmp_path)
+
+
+def test_questionnaire_speaks_the_chosen_language(tmp_path):
+    pytest.importorskip("ipywidgets")
+    from simkit.study.demo import make_demo_study
+    from simkit.votes.store import VoteError, VoteStore
+    from simkit.widgets import Questionnaire
+
+    study = make_demo_study(tmp_path / "s", groups_per_genre=1, image_size=32)
+    (study.root / "texts.csv").write_text("language,key,text\nja,consent,ゼミの調査です。\n",
+                                          encoding="utf-8")
+    store = VoteStore.for_study(study)
+    q = Questionnaire(study, store, participant_id="j1", language="ja")
+    ja, en = messages_for_study(study, "ja"), messages("en")
+    assert "ゼミの調査です。" in q._intro.value and ja["instructions"] in q._intro.value
+    assert q._consent.description == ja["consent_agree"]
+    assert [label for label, _ in q._familiarity.options][0] == ja["familiarity_1"]
+    q._familiarity.value, q._impairment.value = 3, "no"
+    q._field.value = ja["field_art"]
+    assert q._start.disabled                     # consent not given yet
+    q._consent.value = True
+    assert not q._start.disabled
+    q._language.value = "en"                     # the participant switches on the first page
+    assert q.language == "en" and en["consent"] in q._intro.value
+    assert q._field.value == en["field_art"] and q._familiarity.value == 3  # answers kept
+    q._language.value = "ja"
+    q._start.click()
+    assert q.page == "question" and "全4問中 1問目" in q._counter.value
+    assert q._next.description.startswith("次へ")
+    with pytest.raises(VoteError, match="ちょうど2枚"):
+        q.next()
+    # stored as one spelling per field, whatever the language, with the language itself
+    person = store.participant("j1")
+    assert person["field"] == "Art / design" and person["language"] == "ja"
+    with pytest.raises(MessagesError, match="language 'xx'"):
+        Questionnaire(study, store, language="xx")

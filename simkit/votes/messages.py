@@ -31,7 +31,7 @@ from simkit.errors import SimkitError
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "CATALOGUE", "PLACEHOLDERS", "TEXTS_FILE",
            "FIELD_KEYS", "FAMILIARITY_KEYS", "MessagesError", "messages", "check_language",
-           "study_texts", "messages_for_study", "placeholders"]
+           "study_texts", "messages_for_study", "placeholders", "canonical_field"]
 
 #: The optional file in a study folder that overrides texts of the catalogue.
 TEXTS_FILE = "texts.csv"
@@ -288,6 +288,18 @@ def _override_problem(key: str, text: str) -> str | None:
         return (f"placeholder {', '.join('{' + n + '}' for n in sorted(extra))} is not one "
                 f"of this text's (allowed: {allowed})")
     return None
+
+
+def canonical_field(text: str) -> str:
+    """A field-of-study answer as stored: a catalogue choice in any language becomes its
+    English label (so ``participants.csv`` spells each field one way, whichever language
+    the participant chose); any other text is kept as typed (stripped)."""
+    text = str(text).strip()
+    for texts in CATALOGUE.values():
+        for key in FIELD_KEYS:
+            if text == texts[key]:
+                return _EN[key]
+    return text
 
 
 def study_texts(root: str | os.PathLike | None) -> dict[str, dict[str, str]]:
