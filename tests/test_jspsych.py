@@ -15,6 +15,7 @@ from simkit.analysis.tables import compute_tables
 from simkit.cli import main
 from simkit.study.model import load_study, open_study
 from simkit.votes.jspsych import JsPsychDataError, read_data
+from simkit.votes.messages import canonical_field
 from simkit.votes.participants import study_fingerprint
 from simkit.votes.store import VoteStore
 
@@ -64,7 +65,9 @@ def test_csv_json_and_jatos_json_lines_read_alike(study, tmp_path):
     both = read_data([tmp_path / "jatos.txt"], s)
     assert one.votes == both.votes and one.participants == both.participants
     assert one.votes[("web-en", "q2")] == ("a-e", 1.501)
-    assert one.participants["web-ja"] == SELF["web-ja"] and not one.notes
+    # the field in one spelling (English), whichever language was shown
+    assert one.participants["web-ja"] == {**SELF["web-ja"], "field": "Engineering",
+                                          "language": "en"} and not one.notes
     partial = read_data([tmp_path / "a.csv"], s)
     assert partial.votes.keys() == {("web-en", q) for q in ANSWERS["web-en"]}
 
@@ -160,11 +163,15 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
     direct = shutil.copytree(study, tmp_path / "direct")
     with VoteStore.for_study(open_study(direct)) as store:
         for pid, answers in ANSWERS.items():
-            store.register(pid, **SELF[pid])
+            store.register(pid, **{**SELF[pid], "field": canonical_field(SELF[pid]["field"])},
+                           language=pid[-2:])
             for qid, choice in answers.items():
                 store.record(pid, qid, choice)
         store.export(direct)
     ours, theirs = load_study(imported), load_study(direct)
+    same = ["participant_id", "visual_impairment", "familiarity", "field", "language"]
+    pd.testing.assert_frame_equal(ours.participants[same], theirs.participants[same])
+    assert ours.participants.set_index("participant_id").loc["web-ja", "field"] == "Engineering"
     assert ours.valid_participants == theirs.valid_participants == list(ANSWERS)
     a, b = compute_tables(ours, ci=False), compute_tables(theirs, ci=False)
     for name in ("table2", "per_question"):

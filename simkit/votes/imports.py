@@ -103,7 +103,18 @@ def parse_yes_no(text: object) -> str | None:
     raise ValueError("is not yes or no")
 
 
-_PARTICIPANT_PARSERS = {"familiarity": parse_familiarity, "visual_impairment": parse_yes_no}
+def _text(text: str) -> str | None:
+    return text or None
+
+
+def _field(text: str) -> str | None:
+    from simkit.votes.messages import canonical_field
+
+    return canonical_field(text) if text else None  # one spelling per catalogue field
+
+
+_PARTICIPANT_PARSERS = {"familiarity": parse_familiarity, "visual_impairment": parse_yes_no,
+                        "field": _field}
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -366,9 +377,9 @@ def plan_wide_import(table: WideTable, mapping: ColumnMap, id_column: str) -> Wi
         answers: dict[str, str] = {}
         for column, pcol in mapping.participant.items():
             value = row[index[column]]
-            parse = _PARTICIPANT_PARSERS.get(pcol)
+            parse = _PARTICIPANT_PARSERS.get(pcol, _text)
             try:
-                parsed = parse(value) if parse else (value or None)
+                parsed = parse(value)
             except ValueError as e:
                 unreadable.append(Cell(number, column, value, str(e)))
                 continue

@@ -179,8 +179,13 @@ def _assessment(where: str, response: Any) -> dict[str, Any]:
     if not isinstance(response, dict):
         raise JsPsychDataError(f"{where}: the self-assessment response is not a form's "
                                f"answers")
+    from simkit.votes.messages import canonical_field
+
     keep = ("familiarity", "field", "visual_impairment")
-    return {k: str(response[k]).strip() for k in keep if str(response.get(k, "")).strip()}
+    answers = {k: str(response[k]).strip() for k in keep if str(response.get(k, "")).strip()}
+    if "field" in answers:  # one spelling per field, whichever language was shown
+        answers["field"] = canonical_field(answers["field"])
+    return answers
 
 
 def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
@@ -215,6 +220,8 @@ def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
             answers = data.participants.setdefault(pid, {})
             if kind == "assessment":
                 answers.update(_assessment(where, trial.get("response")))
+                if trial.get("simkit_language"):  # recorded as the questionnaire does
+                    answers["language"] = str(trial["simkit_language"])
                 continue
             qid = str(trial.get("question_id") or "")
             if qid not in known:
