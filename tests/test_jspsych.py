@@ -123,6 +123,9 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
+    images = pd.read_csv(study / "images.csv", dtype=str)
+    images.assign(title=["Red Fuji" if i == "i1b" else "" for i in images["image_id"]]).to_csv(
+        study / "images.csv", index=False)
     out = tmp_path / "experiment"
     assert main(["export", "jspsych", str(study), "--out", str(out), "--image-px", "64"]) == 0
     ja = tmp_path / "experiment-ja"
@@ -130,7 +133,8 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
     capsys.readouterr()
     payload = json.loads((out / "study.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
     assert [q["id"] for q in payload["questions"]] == list(QUESTIONS)
-    assert payload["questions"][0]["images"][1]["alt"] == "image (b)"
+    alts = [img["alt"] for img in payload["questions"][0]["images"]]
+    assert alts[:3] == ["image (a)", "(b) Red Fuji", "image (c)"]  # alt text from the title
     for name in ("index.html", "experiment.js", "pick-two.js", "study.js"):  # no CDN
         assert "http" not in (out / name).read_text(encoding="utf-8"), name
     with sync_api.sync_playwright() as pw:
