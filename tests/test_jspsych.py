@@ -2,10 +2,13 @@
 same tables as the same answers written directly through the VoteStore."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import http.server
 import io
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -118,6 +121,36 @@ def drive(page, url: str, pid: str, by_keys: bool) -> None:
             page.locator(".simkit-next").click()
 
 
+JATOS_STANDIN = """window.jatos = { workerId: "7",
+  onLoad: function (f) { setTimeout(f, 0); },
+  submitResultData: function (d) { window.submitted = d; return Promise.resolve(); },
+  endStudy: function () { window.studyEnded = true; } };"""
+
+
+@contextlib.contextmanager
+def jatos_like(experiment: Path, site: Path):
+    """Serve ``experiment`` over http at /publix/1/ with a stand-in jatos.js; yields the
+    URL of its index.html."""
+    shutil.copytree(experiment, site / "publix" / "1")
+    (site / "publix" / "1" / "jatos.js").write_text(JATOS_STANDIN)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(site), **k)
+
+        def log_message(self, *a):  # no request lines on stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/publix/1/index.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.slow
 def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys):
     if not CHROMIUM.exists():
@@ -150,11 +183,16 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
             download.value.save_as(tmp_path / "web-en.csv")
             assert "Your answers are saved." in page.inner_text("body")
 
-            page = browser.new_page(accept_downloads=True)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            drive(page, (ja / "index.html").as_uri(), "web-ja", by_keys=True)
-            assert "全4問中 4問に回答しました" in page.inner_text("body")
-            (tmp_path / "web-ja.json").write_text(page.evaluate("simkitJsPsych.data.get().json()"))
+            # as JATOS serves a study: over http under /publix/, with jatos.js beside it
+            # (here a stand-in that keeps what would be submitted)
+            with jatos_like(ja, tmp_path / "site") as url:
+                page = browser.new_page()
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                drive(page, url, "web-ja", by_keys=True)
+                assert "全4問中 4問に回答しました" in page.inner_text("body")
+                page.locator("#jspsych-html-button-response-btngroup button").click()
+                page.wait_for_function("window.studyEnded === true")
+                (tmp_path / "web-ja.json").write_text(page.evaluate("window.submitted"))
             assert not errors, errors
         finally:
             browser.close()
