@@ -197,3 +197,14 @@ def test_missing_id_column(study, tmp_path, capsys):
     assert main(["import", "wide", str(table), str(study), "--id-column", "Email",
                  "--map", str(write_map(tmp_path / "map.csv"))]) == 2
     assert "column(s) 'Email' not in the table" in capsys.readouterr().err
+
+
+def test_semicolon_and_utf16_tab_tables(tmp_path):
+    (tmp_path / "semi.csv").write_text("\nCode;Group 1, the first;Group 2\np1;d, e;a-b\n\n"
+                                       "p2;c & d;\n", encoding="utf-8")
+    semi = read_wide(tmp_path / "semi.csv")
+    assert semi.header == ["Code", "Group 1, the first", "Group 2"]
+    assert semi.rows == [["p1", "d, e", "a-b"], ["p2", "c & d", ""]]
+    assert semi.row_numbers == [3, 5]  # as a spreadsheet numbers them, blank rows counted
+    (tmp_path / "excel.txt").write_bytes("Code\tGroup 1\r\np1\t(d)-(e)\r\n".encode("utf-16"))
+    assert read_wide(tmp_path / "excel.txt").rows == [["p1", "(d)-(e)"]]

@@ -168,6 +168,19 @@ def _is_import_id(cell: str) -> bool:
     return cell.startswith("{") and "importid" in cell.replace(" ", "").lower()
 
 
+def _delimiter(text: str) -> str:
+    """The delimiter that splits the header into the most columns: a comma (Google Forms,
+    Qualtrics), a semicolon (Excel where the decimal mark is a comma) or a tab (Excel's
+    "Unicode text"); a comma on a tie."""
+    def columns(delimiter: str) -> int:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            return len(next((r for r in rows if any(c.strip() for c in r)), []))
+        except csv.Error:
+            return 0
+    return max((",", ";", "\t"), key=columns)  # max keeps the first of equals
+
+
 def _grid(path: Path) -> list[list[str]]:
     """Every row of the file (blank ones too, so positions are spreadsheet rows)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -196,12 +209,7 @@ def _grid(path: Path) -> list[list[str]]:
     except UnicodeDecodeError as e:
         raise WideImportError(f"{path}: byte {e.start} is not {encoding.upper()[:6]} text; "
                               f"save the table as CSV UTF-8") from None
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+    delimiter = _delimiter(text)
     try:
         return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as e:
@@ -209,7 +217,8 @@ def _grid(path: Path) -> list[list[str]]:
 
 
 def read_wide(path: str | Path) -> WideTable:
-    """Read a one-row-per-participant table (CSV, or .xlsx with openpyxl installed).
+    """Read a one-row-per-participant table (CSV, or the first sheet of an .xlsx with
+    openpyxl installed).
 
     The header is the first non-blank row. A Qualtrics export's two extra header rows
     (the question texts, then ``{"ImportId": …}``) are recognised by the second of them
