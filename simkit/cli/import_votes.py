@@ -47,7 +47,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _finish(store, study_dir: str, export: bool) -> None:
-    print(store.summary().splitlines()[2])
+    pids = store.participants()
+    complete = sum(store.progress(p).complete for p in pids)
+    print(f"{store.path}: {len(pids)} participant(s), {complete} answered every question")
     if export:
         for written in store.export(study_dir):
             print(f"wrote {written}")
