@@ -37,5 +37,5 @@ def run_jspsych(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(study.questions)} groups, {args.language}; open "
           f"{out / 'index.html'} to try it")
     print(f"upload: see {out / 'README.md'} (JATOS, Pavlovia, cognition.run, any static host)")
-    print(f"then: simkit import jspsych DATA_FILE {args.study}")
+    print(f"then: simkit import jspsych DATA_FILE {args.study} --export")
     return 0

@@ -54,7 +54,8 @@ def _finish(store, study_dir: str, export: bool) -> None:
         for written in store.export(study_dir):
             print(f"wrote {written}")
     else:
-        print(f"next: simkit tables {study_dir}  (or simkit collect {study_dir} --export)")
+        print(f"next: simkit collect {study_dir} --export (writes responses.csv and "
+              f"participants.csv), then simkit tables {study_dir}")
 
 
 def run_wide(args: argparse.Namespace) -> int:
