@@ -33,7 +33,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from simkit.errors import import_extra
 from simkit.study.model import read_table
@@ -346,6 +346,22 @@ class WideImport:
     unreadable: list[Cell]
 
 
+def _read_cells(number: int, cells: dict[str, str], parsers: dict[str, tuple[str, Any]],
+                unreadable: list[Cell]) -> dict[str, str]:
+    """``{key: value}`` of the cells of row ``number`` that ``parsers`` (column → (key,
+    parse)) read; blank cells are left out, unreadable ones appended to ``unreadable``."""
+    out = {}
+    for column, (key, parse) in parsers.items():
+        try:
+            value = parse(cells[column])
+        except ValueError as e:
+            unreadable.append(Cell(number, column, cells[column], str(e)))
+            continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
 def plan_wide_import(table: WideTable, mapping: ColumnMap, id_column: str) -> WideImport:
     """Read every mapped cell of ``table``: registrations, votes and unreadable cells.
 
@@ -383,27 +399,13 @@ def plan_wide_import(table: WideTable, mapping: ColumnMap, id_column: str) -> Wi
                                f"{first_row[pid]}")
             continue
         first_row[pid] = number
-        answers: dict[str, str] = {}
-        for column, pcol in mapping.participant.items():
-            value = row[index[column]]
-            parse = _PARTICIPANT_PARSERS.get(pcol, _text)
-            try:
-                parsed = parse(value)
-            except ValueError as e:
-                unreadable.append(Cell(number, column, value, str(e)))
-                continue
-            if parsed is not None:
-                answers[pcol] = parsed
-        participants[pid] = answers
-        for column, qid in mapping.questions.items():
-            value = row[index[column]]
-            try:
-                pair = parse_pair(value)
-            except ValueError as e:
-                unreadable.append(Cell(number, column, value, str(e)))
-                continue
-            if pair is not None:
-                votes[(pid, qid)] = pair
+        cells = {c: row[index[c]] for c in [*mapping.participant, *mapping.questions]}
+        participants[pid] = _read_cells(number, cells, {
+            c: (key, _PARTICIPANT_PARSERS.get(key, _text))
+            for c, key in mapping.participant.items()}, unreadable)
+        answered = _read_cells(number, cells, {
+            c: (qid, parse_pair) for c, qid in mapping.questions.items()}, unreadable)
+        votes.update({(pid, qid): pair for qid, pair in answered.items()})
     order = {c: k for k, c in enumerate(table.header)}
     unreadable.sort(key=lambda c: (c.row, order[c.column]))
     if id_problems:
