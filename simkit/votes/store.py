@@ -436,3 +436,24 @@ class VoteStore:
         for p in pids:
             lines.append(f"  {p}: {counts.get(p, 0)}/{total}")
         return "\n".join(lines)
+
+    # -- imports ------------------------------------------------------------------------
+    def add_answers(self, participants: dict[str, dict[str, Any]],
+                    votes: dict[tuple[str, str], str | tuple[str, float | None]], *,
+                    source: str = "the import") -> dict[str, int]:
+        """Add participants and votes given elsewhere (a form, jsPsych) in ONE transaction.
+
+        ``participants``: id → self-assessment answers (``familiarity``, ``field``,
+        ``visual_impairment``, other columns kept as extras); ``votes``: (id, question id)
+        → choice, or (choice, seconds spent). A participant already in the store keeps
+        their registration; a vote already there with the same choice is skipped. A
+        different choice or self-assessment answer is refused with :class:`VoteError`
+        listing them all (``source`` names where they come from) and nothing is written,
+        so importing the same answers twice adds nothing. Returns counts: ``participants``
+        and ``votes`` added, ``identical`` votes skipped (see :mod:`simkit.votes.batch`).
+        """
+        from simkit.votes.batch import add_batch, prepare_batch
+
+        batch = prepare_batch(participants, votes, self._question_set, source)
+        return self._write(f"import the answers of {source}",
+                           lambda conn: add_batch(conn, batch, self.path))
