@@ -7,6 +7,7 @@
     simkit models [MODEL] [--source timm] [--filter dinov2]
     simkit demo [--out DIR] [--groups N] [--weights ...]
     simkit collect STUDY [--export]
+    simkit serve STUDY [--host HOST] [--port PORT] [--language en|ja]
     simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
     simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
     simkit perceptual score --data material-appearance=PATH --net alexnet --out FILE.json
@@ -46,6 +47,7 @@ from typing import Iterable, NoReturn
 
 from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, models,
                         perceptual, retrieve, study, tables, validate)
+from simkit.cli import serve
 from simkit.errors import SimkitError, UsageError
 from simkit.fileio import write_error
 
@@ -53,7 +55,7 @@ __all__ = ["main", "build_parser", "version", "environment_error"]
 
 #: One module per subcommand, in the order of ``simkit --help``.
 COMMANDS = (validate, tables, features, models, demo, collect, retrieve, evaluate_retrieval,
-            perceptual, index, fetch, study)
+            perceptual, index, fetch, study, serve)
 
 
 class Parser(argparse.ArgumentParser):
