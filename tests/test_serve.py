@@ -389,3 +389,25 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     page.screenshot(path=str(REPO / "test-artifacts" / f"serve-{language}.png"))
     context.close()
     return {"pid": state["pid"], "answers": answers}
+
+
+def test_cli_refuses_bad_options_in_one_line(study, capsys):
+    from simkit.cli import main
+
+    (study.root / "texts.csv").write_text("language,key,text\nen,welcome,Hi\n",
+                                          encoding="utf-8")
+    for argv, message in [
+        (["--language", "fr"], "language 'fr' is not available; choose one of en, ja"),
+        (["--port", "70000"], "--port 70000: give a port from 1 to 65535"),
+        ([], "texts.csv, line 2: key 'welcome': unknown key"),
+    ]:
+        assert main(["serve", str(study.root), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, err
+    (study.root / "texts.csv").unlink()
+    held = ServeSession(study)               # a server already runs on this study
+    try:
+        assert main(["serve", str(study.root), "--port", "0"]) == 2
+        assert "another 'simkit serve'" in capsys.readouterr().err
+    finally:
+        held.release()
