@@ -34,7 +34,8 @@ from simkit.study.model import LETTERS, Study, normalize_choice
 from simkit.votes.errors import StoreUnavailable, VoteError
 from simkit.votes.messages import (FIELD_KEYS, LANGUAGES, canonical_field, check_language,
                                    messages_for_study)
-from simkit.votes.participants import familiarity_level, question_order, yes_no
+from simkit.votes.participants import (familiarity_level, participant_seed, question_order,
+                                       yes_no)
 from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore
 
 __all__ = ["Refused", "ServeSession", "ServeError", "STATE_NAME", "LOCK_NAME",
@@ -77,10 +78,6 @@ def normalize_code(code: object) -> str:
         raise Refused(400, "error_unknown_code",
                       f"code must be {CODE_LENGTH} characters of {CODE_ALPHABET}")
     return text
-
-
-def _seed_for(participant_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(participant_id.encode("utf-8")).digest()[:4], "big")
 
 
 class ServeSession:
@@ -248,7 +245,7 @@ class ServeSession:
             raise Refused(400, "error_server", str(e)) from None
         if pid in self._known:  # a retried join, or the same code twice: keep the order
             return self.resume(body)
-        seed = _seed_for(pid)
+        seed = participant_seed(pid)
         order = question_order(self.question_ids, seed)
         self._write(lambda: self.store.register(
             pid, familiarity=fam, field=canonical_field(field), visual_impairment=vi,
@@ -262,7 +259,7 @@ class ServeSession:
         if pid not in self._known:
             raise Refused(403, "error_unknown_code", "no participant with this code")
         info = self.store.participant(pid)
-        order = info["order"] or question_order(self.question_ids, _seed_for(pid))
+        order = info["order"] or question_order(self.question_ids, participant_seed(pid))
         return {"participant_id": pid, "order": order, "answered": self.store.answered(pid),
                 "language": info.get("language")}
 
