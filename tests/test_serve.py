@@ -238,6 +238,10 @@ def test_load_then_sigkill_and_restart_loses_nothing(tmp_path):
     try:
         results = b.drive(link, participants=10)
         assert b.check_store(study.root / "votes.sqlite", results, 12) == 120
+        from simkit.votes.store import VoteStore
+
+        with VoteStore(study.root / "votes.sqlite", read_only=True) as live:
+            assert len(live.responses()) == 120   # a notebook reads while the server writes
         with pytest.raises(ServeError, match="another 'simkit serve'.*is serving"):
             ServeSession(study)
         # a participant half-way: 3 confirmed answers, then the server is killed
@@ -405,9 +409,29 @@ def test_cli_refuses_bad_options_in_one_line(study, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err, err
     (study.root / "texts.csv").unlink()
+    from simkit.cli.serve import links
+
+    lines = links("127.0.0.1", 8765, "S1", "T1", "/user/ana/")
+    assert lines[0] == "participants: http://localhost:8765/s/S1/"
+    assert "/user/ana/proxy/8765/t/T1/" in lines[2] and "/user/ana/proxy/8765/s/S1/" in lines[2]
     held = ServeSession(study)               # a server already runs on this study
     try:
         assert main(["serve", str(study.root), "--port", "0"]) == 2
         assert "another 'simkit serve'" in capsys.readouterr().err
     finally:
         held.release()
+
+
+def test_answers_saved_together_are_all_or_none(study):
+    from simkit.votes.store import VoteError, VoteStore
+
+    store = VoteStore.for_study(study)
+    store.register("p1", familiarity=2, field="x", visual_impairment="no")
+    assert store.record_many([("p1", "q001", "e-a", 1.0), ("p1", "q002", "b-c", None),
+                              ("p1", "q001", "(d)-(c)", 2.0)]) == ["a-e", "b-c", "c-d"]
+    assert store.answered("p1") == {"q001": "c-d", "q002": "b-c"}   # the later one wins
+    with pytest.raises(VoteError, match="'ghost' is not registered"):
+        store.record_many([("p1", "q003", "a-b", 1.0), ("ghost", "q004", "a-b", 1.0)])
+    with pytest.raises(VoteError, match="not two different letters"):
+        store.record_many([("p1", "q003", "a-b", 1.0), ("p1", "q004", "a-a", 1.0)])
+    assert store.answered("p1") == {"q001": "c-d", "q002": "b-c"}   # nothing of either

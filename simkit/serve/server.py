@@ -10,8 +10,10 @@ Routes (every one under a token; the server answers 404 to anything else)::
     t/TEACHER/api/close             POST: close the session
     t/TEACHER/qr.svg?url=LINK       the QR code of the participants' link
 
-The store is written from one thread (writes queue there, in order; the event loop never
-waits for the disk), images are drawn on another. A refused request gets its status
+The store is written from one thread (the event loop never waits for the disk); answers
+that arrive while it is writing are saved together in the next transaction (group commit:
+one disk sync for many answers), and each request is confirmed only once its answer is on
+disk. Images are drawn on two other threads. A refused request gets its status
 (400 malformed, 403 another participant's or an unknown code, 404 unknown link or question,
 410 closed session, 413 body too large, 503 store busy: retry) and a JSON body
 ``{"error": DETAIL, "key": CATALOGUE_KEY}``; it writes nothing.
@@ -30,7 +32,7 @@ from simkit.serve.pages import (message_page, participant_page, qr_svg, security
                                 teacher_page)
 from simkit.serve.session import Refused, ServeSession
 
-__all__ = ["make_app", "run", "MAX_BODY", "listen"]
+__all__ = ["make_app", "run", "MAX_BODY", "listen", "GroupCommit"]
 
 #: The largest request body read at all (bytes); larger ones are cut off by tornado.
 MAX_CONNECTION_BODY = 1 << 20
@@ -62,13 +64,54 @@ def make_app(session: ServeSession, *, image_px: int = 480) -> Any:
 
     app = tornado.web.Application([
         (r"/(s|t)/([^/]+)", Slash),
-        *_participant_routes(base, session, image_threads, image_px),
+        *_participant_routes(base, session, store_thread, image_threads, image_px),
         *_teacher_routes(base, session),
         (r"/favicon\.ico", NoIcon),
         (r"/.*", NotFound),
     ], compress_response=True)
     app.simkit_threads = (store_thread, image_threads)
     return app
+
+
+class GroupCommit:
+    """Answers that arrive while the store is busy are written together, in one
+    transaction, as soon as it is free: one disk sync for many answers (group commit).
+
+    ``write(items)`` runs on ``executor`` and returns one result per item; each
+    :meth:`submit` resolves when its own item is on disk (or raises what the write raised).
+    """
+
+    def __init__(self, write: Callable[[list], list], executor: ThreadPoolExecutor) -> None:
+        self._write, self._executor = write, executor
+        self._queue: list[tuple[Any, asyncio.Future]] = []
+        self._draining = False
+
+    async def submit(self, item: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    results = await loop.run_in_executor(
+                        self._executor, self._write, [item for item, _ in batch])
+                except Exception as e:  # noqa: BLE001 - every waiting request gets it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(e)
+                else:
+                    for (_, future), result in zip(batch, results):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._draining = False
 
 
 def _base_handler(store_thread: ThreadPoolExecutor) -> type:
@@ -98,9 +141,11 @@ def _base_handler(store_thread: ThreadPoolExecutor) -> type:
     return Base
 
 
-def _participant_routes(base: type, session: ServeSession, image_threads: ThreadPoolExecutor,
-                        image_px: int) -> list[tuple]:
+def _participant_routes(base: type, session: ServeSession, store_thread: ThreadPoolExecutor,
+                        image_threads: ThreadPoolExecutor, image_px: int) -> list[tuple]:
     """The participant's page, its API and its images."""
+
+    answers = GroupCommit(session.save_answers, store_thread)
 
     class Participant(base):
         def get(self, token: str) -> None:
@@ -125,7 +170,10 @@ def _participant_routes(base: type, session: ServeSession, image_threads: Thread
                     raise Refused(400, "error_server", "the body is not JSON") from None
                 if not isinstance(body, dict):
                     raise Refused(400, "error_server", "the body must be a JSON object")
-                out = await self.in_store(lambda: getattr(session, action)(body))
+                if action == "answer":   # checked here, written with others at once
+                    out = await answers.submit(session.check_answer(body))
+                else:
+                    out = await self.in_store(lambda: getattr(session, action)(body))
             except Refused as r:
                 return self.refuse(r)
             self.set_header("Content-Type", "application/json; charset=utf-8")

@@ -265,6 +265,12 @@ class ServeSession:
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """Save one answer (an upsert on participant and question) and confirm it."""
+        row = self.check_answer(body)
+        return self.save_answers([row])[0]
+
+    def check_answer(self, body: dict[str, Any]) -> tuple[str, str, str, float | None]:
+        """An answer request as ``(participant_id, question_id, choice, seconds)``, or
+        :class:`Refused`; reads nothing from the store (the event loop may call it)."""
         self._check_open()
         pid = self._participant(body)
         if pid not in self._known:
@@ -285,8 +291,14 @@ class ServeSession:
                 raise Refused(400, "error_server",
                               f"seconds must be a number from 0 to {MAX_SECONDS:g}")
             seconds = round(float(seconds), 3)
-        self._write(lambda: self.store.record(pid, qid, choice, seconds))
-        return {"question_id": qid, "choice": choice}
+        return pid, qid, choice, seconds
+
+    def save_answers(self, rows: list[tuple[str, str, str, float | None]]
+                     ) -> list[dict[str, Any]]:
+        """Write checked answers in one transaction (one disk sync for all); 503 when the
+        store is busy (nothing written)."""
+        self._write(lambda: self.store.record_many(rows))
+        return [{"question_id": qid, "choice": choice} for _, qid, choice, _ in rows]
 
     def _write(self, fn: Any) -> Any:
         try:
