@@ -391,6 +391,8 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     state = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
     assert state["pending"] == {} and errors == []
     page.screenshot(path=str(REPO / "test-artifacts" / f"serve-{language}.png"))
+    page.locator("#start-over").click()      # a kiosk: the next person starts afresh
+    assert page.locator("#welcome").is_visible() and not page.locator("#consent").is_checked()
     context.close()
     return {"pid": state["pid"], "answers": answers}
 

@@ -97,6 +97,7 @@ def participant_page(config: dict[str, Any], nonce: str) -> str:
 </section>
 <section id="done" hidden>
   <h1 data-t="thanks_title"></h1><p id="thanks" class="big"></p><p id="saved"></p>
+  <p><button type="button" id="start-over" data-t="start_over"></button></p>
 </section>
 <section id="closed" hidden><h1 data-t="error_session_closed"></h1></section>
 <div id="notice" class="notice" role="alert"></div>

@@ -195,6 +195,7 @@
       $("thanks").textContent = T("thanks", {answered: Object.keys(S.answered).length, total: S.order.length});
       const waiting = Object.keys(S.pending).length;
       $("saved").textContent = waiting ? T("saving") : T("saved");
+      $("start-over").hidden = waiting > 0;   // a shared device (a kiosk): the next person
     }
   }
 
@@ -279,6 +280,17 @@
   $("resume").addEventListener("click", resume);
   $("next").addEventListener("click", next);
   $("back").addEventListener("click", () => { back(); });
+  $("start-over").addEventListener("click", () => {
+    if (Object.keys(S.pending).length) return;   // never drop an unconfirmed answer
+    S = {language: CFG.language, code: null, joined: false, join: null, order: null,
+         answered: {}, pending: {}, spent: {}, index: 0};
+    for (const el of document.querySelectorAll("#welcome input")) {
+      if (el.type === "text") el.value = ""; else el.checked = false;
+    }
+    $("field").selectedIndex = 0;
+    $("tiles").dataset.qid = "";     // the next person's first question starts its own clock
+    save(); render(); window.scrollTo(0, 0);
+  });
   document.addEventListener("keydown", (ev) => {
     if (page !== "question" || ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const tag = (ev.target.tagName || "").toLowerCase();
