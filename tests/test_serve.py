@@ -437,3 +437,27 @@ def test_answers_saved_together_are_all_or_none(study):
     with pytest.raises(VoteError, match="not two different letters"):
         store.record_many([("p1", "q003", "a-b", 1.0), ("p1", "q004", "a-a", 1.0)])
     assert store.answered("p1") == {"q001": "c-d", "q002": "b-c"}   # nothing of either
+
+
+def test_a_busy_store_answers_503_and_the_retry_is_saved(study):
+    s = Served(study, timeout=0.3)
+    try:
+        joined = call(s.link + "api/join", join_body("BUSY234567"))[1]
+        answer = {"code": "BUSY234567", "question_id": joined["order"][0], "choice": "a-c"}
+        blocker = sqlite3.connect(study.root / "votes.sqlite", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")         # someone else holds the write lock
+        try:
+            request = urllib.request.Request(s.link + "api/answer",
+                                             data=json.dumps(answer).encode(), method="POST")
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(request, timeout=20)
+            assert e.value.code == 503 and e.value.headers["Retry-After"] == "1"
+            assert json.loads(e.value.read())["key"] == "error_server"
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert rows(study) == []
+        assert call(s.link + "api/answer", answer)[0] == 200       # the page's retry
+        assert [r[1:3] for r in rows(study)] == [(joined["order"][0], "a-c")]
+    finally:
+        s.stop()
