@@ -109,6 +109,7 @@ _EN: dict[str, str] = {
     "thanks": "You answered {answered} of {total} questions.",
     "saved": "Your answers are saved.",
     "save_again": "Save again",
+    "start_over": "Next person: start again",
     # what can go wrong, as a participant sees it
     "error_pick_two": "Pick exactly two images (the most similar pair) first.",
     "error_assessment": "Please answer the three questions about you first.",
@@ -191,6 +192,7 @@ _JA: dict[str, str] = {
     "thanks": "全{total}問中 {answered}問に回答しました。",
     "saved": "回答は保存されました。",
     "save_again": "もう一度保存する",
+    "start_over": "次の方：最初から始める",
     "error_pick_two": "先に、いちばん似ている2枚をちょうど2枚選んでください。",
     "error_assessment": "先に、あなたご自身についての3つの質問に答えてください。",
     "error_field_empty": "専攻・分野が空欄です。選ぶか入力してください（「回答しない」も選べます）。",

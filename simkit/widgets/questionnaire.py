@@ -23,7 +23,6 @@ applied; the participant may switch the language on the first page
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import secrets
 import time
@@ -34,7 +33,7 @@ import ipywidgets as widgets
 from simkit.votes.messages import (DEFAULT_LANGUAGE, FAMILIARITY_KEYS, FIELD_KEYS,
                                    LANGUAGES, canonical_field, check_language, messages,
                                    study_texts)
-from simkit.votes.participants import familiarity_level, yes_no
+from simkit.votes.participants import familiarity_level, participant_seed, yes_no
 from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore,
                                 question_order)
 from simkit.study.model import LETTERS, Study, normalize_choice
@@ -53,11 +52,6 @@ _NOTE = "#ffe8b3"  # messages: a light orange box (dark text), in light and dark
 # ToggleButtons have no font size of their own: a style sheet scoped to the questionnaire.
 _CSS = ("<style>.simkit-questionnaire .widget-toggle-buttons button, "
         ".simkit-questionnaire button {font-size: %s; min-height: 48px}</style>" % _FONT)
-
-
-def _seed_for(participant_id: str) -> int:
-    """A participant's default seed: stable, so the same code gives the same order."""
-    return int.from_bytes(hashlib.sha256(participant_id.encode("utf-8")).digest()[:4], "big")
 
 
 def _button(description: str, **kw: Any) -> widgets.Button:
@@ -171,7 +165,7 @@ class Questionnaire(View):
         if field is None or not str(field).strip():
             raise VoteError(self.texts["error_field_empty"])
         vi = yes_no(visual_impairment, pid)
-        seed = self.seed if self.seed is not None else _seed_for(pid)
+        seed = self.seed if self.seed is not None else participant_seed(pid)
         self.order = question_order(self.study.questions["question_id"], seed)
         self._pending_registration = {"familiarity": fam, "field": canonical_field(field),
                                       "visual_impairment": vi, "seed": seed,
@@ -252,7 +246,7 @@ class Questionnaire(View):
         order = info["order"]
         if not order or set(order) != set(self.study.questions["question_id"]):
             seed = info["seed"] if info["seed"] is not None else (
-                self.seed if self.seed is not None else _seed_for(self.participant_id))
+                self.seed if self.seed is not None else participant_seed(self.participant_id))
             order = question_order(self.study.questions["question_id"], seed)
             self._pending_registration = {"seed": seed, "order": order}
             self._flush()
