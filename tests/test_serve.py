@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import threading
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("tornado")
@@ -461,3 +463,45 @@ def test_a_busy_store_answers_503_and_the_retry_is_saved(study):
         assert [r[1:3] for r in rows(study)] == [(joined["order"][0], "a-c")]
     finally:
         s.stop()
+
+
+def test_the_same_answers_through_serve_and_through_jspsych_give_the_same_tables(
+        write_study, tmp_path, capsys):
+    # Issue 16: an online study (jsPsych data imported) and a room (simkit serve) that
+    # collected the same answers give the same tables.
+    from test_jspsych import ANSWERS, QUESTIONS, SELF, as_csv, trials
+
+    from simkit.analysis.tables import compute_tables
+    from simkit.cli.app import main
+    from simkit.study.model import load_study, open_study
+    from simkit.votes.messages import canonical_field
+
+    online = write_study(QUESTIONS, {}, images=True)
+    room = Path(shutil.copytree(online, tmp_path / "room"))
+    data = tmp_path / "data.csv"
+    data.write_text(as_csv([r for pid, a in ANSWERS.items() for r in trials(online, pid, a)]))
+    assert main(["import", "jspsych", str(data), str(online), "--export"]) == 0
+
+    s = Served(open_study(room))
+    try:
+        for code, (pid, answers) in zip(("ABCDE-FGHJK", "MNPQR-23456"), ANSWERS.items()):
+            me = SELF[pid]
+            status, joined = call(s.link + "api/join", join_body(
+                code, familiarity=int(me["familiarity"]), field=canonical_field(me["field"]),
+                visual_impairment=me["visual_impairment"]))
+            assert status == 200, joined
+            for qid, choice in answers.items():
+                status, out = call(s.link + "api/answer", {
+                    "code": code.replace("-", ""), "participant_id": joined["participant_id"],
+                    "question_id": qid, "choice": choice, "seconds": 1.5})
+                assert status == 200, out
+    finally:
+        s.stop()
+    assert main(["collect", str(room), "--export"]) == 0
+    capsys.readouterr()
+    a, b = load_study(online), load_study(room)
+    assert len(a.valid_participants) == len(b.valid_participants) == 2
+    ta, tb = compute_tables(a, ci=False), compute_tables(b, ci=False)
+    for name in ("table2", "per_question"):
+        pd.testing.assert_frame_equal(ta[name], tb[name])
+
