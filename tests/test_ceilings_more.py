@@ -389,3 +389,31 @@ def test_cli_writes_the_by_files(study, tmp_path, capsys):
     groups = pd.read_csv(out / "by_field_groups.csv")
     assert groups.to_dict("records") == [{"group": "art", "n_participants": 4, "n_valid": 2},
                                          {"group": "design", "n_participants": 2, "n_valid": 2}]
+
+
+# -- shown: the plot and the table-replay view ------------------------------------------
+def test_participant_figure_and_replay_view(study):
+    from simkit.plots import participant_agreement_figure
+    from simkit.widgets.table_replay import CEILINGS, TableReplay
+
+    t = compute_tables(study, n_boot=20)
+    fig = participant_agreement_figure(t["participant_agreement"], note="RANDOM weights")
+    assert [tr.name for tr in fig.data] == ["other people", "Gram", "Cosine"]
+    pa = t["participant_agreement"]
+    np.testing.assert_allclose(fig.data[1].y, pa[(pa["genre"] == "All")
+                                                 & (pa["who"] == "gram")]["agree"])
+    line = fig.layout.shapes[0]
+    assert line.y0 == pytest.approx(value(t["ceiling"], genre="All", measure="ps")["ceiling"])
+    assert "RANDOM weights" in fig.layout.title.text
+    tr = TableReplay(t)
+    assert CEILINGS in tr.views
+    tr.select(CEILINGS)
+    html = tr.html()
+    for caption in ("Human ceiling", "Split-half", "kappa", "fraction of the ceiling",
+                    "McNemar", "sign-flip"):
+        assert caption in html, caption
+    assert tr.replayed() is None and tr.n_differences() == 0
+    one = compute_tables(load_study(study.root), n_boot=20)
+    one["ceiling"] = one["ceiling"].iloc[0:0]
+    one["ceiling"].attrs["note"] = "needs at least 2 valid participants"
+    assert "needs at least 2 valid participants" in TableReplay(one).html(CEILINGS)
