@@ -107,7 +107,8 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
     genres = [*dict.fromkeys(study.questions["genre"]), "All"]
     templates = {
         "table2": _undefined(table2(full), ["avg_ps"]),
-        "table3": _undefined(table3(full), ["agree"]),
+        "table3": _undefined(table3(full), ["agree"]).reindex(
+            columns=["genre", "method", "agree"]),
         "ceiling": pd.DataFrame([{"genre": g, "measure": m} for g in genres
                                  for m in ("agree", "ps")]).reindex(columns=CEILING_COLUMNS),
         "kappa": pd.DataFrame({"genre": genres}).reindex(columns=KAPPA_COLUMNS),
@@ -125,6 +126,7 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
             made["ceiling"] = human_ceiling(sub, ci=ci, n_boot=n_boot, seed=seed)
             made["kappa"] = fleiss_kappa(pq)
         for k, df in made.items():
+            df = df.reindex(columns=templates[k].columns)  # table3 without methods: no rows
             parts[k].append(df.assign(group=g)[["group", *df.columns]])
     out = {f"{stem}_groups": pd.DataFrame(sizes, columns=GROUP_COLUMNS)}
     for k, frames in parts.items():

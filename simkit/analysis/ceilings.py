@@ -174,6 +174,8 @@ def ceiling_fraction(table2: pd.DataFrame, table3: pd.DataFrame,
     top = ceiling.set_index(["genre", "measure"])["ceiling"]
     rows = []
     for measure, table, col in (("agree", table3, "agree"), ("ps", table2, "avg_ps")):
+        if table.empty:  # no machine choices: no method to compare
+            continue
         for r in table[table["method"] != "majority"].itertuples(index=False):
             value, c = float(getattr(r, col)), float(top.get((r.genre, measure), np.nan))
             rows.append({"genre": r.genre, "method": r.method, "measure": measure,
