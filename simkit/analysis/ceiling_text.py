@@ -80,12 +80,27 @@ def format_ceilings(tables: dict[str, pd.DataFrame]) -> str:
                          f"g {_f(p.cohen_g, 3)}; Ps {_f(p.ps_diff)}"
                          f"{_span(p.ps_ci_low, p.ps_ci_high)}, sign-flip p_holm {_f(p.p_holm, 4)}")
             lines.append(text)
+    lines += _participants(tables) + _groups(tables)
+    return "\n".join(lines)
+
+
+def _participants(tables: dict[str, pd.DataFrame]) -> list[str]:
+    from simkit.analysis.report import display_name
+
+    lines: list[str] = []
     part = _all(tables.get("participant_agreement"))
     if not part.empty:
         stats = part.groupby("who", sort=False)["agree"].agg(["mean", "min", "max"])
         lines.append("  Each person's pick matched (%, mean [min, max] over people): " + "; ".join(
             f"{'other people' if who == 'people' else display_name(who)} "
             f"{_f(s['mean'])} [{_f(s['min'])}, {_f(s['max'])}]" for who, s in stats.iterrows()))
+    return lines
+
+
+def _groups(tables: dict[str, pd.DataFrame]) -> list[str]:
+    from simkit.analysis.report import display_name
+
+    lines: list[str] = []
     for key in [k for k in tables if k.startswith("by_") and k.endswith("_groups")]:
         stem = key[:-len("_groups")]
         groups = tables[key]
@@ -104,4 +119,4 @@ def format_ceilings(tables: dict[str, pd.DataFrame]) -> str:
                 a = agree_g[(agree_g["group"] == r.group) & (agree_g["genre"] == "All")]
                 bits += [f"{display_name(x.method)} {_f(x.agree)}" for x in a.itertuples()]
             lines.append(f"    {r.group}: " + ", ".join(bits))
-    return "\n".join(lines)
+    return lines
