@@ -29,6 +29,7 @@ import pandas as pd
 
 from simkit.analysis.significance import genre_blocks, holm, method_names
 from simkit.analysis.tables import check_boot_args, percentile_interval
+from simkit.study.model import PAIRS
 
 __all__ = ["sign_flip_exact", "rank_biserial", "ps_comparisons", "PS_COMPARISON_COLUMNS"]
 
@@ -67,9 +68,12 @@ def rank_biserial(d) -> float:
 
 
 def _votes_for(sel: pd.DataFrame, method: str) -> np.ndarray:
-    return np.array([row[f"votes_{c}"] if isinstance(c, str) else -1
-                     for c, (_, row) in zip(sel[f"choice_{method}"], sel.iterrows())],
-                    dtype=np.int64)
+    """Votes for the method's pair on each question (-1 where it has no choice)."""
+    votes = sel[[f"votes_{p}" for p in PAIRS]].to_numpy(dtype=np.int64)
+    index = {p: i for i, p in enumerate(PAIRS)}
+    idx = np.array([index.get(c, -1) if isinstance(c, str) else -1
+                    for c in sel[f"choice_{method}"]], dtype=np.int64)
+    return np.where(idx >= 0, votes[np.arange(len(idx)), np.maximum(idx, 0)], -1)
 
 
 def ps_comparisons(pq: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95,
