@@ -47,9 +47,10 @@ def group_values(study: Study, column: str) -> pd.Series:
     if column not in parts.columns or column == "participant_id":
         have = [c for c in parts.columns if c != "participant_id"]
         raise UsageError(
-            f"--by {column}: participants.csv has no column {column!r} to group by; its "
-            f"columns are {', '.join(have) if have else '(none but participant_id)'} — "
-            f"add the column to participants.csv or choose one of those")
+            f"--by {column}: participants.csv has no column {column!r} to group the "
+            f"participants by; its columns are "
+            f"{', '.join(have) if have else '(none but participant_id)'} — add the column "
+            f"to participants.csv or choose one of those")
     values = parts[column].fillna("").astype(str).str.strip().replace("", BLANK)
     return pd.Series(values.to_numpy(), index=parts["participant_id"].to_numpy(), name=column)
 
