@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -56,9 +57,11 @@ def participant_agreement_figure(participant_agreement: pd.DataFrame, genre: str
     if len(people):
         fig.add_hline(y=float(people.mean()), line_dash="dash", line_color=PEOPLE_COLOUR,
                       annotation_text=f"human ceiling (Ps) {people.mean():.1f} %",
-                      annotation_position="top left")
+                      annotation_position="top right")
     title = f"How often each person's pick is matched — {genre}"
-    fig.update_layout(title=title + (f" ({note})" if note else ""), showlegend=False,
+    if note:  # on its own line, in red: it must not be cut off or missed
+        title += f"<br><span style='color:#a00'>{html.escape(note)}</span>"
+    fig.update_layout(title=title, showlegend=False,
                       yaxis_title="questions where the pick is the person's (%)",
-                      height=440, width=720)
+                      height=460, width=720, margin=dict(t=90))
     return fig
