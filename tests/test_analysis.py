@@ -142,7 +142,8 @@ def test_compute_tables_has_every_table(study):
     assert set(tables) == {"per_question", "table2", "table3", "table4", "table5", "fig1",
                            "easy", "chance", "table2_ci", "table3_ci", "ceiling",
                            "significance", "comparisons", "kappa", "split_half",
-                           "ceiling_fraction", "ps_comparisons", "participant_agreement"}
+                           "ceiling_fraction", "ps_comparisons", "participant_agreement",
+                           "participant_tests"}
 
 
 def test_without_machine_choices_only_majority(write_study):

@@ -341,6 +341,8 @@ def test_everyone_agreeing_and_one_question_genres(write_study):
     assert one_q["ps_ci_low"].isna().all() and one_q["ps_dz"].isna().all()
     assert (t["split_half"]["agree"] == 100.0).all()
     assert (t["ceiling_fraction"]["fraction"] == 1.0).all()
+    tests = t["participant_tests"]
+    assert (tests["p_value"] == 1.0).all() and (tests["diff"] == 0).all()
 
 
 def test_missing_machine_choices(study):
@@ -379,6 +381,7 @@ def test_cli_writes_the_by_files(study, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Split-half agreement" in text and "By field: art (2 valid of 4), design" in text
     for name in ("split_half", "ceiling_fraction", "ps_comparisons", "participant_agreement",
+                 "participant_tests",
                  "by_field_groups", "by_field_table2", "by_field_table3", "by_field_ceiling",
                  "by_field_kappa"):
         assert (out / f"{name}.csv").exists(), name
@@ -417,3 +420,50 @@ def test_participant_figure_and_replay_view(study):
     one["ceiling"] = one["ceiling"].iloc[0:0]
     one["ceiling"].attrs["note"] = "needs at least 2 valid participants"
     assert "needs at least 2 valid participants" in TableReplay(one).html(CEILINGS)
+
+
+# -- method against people, paired over persons ------------------------------------------
+def test_participant_tests_against_brute_force(write_study):
+    from simkit.analysis.participant_agreement import participant_tests
+
+    for seed in (3, 8, 21):
+        rng = random.Random(900 + seed)
+        st, questions, votes, parts, choices, methods = random_study(write_study, rng, f"t{seed}")
+        valid = [p for p in votes if parts[p] == "no" and len(votes[p]) == len(questions)]
+        got = participant_tests(st)
+        if len(valid) < 2:
+            assert got.empty and "at least 2 valid" in got.attrs["note"]
+            continue
+        n = len(valid)
+        for g in [*dict.fromkeys(gg for gg, _ in questions.values()), "All"]:
+            qs = [q for q, (gg, _) in questions.items() if g in ("All", gg)]
+            raw = []
+            for m in methods:
+                mine = [Fraction(sum(choices[q, m] == votes[p][q] for q in qs), len(qs))
+                        for p in valid]
+                theirs = [Fraction(sum(votes[o][q] == votes[p][q] for o in valid if o != p
+                                       for q in qs), len(qs) * (n - 1)) for p in valid]
+                d = [a - b for a, b in zip(mine, theirs)]
+                nz = [x for x in d if x]
+                hits = sum(abs(sum(s * x for s, x in zip(signs, nz))) >= abs(sum(d))
+                           for signs in itertools.product((1, -1), repeat=len(nz)))
+                raw.append(hits / 2 ** len(nz))
+                r = value(got, genre=g, method=m)
+                assert r["p_value"] == pytest.approx(raw[-1], abs=ABS)
+                assert r["diff"] == pytest.approx(float(sum(d) * 100 / n), abs=ABS)
+                assert r["mean_people"] == pytest.approx(float(sum(theirs) * 100 / n), abs=ABS)
+            assert list(got[got["genre"] == g]["p_holm"]) == pytest.approx(brute_holm(raw))
+
+
+def test_sign_flip_monte_carlo_beyond_the_exact_limit(monkeypatch):
+    import simkit.analysis.paired as paired
+
+    d = [3, 1, 4, 1, 5, 9, 2, 6, -5, 3]
+    exact = sign_flip_exact(d)
+    monkeypatch.setattr(paired, "MAX_EXACT_WORK", 0)
+    mc = paired.sign_flip_test(d, n_perm=4000, seed=5)
+    rng = np.random.default_rng(5)
+    hits = sum(int((np.abs(rng.choice(np.array([-1, 1]), size=(1000, 10)) @ np.array(d))
+                    >= abs(sum(d))).sum()) for _ in range(4))
+    assert mc == (1 + hits) / 4001
+    assert mc == pytest.approx(exact, abs=0.02)  # 4,000 draws: within ~4 standard errors

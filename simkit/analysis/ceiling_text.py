@@ -94,6 +94,11 @@ def _participants(tables: dict[str, pd.DataFrame]) -> list[str]:
         lines.append("  Each person's pick matched (%, mean [min, max] over people): " + "; ".join(
             f"{'other people' if who == 'people' else display_name(who)} "
             f"{_f(s['mean'])} [{_f(s['min'])}, {_f(s['max'])}]" for who, s in stats.iterrows()))
+    tests = _all(tables.get("participant_tests"))
+    if not tests.empty:
+        lines.append("    method against other people, paired over people (sign-flip, Holm): "
+                     + "; ".join(f"{display_name(r.method)} {_f(r.diff)} points, p_holm "
+                                 f"{_f(r.p_holm, 4)}" for r in tests.itertuples()))
     return lines
 
 

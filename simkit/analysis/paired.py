@@ -6,8 +6,9 @@ Each unordered pair of methods (a, b) is compared on the questions where both ha
   question q (a whole number: Ps = votes / N). Under "no difference" each d_q is as likely to
   have the opposite sign; ``p_value`` = P(|Σ ±d_q| ≥ |Σ d_q|), two-sided. Because the d_q are
   whole numbers, the null distribution of the sum is computed **exactly**, by convolving the
-  questions one by one, for any number of questions (no Monte Carlo needed); p = 1 when every
-  d_q is 0. Holm (1979) within a genre gives ``p_holm``.
+  questions one by one (a seeded Monte Carlo test only beyond :data:`MAX_EXACT_WORK`, far
+  past the paper's size); p = 1 when every d_q is 0. Holm (1979) within a genre gives
+  ``p_holm``.
 - **Effect sizes**: ``agree_diff`` = Agree(a) − Agree(b) in percentage points and
   ``cohen_g`` = a_only / (a_only + b_only) − ½ (Cohen's g for the McNemar test of
   :func:`simkit.analysis.significance.compare_methods`; n/a without a discordant question);
@@ -31,7 +32,8 @@ from simkit.analysis.significance import genre_blocks, holm, method_names
 from simkit.analysis.tables import check_boot_args, percentile_interval
 from simkit.study.model import PAIRS
 
-__all__ = ["sign_flip_exact", "rank_biserial", "ps_comparisons", "PS_COMPARISON_COLUMNS"]
+__all__ = ["sign_flip_exact", "sign_flip_test", "rank_biserial", "ps_comparisons",
+           "MAX_EXACT_WORK", "PS_COMPARISON_COLUMNS"]
 
 PS_COMPARISON_COLUMNS = ["genre", "method_a", "method_b", "n_questions", "agree_diff",
                          "agree_ci_low", "agree_ci_high", "cohen_g", "ps_diff", "ps_ci_low",
@@ -55,6 +57,30 @@ def sign_flip_exact(d) -> float:
         dist = 0.5 * (np.roll(dist, x) + np.roll(dist, -x))  # no wrap: |sum| ≤ total
     sums = np.abs(np.arange(-total, total + 1))
     return float(min(1.0, dist[sums >= observed].sum()))
+
+
+#: Above this many steps (questions × the span of the sums) the exact convolution gives way
+#: to a seeded Monte Carlo test: only studies far larger than the paper's get there.
+MAX_EXACT_WORK = 200_000_000
+
+
+def sign_flip_test(d, *, n_perm: int = 20_000, seed: int = 0) -> float:
+    """Two-sided sign-flip p-value of whole-number paired differences ``d``: exact
+    (:func:`sign_flip_exact`) unless that needs more than :data:`MAX_EXACT_WORK` steps,
+    then Monte Carlo with ``n_perm`` seeded sign draws, p = (1 + #{|S*| ≥ |S|}) /
+    (1 + n_perm)."""
+    d = np.asarray(d, dtype=np.int64)
+    d = d[d != 0]
+    if d.size * 2 * int(np.abs(d).sum()) <= MAX_EXACT_WORK:
+        return sign_flip_exact(d)
+    rng = np.random.default_rng(seed)
+    observed = abs(int(d.sum()))
+    hits = 0
+    for start in range(0, n_perm, 1000):  # in chunks: memory stays small
+        signs = rng.choice(np.array([-1, 1], dtype=np.int64), size=(min(1000, n_perm - start),
+                                                                       d.size))
+        hits += int((np.abs(signs @ d) >= observed).sum())
+    return (1 + hits) / (1 + n_perm)
 
 
 def rank_biserial(d) -> float:
@@ -121,7 +147,7 @@ def ps_comparisons(pq: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95,
                    "ps_dz": (float(ps_d.mean() / ps_d.std(ddof=1))
                              if n >= 2 and ps_d.std(ddof=1) > 0 else np.nan),
                    "ps_rank_biserial": rank_biserial(d),
-                   "p_value": sign_flip_exact(d) if n else 1.0}
+                   "p_value": sign_flip_test(d, seed=seed) if n else 1.0}
             lows_highs = {"agree": (np.nan, np.nan), "ps": (np.nan, np.nan)}
             if n >= 2:
                 w = rng.multinomial(n, np.full(n, 1 / n), size=n_boot) / n  # (B, n)

@@ -23,7 +23,7 @@ RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.
                 "easy.csv", "chance.csv", "vote_counts.csv", "choices.csv",
                 "pair_distances.csv", "ceiling.csv", "significance.csv", "comparisons.csv",
                 "kappa.csv", "split_half.csv", "ceiling_fraction.csv", "ps_comparisons.csv",
-                "participant_agreement.csv", "by_*.csv")
+                "participant_agreement.csv", "participant_tests.csv", "by_*.csv")
 
 def display_name(method: str) -> str:
     """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;

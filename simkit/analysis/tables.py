@@ -321,14 +321,15 @@ def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
     table2_ci and table3_ci, and the ceilings and tests of issue 15: ceiling, significance,
     comparisons, kappa (see :mod:`simkit.analysis.ceilings`,
     :mod:`simkit.analysis.significance`), split_half (:mod:`simkit.analysis.split_half`),
-    ceiling_fraction, ps_comparisons (:mod:`simkit.analysis.paired`) and
-    participant_agreement (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
+    ceiling_fraction, ps_comparisons (:mod:`simkit.analysis.paired`),
+    participant_agreement and participant_tests
+    (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
     column of participants.csv), also ``by_<column>_groups``, ``…_table2``, ``…_table3``,
     ``…_ceiling`` and ``…_kappa`` (:mod:`simkit.analysis.by_group`)."""
     from simkit.analysis.by_group import tables_by
     from simkit.analysis.ceilings import ceiling_fraction, fleiss_kappa, human_ceiling
     from simkit.analysis.paired import ps_comparisons
-    from simkit.analysis.participant_agreement import participant_agreement
+    from simkit.analysis.participant_agreement import participant_agreement, participant_tests
     from simkit.analysis.significance import against_chance, compare_methods
     from simkit.analysis.split_half import split_half
 
@@ -340,7 +341,8 @@ def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
               "significance": against_chance(pq), "comparisons": compare_methods(pq),
               "kappa": fleiss_kappa(pq), "split_half": split_half(study, seed=seed),
               "ps_comparisons": ps_comparisons(pq, n_boot=n_boot, seed=seed),
-              "participant_agreement": participant_agreement(study)}
+              "participant_agreement": participant_agreement(study),
+              "participant_tests": participant_tests(study)}
     tables["ceiling_fraction"] = ceiling_fraction(tables["table2"], tables["table3"],
                                                   tables["ceiling"])
     if by is not None:

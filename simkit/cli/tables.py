@@ -148,7 +148,7 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
         save_tables(tables, stage)
     title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"
     # undefined with fewer than 2 valid participants
-    for name in ("ceiling", "kappa", "split_half", "participant_agreement"):
+    for name in ("ceiling", "kappa", "split_half", "participant_agreement", "participant_tests"):
         if tables[name].attrs.get("note"):
             warn(f"{name}.csv: {tables[name].attrs['note']}")
     for note in notes:
