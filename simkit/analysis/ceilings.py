@@ -30,6 +30,7 @@ from simkit.analysis.tables import (check_boot_args, onehot_votes, participant_w
 from simkit.study.model import PAIRS, Study
 
 __all__ = ["leave_one_out", "human_ceiling", "fleiss_kappa", "ceiling_fraction",
+           "too_few_participants",
            "CEILING_COLUMNS", "KAPPA_COLUMNS", "FRACTION_COLUMNS"]
 
 CEILING_COLUMNS = ["genre", "measure", "ceiling", "ci_low", "ci_high"]
@@ -37,7 +38,9 @@ KAPPA_COLUMNS = ["genre", "kappa"]
 FRACTION_COLUMNS = ["genre", "method", "measure", "value", "ceiling", "fraction"]
 
 
-def _too_few(columns: list[str], what: str, n: int) -> pd.DataFrame:
+def too_few_participants(columns: list[str], what: str, n: int) -> pd.DataFrame:
+    """An empty table of ``columns`` whose ``attrs["note"]`` says that ``what`` needs at
+    least 2 valid participants and the study has ``n``."""
     out = pd.DataFrame(columns=columns)
     out.attrs["note"] = (f"{what} needs at least 2 valid participants (the study has {n}); "
                          f"it is undefined, so no row is written")
@@ -95,7 +98,7 @@ def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
     onehot, _ = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
-        return _too_few(CEILING_COLUMNS, "the human ceiling", n_p)
+        return too_few_participants(CEILING_COLUMNS, "the human ceiling", n_p)
     agree, ps = leave_one_out(onehot)
     genres = study.questions["genre"].to_numpy()
     weights = participant_weights(n_p, n_boot, np.random.default_rng(seed))  # (B, P)
@@ -141,7 +144,7 @@ def fleiss_kappa(pq: pd.DataFrame) -> pd.DataFrame:
     """
     n = int(pq["N"].max()) if len(pq) else 0
     if n < 2:
-        return _too_few(KAPPA_COLUMNS, "Fleiss' kappa", n)
+        return too_few_participants(KAPPA_COLUMNS, "Fleiss' kappa", n)
     votes = pq[[f"votes_{p}" for p in PAIRS]].to_numpy(dtype=np.int64)
     genres = pq["genre"].to_numpy()
     rows = [{"genre": g, "kappa": _kappa(votes[genres == g])} for g in dict.fromkeys(genres)]

@@ -100,16 +100,14 @@ def participant_tests(study: Study) -> pd.DataFrame:
         exact sign-flip p-value and Holm's within a genre. Empty, with ``attrs["note"]``,
         for fewer than 2 valid participants.
     """
+    from simkit.analysis.ceilings import too_few_participants
     from simkit.analysis.paired import sign_flip_test
     from simkit.analysis.significance import holm
 
     onehot, qids = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
-        out = pd.DataFrame(columns=PARTICIPANT_TEST_COLUMNS)
-        out.attrs["note"] = (f"the participant tests need at least 2 valid participants (the "
-                             f"study has {n_p}); no row is written")
-        return out
+        return too_few_participants(PARTICIPANT_TEST_COLUMNS, "the participant tests", n_p)
     # whole numbers: the others' votes for each person's pick, per question
     others = ((onehot.sum(axis=0)[None] - onehot) * onehot).sum(axis=2).astype(np.int64)
     pair_index = {p: i for i, p in enumerate(PAIRS)}

@@ -28,6 +28,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from simkit.analysis.ceilings import too_few_participants
 from simkit.analysis.tables import onehot_votes
 from simkit.errors import UsageError
 from simkit.study.model import Study
@@ -105,10 +106,7 @@ def split_half(study: Study, *, n_splits: int = 1000, level: float = 0.95,
     onehot, _ = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
-        out = pd.DataFrame(columns=SPLIT_HALF_COLUMNS)
-        out.attrs["note"] = (f"the split-half agreement needs at least 2 valid participants "
-                             f"(the study has {n_p}); it is undefined, so no row is written")
-        return out
+        return too_few_participants(SPLIT_HALF_COLUMNS, "the split-half agreement", n_p)
     a, b, _ = halves(n_p, n_splits, seed)
     hit = halves_agree(onehot, a, b).astype(float)  # (S, Q)
     genres = study.questions["genre"].to_numpy()
