@@ -141,7 +141,9 @@ def test_compute_tables_has_every_table(study):
     tables = compute_tables(study, n_boot=100)
     assert set(tables) == {"per_question", "table2", "table3", "table4", "table5", "fig1",
                            "easy", "chance", "table2_ci", "table3_ci", "ceiling",
-                           "significance", "comparisons", "kappa"}
+                           "significance", "comparisons", "kappa", "split_half",
+                           "ceiling_fraction", "ps_comparisons", "participant_agreement",
+                           "participant_tests"}
 
 
 def test_without_machine_choices_only_majority(write_study):

@@ -12,7 +12,12 @@
   (n_i (n_i − 1)) over subjects with n_i ≥ 2, P̄ their mean, p_j = Σ_i n_ij / Σ_i n_i,
   P_e = Σ_j p_j², κ = (P̄ − P_e) / (1 − P_e) (NaN when P_e = 1: one pair chosen by all).
 
-Both need at least 2 valid participants; with fewer, the rows are left out and the returned
+- **Fraction of the ceiling**: each method's Agree (Table 3) and average Ps (Table 2)
+  divided by the ceiling of the same measure and genre (a ratio: 1 = as good as a person
+  against the others). The method is scored against all N people, the ceiling against N − 1:
+  close enough to compare for the paper's N, a little generous to people for small N.
+
+All need at least 2 valid participants; with fewer, the rows are left out and the returned
 frame's ``attrs["note"]`` says why (nothing is divided by zero).
 """
 from __future__ import annotations
@@ -24,14 +29,18 @@ from simkit.analysis.tables import (check_boot_args, onehot_votes, participant_w
                                     percentile_interval)
 from simkit.study.model import PAIRS, Study
 
-__all__ = ["leave_one_out", "human_ceiling", "fleiss_kappa", "CEILING_COLUMNS",
-           "KAPPA_COLUMNS"]
+__all__ = ["leave_one_out", "human_ceiling", "fleiss_kappa", "ceiling_fraction",
+           "too_few_participants",
+           "CEILING_COLUMNS", "KAPPA_COLUMNS", "FRACTION_COLUMNS"]
 
 CEILING_COLUMNS = ["genre", "measure", "ceiling", "ci_low", "ci_high"]
 KAPPA_COLUMNS = ["genre", "kappa"]
+FRACTION_COLUMNS = ["genre", "method", "measure", "value", "ceiling", "fraction"]
 
 
-def _too_few(columns: list[str], what: str, n: int) -> pd.DataFrame:
+def too_few_participants(columns: list[str], what: str, n: int) -> pd.DataFrame:
+    """An empty table of ``columns`` whose ``attrs["note"]`` says that ``what`` needs at
+    least 2 valid participants and the study has ``n``."""
     out = pd.DataFrame(columns=columns)
     out.attrs["note"] = (f"{what} needs at least 2 valid participants (the study has {n}); "
                          f"it is undefined, so no row is written")
@@ -89,7 +98,7 @@ def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
     onehot, _ = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
-        return _too_few(CEILING_COLUMNS, "the human ceiling", n_p)
+        return too_few_participants(CEILING_COLUMNS, "the human ceiling", n_p)
     agree, ps = leave_one_out(onehot)
     genres = study.questions["genre"].to_numpy()
     weights = participant_weights(n_p, n_boot, np.random.default_rng(seed))  # (B, P)
@@ -135,9 +144,44 @@ def fleiss_kappa(pq: pd.DataFrame) -> pd.DataFrame:
     """
     n = int(pq["N"].max()) if len(pq) else 0
     if n < 2:
-        return _too_few(KAPPA_COLUMNS, "Fleiss' kappa", n)
+        return too_few_participants(KAPPA_COLUMNS, "Fleiss' kappa", n)
     votes = pq[[f"votes_{p}" for p in PAIRS]].to_numpy(dtype=np.int64)
     genres = pq["genre"].to_numpy()
     rows = [{"genre": g, "kappa": _kappa(votes[genres == g])} for g in dict.fromkeys(genres)]
     rows.append({"genre": "All", "kappa": _kappa(votes)})
     return pd.DataFrame(rows, columns=KAPPA_COLUMNS)
+
+
+def ceiling_fraction(table2: pd.DataFrame, table3: pd.DataFrame,
+                     ceiling: pd.DataFrame) -> pd.DataFrame:
+    """Every method's Agree and average Ps as a fraction of the human ceiling.
+
+    Parameters
+    ----------
+    table2, table3 : pandas.DataFrame
+        :func:`simkit.analysis.tables.table2` and :func:`~simkit.analysis.tables.table3`.
+    ceiling : pandas.DataFrame
+        :func:`human_ceiling` (empty for fewer than 2 valid participants).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``genre, method, measure, value, ceiling, fraction`` (``value`` and ``ceiling`` in
+        percent, ``fraction`` = value / ceiling, NaN where the ceiling is 0 or undefined);
+        empty, with ``attrs["note"]``, when the ceiling is undefined.
+    """
+    if ceiling.empty:
+        out = pd.DataFrame(columns=FRACTION_COLUMNS)
+        out.attrs["note"] = ceiling.attrs.get("note", "the human ceiling is undefined")
+        return out
+    top = ceiling.set_index(["genre", "measure"])["ceiling"]
+    rows = []
+    for measure, table, col in (("agree", table3, "agree"), ("ps", table2, "avg_ps")):
+        if table.empty:  # no machine choices: no method to compare
+            continue
+        for r in table[table["method"] != "majority"].itertuples(index=False):
+            value, c = float(getattr(r, col)), float(top.get((r.genre, measure), np.nan))
+            rows.append({"genre": r.genre, "method": r.method, "measure": measure,
+                         "value": value, "ceiling": c,
+                         "fraction": value / c if c > 0 else np.nan})
+    return pd.DataFrame(rows, columns=FRACTION_COLUMNS)

@@ -22,7 +22,8 @@ __all__ = ["display_name", "format_tables", "format_replay", "save_tables", "RES
 RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.csv",
                 "easy.csv", "chance.csv", "vote_counts.csv", "choices.csv",
                 "pair_distances.csv", "ceiling.csv", "significance.csv", "comparisons.csv",
-                "kappa.csv")
+                "kappa.csv", "split_half.csv", "ceiling_fraction.csv", "ps_comparisons.csv",
+                "participant_agreement.csv", "participant_tests.csv", "by_*.csv")
 
 def display_name(method: str) -> str:
     """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;
@@ -92,6 +93,9 @@ def format_tables(tables: dict[str, pd.DataFrame], title: str = "") -> str:
     parts.append(f"Easy questions (Ps(Majority) > {easy['threshold']:g} %): {int(easy['count'])}; "
                  + ", ".join(f"mean Ps({display_name(m)}) {_pct(easy[f'mean_ps_{m}'])} %"
                              for m in methods))
+    if "ceiling" in tables:  # issue 15: how good could a machine be?
+        from simkit.analysis.ceiling_text import format_ceilings
+        parts += ["", format_ceilings(tables)]
     return "\n".join(parts)
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from simkit.study.model import PAIRS
 
 __all__ = ["chance_tail", "mcnemar_exact", "holm", "against_chance", "compare_methods",
-           "SIGNIFICANCE_COLUMNS", "COMPARISON_COLUMNS"]
+           "method_names", "genre_blocks", "SIGNIFICANCE_COLUMNS", "COMPARISON_COLUMNS"]
 
 SIGNIFICANCE_COLUMNS = ["genre", "method", "n_questions", "n_agree", "agree", "chance_agree",
                         "p_value"]
@@ -76,11 +76,13 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def _methods(pq: pd.DataFrame) -> list[str]:
+def method_names(pq: pd.DataFrame) -> list[str]:
+    """The methods of a :func:`~simkit.analysis.tables.per_question` frame, in order."""
     return [c[len("choice_"):] for c in pq.columns if c.startswith("choice_")]
 
 
-def _genres(pq: pd.DataFrame):
+def genre_blocks(pq: pd.DataFrame):
+    """``(genre, rows)`` for each genre in order, then ``("All", pq)``."""
     for genre in [*dict.fromkeys(pq["genre"]), "All"]:
         yield genre, (pq if genre == "All" else pq[pq["genre"] == genre])
 
@@ -101,8 +103,8 @@ def against_chance(pq: pd.DataFrame) -> pd.DataFrame:
     """
     size = pq["majority"].map(lambda m: len(m.split("|")) if m else 0) / len(PAIRS)
     rows = []
-    for genre, sel in _genres(pq):
-        for m in _methods(pq):
+    for genre, sel in genre_blocks(pq):
+        for m in method_names(pq):
             has = sel[f"choice_{m}"].notna().to_numpy()
             hits = sel[f"agree_{m}"].to_numpy()[has].astype(bool)
             probs = size.loc[sel.index].to_numpy()[has]
@@ -129,9 +131,9 @@ def compare_methods(pq: pd.DataFrame) -> pd.DataFrame:
         both choices) where only a, or only b, agrees; exact McNemar; Holm within a genre.
     """
     rows = []
-    for genre, sel in _genres(pq):
+    for genre, sel in genre_blocks(pq):
         block = []
-        for a, b in combinations(_methods(pq), 2):
+        for a, b in combinations(method_names(pq), 2):
             both = (sel[f"choice_{a}"].notna() & sel[f"choice_{b}"].notna()).to_numpy()
             ag_a = sel[f"agree_{a}"].to_numpy()[both].astype(bool)
             ag_b = sel[f"agree_{b}"].to_numpy()[both].astype(bool)

@@ -1,7 +1,7 @@
 """The ``simkit`` command: the same functions as the notebooks, from a terminal.
 
     simkit validate STUDY
-    simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper]
+    simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper] [--by COLUMN]
                  [--methods gram,embed:timm:MODEL] [--vectors NAME=FILE] [--device auto]
     simkit features STUDY --out FILE.npz [--weights ...] [--layer conv5_1] [--size 224]
     simkit models [MODEL] [--source timm] [--filter dinov2]

@@ -34,6 +34,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                                      "without one, features are computed)")
     p.add_argument("--out", type=out_folder, help="output folder (default STUDY/results)")
     p.add_argument("--paper", action="store_true", help="show the published tables beside ours")
+    p.add_argument("--by", metavar="COLUMN",
+                   help="also every table per group of participants, grouped by this column "
+                        "of participants.csv (e.g. familiarity, field): by_COLUMN_*.csv")
     add_table_args(p)
     add_vectors_args(p)
     p.set_defaults(func=run)
@@ -124,14 +127,19 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
     from simkit.fileio import replace_set, write_csv
     from simkit.study.model import load_study
 
+    from simkit.analysis.by_group import group_values
+
     study = load_study(study_dir, choices=choices)
     require_analysable(study)  # before any feature is computed or file written
+    by = getattr(args, "by", None)
+    if by is not None:
+        group_values(study, by)  # an unknown column: refused before any feature is computed
     notes: list[str] = []
     computed = None
     if study.choices is None:
         computed = machine_choices(study, args)
         study, notes = computed.study_with_choices(study), computed.notes
-    tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot)
+    tables = compute_tables(study, ci=not args.no_ci, n_boot=args.n_boot, by=by)
     # every output at once, only once the tables succeeded: the old set or the new one
     with replace_set(out, RESULT_FILES) as stage:
         if computed is not None:
@@ -139,7 +147,8 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
             write_csv(computed.distances, stage / "pair_distances.csv")
         save_tables(tables, stage)
     title = f"Study {study_dir}: {len(study.valid_participants)} valid participants"
-    for name in ("ceiling", "kappa"):  # undefined with fewer than 2 valid participants
+    # undefined with fewer than 2 valid participants
+    for name in ("ceiling", "kappa", "split_half", "participant_agreement", "participant_tests"):
         if tables[name].attrs.get("note"):
             warn(f"{name}.csv: {tables[name].attrs['note']}")
     for note in notes:

@@ -7,7 +7,9 @@ Pick Table 2, 3, 4, 5, the easy-question summary (§4.3) or Fig. 1. Each cell sh
 beside the paper's value (from :func:`simkit.analysis.published.replay`); a cell that differs by more
 than the paper's printing precision is highlighted. Tables 2 and 3 add their 95 %
 bootstrap intervals (over participants and over questions). Fig. 1 is drawn as a plotly
-line chart with the Majority's curve and every method's.
+line chart with the Majority's curve and every method's. "How good could a machine be?"
+(when the tables have a ``ceiling``) shows the ceilings, the split-half agreement, kappa,
+the tests and comparisons, the groups of a ``by`` split, and the participant view.
 
 The logic (:meth:`frame`, :meth:`html`, :attr:`n_differences`) works without a browser.
 """
@@ -17,10 +19,11 @@ import pandas as pd
 
 from simkit.analysis.published import replay
 from simkit.analysis.report import display_name
+from simkit.plots.ceilings import participant_agreement_figure
 from simkit.plots.figures import fig1_curve
 from simkit.widgets.view import View
 
-__all__ = ["TableReplay", "TABLE_NAMES"]
+__all__ = ["TableReplay", "TABLE_NAMES", "CEILINGS"]
 
 #: name → title, in the order of the dropdown
 TABLE_NAMES = {
@@ -31,6 +34,9 @@ TABLE_NAMES = {
     "easy": "§4.3 — easy questions (Ps(Majority) > 80 %)",
     "fig1": "Fig. 1 — cumulative average Ps, easiest questions first",
 }
+#: the view of issue 15's measures (not a published table: nothing to replay)
+CEILINGS = "ceilings"
+_CEILINGS_TITLE = "How good could a machine be? — ceilings, tests, split-half, groups"
 _DIFF_STYLE = "background-color: #ffd6d6; font-weight: bold"
 
 
@@ -61,9 +67,15 @@ class TableReplay(View):
     def name(self) -> str:
         return self._name
 
+    @property
+    def views(self) -> dict[str, str]:
+        """name → title of every view: the paper's tables, and the ceilings when computed."""
+        extra = {CEILINGS: _CEILINGS_TITLE} if "ceiling" in self.tables else {}
+        return {**TABLE_NAMES, **extra}
+
     def select(self, name: str) -> None:
-        if name not in TABLE_NAMES:
-            raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_NAMES)}")
+        if name not in self.views:
+            raise ValueError(f"unknown table {name!r}; choose one of {', '.join(self.views)}")
         self._name = name
         if self._widget is not None:
             self._redraw()
@@ -72,7 +84,7 @@ class TableReplay(View):
         """The long comparison of :func:`simkit.analysis.published.replay` (``None`` for Fig. 1, which
         the paper prints only as a figure)."""
         name = name or self._name
-        return None if name == "fig1" else replay(self.tables[name], name)
+        return None if name in ("fig1", CEILINGS) else replay(self.tables[name], name)
 
     def n_differences(self, name: str | None = None) -> int:
         r = self.replayed(name)
@@ -120,9 +132,51 @@ class TableReplay(View):
                               aggfunc="first", sort=False)
         return wide[list(dict.fromkeys(ci["genre"]))]
 
+    def ceilings_frames(self) -> dict[str, pd.DataFrame]:
+        """The frames of the ceilings view, by caption (rows as the CSV files have them)."""
+        t = self.tables
+        out = {}
+
+        def add(caption: str, key: str, index: list[str], drop: tuple[str, ...] = ()):
+            df = t.get(key)
+            if df is not None and len(df):
+                df = df.drop(columns=[c for c in drop if c in df.columns])
+                for col in ("method", "method_a", "method_b"):
+                    if col in df.columns:
+                        df = df.assign(**{col: df[col].map(display_name)})
+                out[caption] = df.set_index(index)
+            elif df is not None and df.attrs.get("note"):
+                out[caption] = pd.DataFrame({"note": [df.attrs["note"]]})
+
+        add("Human ceiling (%): each person against the others' majority, bootstrap over "
+            "people", "ceiling", ["genre", "measure"])
+        add("Split-half agreement of the majority (%), range over splits", "split_half",
+            ["genre"])
+        add("Fleiss' kappa among people", "kappa", ["genre"])
+        add("Each method as a fraction of the ceiling", "ceiling_fraction",
+            ["genre", "method", "measure"])
+        add("Against chance (exact, ties kept)", "significance", ["genre", "method"])
+        add("Method against method on Agree (exact McNemar, Holm)", "comparisons",
+            ["genre", "method_a", "method_b"])
+        add("Method against method on Ps (exact sign-flip, Holm) and effect sizes",
+            "ps_comparisons", ["genre", "method_a", "method_b"])
+        for key in [k for k in t if k.startswith("by_") and k.endswith("_groups")]:
+            stem = key[:-len("_groups")]
+            add(f"Groups {stem[3:]}: sizes", key, ["group"])
+            add(f"Groups {stem[3:]}: Agree (%)", f"{stem}_table3", ["group", "genre", "method"])
+            add(f"Groups {stem[3:]}: human ceiling (%)", f"{stem}_ceiling",
+                ["group", "genre", "measure"])
+        return out
+
     def html(self, name: str | None = None) -> str:
         """The view of a table as HTML (a pandas Styler; differing cells highlighted)."""
         name = name or self._name
+        if name == CEILINGS:
+            parts = [f"<h4>{_CEILINGS_TITLE}</h4>"]
+            for caption, df in self.ceilings_frames().items():
+                parts += [f"<p><b>{caption}</b></p>",
+                          df.to_html(float_format=lambda v: f"{v:.4g}", na_rep="n/a")]
+            return "\n".join(parts)
         if name == "fig1":
             return (f"<h4>{TABLE_NAMES[name]}</h4><p>The paper prints Fig. 1 only as a figure: "
                     f"our curves are drawn below.</p>")
@@ -141,8 +195,11 @@ class TableReplay(View):
                     "resampling questions within each genre.</p>", ci.to_html()]
         return "\n".join(out)
 
-    def figure(self):
-        """Fig. 1 as a plotly figure (:func:`simkit.plots.fig1_curve`)."""
+    def figure(self, name: str | None = None):
+        """Fig. 1 (:func:`simkit.plots.fig1_curve`), or for the ceilings view the participant
+        view (:func:`simkit.plots.participant_agreement_figure`), as a plotly figure."""
+        if (name or "fig1") == CEILINGS:
+            return participant_agreement_figure(self.tables["participant_agreement"])
         return fig1_curve(self.tables["fig1"])
 
     # -- widgets ------------------------------------------------------------------------------
@@ -151,7 +208,7 @@ class TableReplay(View):
         if self._widget is None:
             import ipywidgets as w
 
-            self._w_pick = w.Dropdown(options=[(t, n) for n, t in TABLE_NAMES.items()],
+            self._w_pick = w.Dropdown(options=[(t, n) for n, t in self.views.items()],
                                       value=self._name, description="Table",
                                       layout=w.Layout(width="480px"))
             self._w_html = w.HTML()
@@ -165,8 +222,8 @@ class TableReplay(View):
         self._w_pick.value = self._name
         self._w_html.value = self.html()
         self._w_plot.clear_output()
-        if self._name == "fig1":
+        if self._name in ("fig1", CEILINGS):
             import plotly.graph_objects as go
             with self._w_plot:
                 from IPython.display import display
-                display(go.FigureWidget(self.figure()))
+                display(go.FigureWidget(self.figure(self._name)))
