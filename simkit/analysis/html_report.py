@@ -194,7 +194,7 @@ def thumbnails(study: "Study", size: int = 120, *, progress: bool = True
     return uris, notes
 
 
-def _tables_or_none(study: "Study", n_boot: int) -> tuple[dict, list[str]]:
+def _tables_or_none(study: "Study", ci: bool, n_boot: int) -> tuple[dict, list[str]]:
     """The tables of ``study``; none (and why) while it has no valid participant."""
     from simkit.analysis.tables import compute_tables, require_analysable
 
@@ -203,7 +203,7 @@ def _tables_or_none(study: "Study", n_boot: int) -> tuple[dict, list[str]]:
             require_analysable(study)
         except SimkitError as e:  # the study and the machines' picks are still worth a page
             return {}, [f"no tables: {e}"]
-    return compute_tables(study, n_boot=n_boot), []  # no question: its clear error
+    return compute_tables(study, ci=ci, n_boot=n_boot), []  # no question: its clear error
 
 
 def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping | None" = None,
@@ -212,7 +212,8 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
            methods: Iterable[str] | str | None = None, weights: str | os.PathLike = "imagenet",
            fallback_weights: str | None = None, device: str | None = "auto",
            title: str | None = None, figures: str | os.PathLike | None = None,
-           notes: Iterable[str] = (), n_boot: int = 2000, thumb_size: int = 120,
+           notes: Iterable[str] = (), ci: bool = True, n_boot: int = 2000,
+           thumb_size: int = 120,
            progress: bool = True, **choose_options) -> Path:
     """Write the report for colleagues: one self-contained HTML file (no network needed).
 
@@ -237,6 +238,8 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
         installed); its other files are left alone.
     notes : iterable of str
         More warnings to show at the top (a result's notes are always shown).
+    ci : bool
+        Compute the bootstrap intervals (when the tables are computed here).
     n_boot : int
         Bootstrap resamples of the intervals.
     thumb_size : int
@@ -256,12 +259,15 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
     from simkit.methods.choices import MachineChoices, choose
     from simkit.methods.registry import DEFAULT_METHODS
     from simkit.plots.report_figures import report_figures, save_figures
+    from simkit.analysis.tables import require_analysable
     from simkit.study.model import Study, load_study
 
     out = check_report_path(out)
     if figures is not None and Path(figures).exists() and not Path(figures).is_dir():
         raise UsageError(f"{figures} is a file; give the figures a folder")
     study = study if isinstance(study, Study) else load_study(study)
+    if study.questions.empty:
+        require_analysable(study)  # nothing to report: say so before any feature is made
     if isinstance(result, Mapping):
         tables, result = result, None
     if result is None and tables is None and study.choices is None:
@@ -277,7 +283,7 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
         study, notes = result.study_with_choices(study), [*result.notes, *notes]
         facts["weights"] = str(result.weights)
     if tables is None:
-        tables, why = _tables_or_none(study, n_boot)
+        tables, why = _tables_or_none(study, ci, n_boot)
         notes += why
     if study.methods:
         facts["machine methods"] = ", ".join(study.methods)

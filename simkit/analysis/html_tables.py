@@ -141,24 +141,27 @@ def _cells(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str], int, i
 
     pub, _ = _published_cells(df, name)
     keys = TABLES.get(name, [])
+    row_keys = [tuple(map(_key, k)) for k in df[keys].itertuples(index=False)] if pub else []
     out = pd.DataFrame(index=df.index)
     compared = differ = 0
     for col in df.columns:
-        cells = []
-        for i, v in zip(df.index, df[col]):
-            text = display_name(str(v)) if col in _METHOD_COLUMNS and not is_missing(v) \
-                else format_value(v, col)
-            cell = escape(text)
-            if pub and col not in keys:
-                hit = pub.get((*(_key(df.at[i, k]) for k in keys), col))
-                if hit is not None:
-                    compared += 1
-                    differ += hit[1]
-                    mark = " <span class='mark'>*</span>" if hit[1] else ""
-                    cell = (f"{cell} <span class='paper'>| {escape(format_value(hit[0], col))}</span>"
-                            f"{mark}")
-                    cell = f"<td class='differs'>{cell}" if hit[1] else f"<td>{cell}"
-            cells.append(cell if cell.startswith("<td") else f"<td>{cell}")
+        if col in _METHOD_COLUMNS:  # the paper's names (each looked up once)
+            names = {v: display_name(str(v)) for v in df[col].dropna().unique()}
+            texts = [format_value(v, col) if is_missing(v) else names[v] for v in df[col]]
+        else:
+            texts = [format_value(v, col) for v in df[col]]
+        cells = [f"<td>{escape(t)}" for t in texts]
+        if pub and col not in keys:
+            for j, (text, rk) in enumerate(zip(texts, row_keys)):
+                hit = pub.get((*rk, col))
+                if hit is None:
+                    continue
+                compared += 1
+                differ += hit[1]
+                paper = f"<span class='paper'>| {escape(format_value(hit[0], col))}</span>"
+                cells[j] = (f"<td class='differs'>{escape(text)} {paper} "
+                            f"<span class='mark'>*</span>" if hit[1]
+                            else f"<td>{escape(text)} {paper}")
         out[col] = cells
     # the labels of a row: text columns (not numbers or flags), but not the majority pairs
     key_cols = [c for c in df.columns if c != "majority"
