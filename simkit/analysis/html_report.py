@@ -22,6 +22,7 @@ import pandas as pd
 
 from simkit.analysis.html_questions import questions_section
 from simkit.analysis.html_tables import escape, tables_section
+from simkit.analysis.report import display_name
 from simkit.errors import SimkitError, UsageError
 
 if TYPE_CHECKING:
@@ -206,6 +207,27 @@ def _tables_or_none(study: "Study", ci: bool, n_boot: int) -> tuple[dict, list[s
     return compute_tables(study, ci=ci, n_boot=n_boot), []  # no question: its clear error
 
 
+def _inputs(study, result, tables, methods, options: dict):
+    """(study, MachineChoices or None, tables or None) from what :func:`report` was given;
+    the methods choose when nothing gives the machine choices."""
+    from simkit.analysis.tables import require_analysable
+    from simkit.methods.choices import MachineChoices, choose
+    from simkit.methods.registry import DEFAULT_METHODS
+    from simkit.study.model import Study, load_study
+
+    study = study if isinstance(study, Study) else load_study(study)
+    if study.questions.empty:
+        require_analysable(study)  # nothing to report: say so before any feature is made
+    if isinstance(result, Mapping):
+        tables, result = result, None
+    if result is None and tables is None and study.choices is None:
+        result = choose(study, methods or DEFAULT_METHODS, **options)
+    if result is not None and not isinstance(result, MachineChoices):
+        raise TypeError(f"result must be simkit.choose's MachineChoices or simkit.tables' "
+                        f"dict, not {type(result).__name__}")
+    return study, result, tables
+
+
 def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping | None" = None,
            *, out: str | os.PathLike = "report.html",
            tables: Mapping[str, pd.DataFrame] | None = None,
@@ -256,27 +278,14 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
     --------
     >>> simkit.report(study, result, out="report.html")          # doctest: +SKIP
     """
-    from simkit.methods.choices import MachineChoices, choose
-    from simkit.methods.registry import DEFAULT_METHODS
     from simkit.plots.report_figures import report_figures, save_figures
-    from simkit.analysis.tables import require_analysable
-    from simkit.study.model import Study, load_study
 
     out = check_report_path(out)
     if figures is not None and Path(figures).exists() and not Path(figures).is_dir():
         raise UsageError(f"{figures} is a file; give the figures a folder")
-    study = study if isinstance(study, Study) else load_study(study)
-    if study.questions.empty:
-        require_analysable(study)  # nothing to report: say so before any feature is made
-    if isinstance(result, Mapping):
-        tables, result = result, None
-    if result is None and tables is None and study.choices is None:
-        result = choose(study, methods or DEFAULT_METHODS, weights=weights,
-                        fallback_weights=fallback_weights, device=device, progress=progress,
-                        **choose_options)
-    if result is not None and not isinstance(result, MachineChoices):
-        raise TypeError(f"result must be simkit.choose's MachineChoices or simkit.tables' "
-                        f"dict, not {type(result).__name__}")
+    study, result, tables = _inputs(study, result, tables, methods, dict(
+        weights=weights, fallback_weights=fallback_weights, device=device, progress=progress,
+        **choose_options))
     facts: dict[str, str] = {}
     notes = list(notes)
     if result is not None:
@@ -286,7 +295,7 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
         tables, why = _tables_or_none(study, ci, n_boot)
         notes += why
     if study.methods:
-        facts["machine methods"] = ", ".join(study.methods)
+        facts["machine methods"] = ", ".join(map(display_name, study.methods))
     figs = report_figures(tables)
     thumbs, bad = thumbnails(study, thumb_size, progress=progress)
     text = render_report(study, tables, figures=figs, thumbnails=thumbs, notes=[*notes, *bad],

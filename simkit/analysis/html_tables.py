@@ -170,18 +170,18 @@ def _cells(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str], int, i
     return out, key_cols, compared, differ
 
 
-def _merge_interval(df: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _merge_interval(df: pd.DataFrame, cells: pd.DataFrame, keys: list[str]
+                    ) -> tuple[pd.DataFrame, list[str]]:
     """``value, ci_low, ci_high`` → one cell ``value [low, high]``; the value columns left."""
-    values = [c for c in df.columns if c not in cells.attrs["keys"]]
-    if {"ci_low", "ci_high"} <= set(values):
-        rest = [c for c in values if c not in ("ci_low", "ci_high")]
-        if len(rest) == 1:
-            v = rest[0]
-            cells = cells.copy()
-            cells[v] = [f"{c} [{escape(format_value(lo, 'ci'))}, {escape(format_value(hi, 'ci'))}]" for c, lo, hi
-                        in zip(cells[v], df["ci_low"], df["ci_high"])]
-            return cells.drop(columns=["ci_low", "ci_high"]), rest
-    return cells, values
+    values = [c for c in df.columns if c not in keys]
+    rest = [c for c in values if c not in ("ci_low", "ci_high")]
+    if not ({"ci_low", "ci_high"} <= set(values) and len(rest) == 1):
+        return cells, values
+    spans = [f" [{escape(format_value(lo, 'ci'))}, {escape(format_value(hi, 'ci'))}]"
+             for lo, hi in zip(df["ci_low"], df["ci_high"])]
+    cells = cells.drop(columns=["ci_low", "ci_high"])
+    cells[rest[0]] = [c + span for c, span in zip(cells[rest[0]], spans)]
+    return cells, rest
 
 
 def _grid(rows: Sequence[Sequence[str]], header: Sequence[str], n_keys: int) -> str:
@@ -204,8 +204,7 @@ def table_html(df: pd.DataFrame, name: str) -> str:
         note = df.attrs.get("note") or "no rows"
         return f"<p class='na'>n/a — {escape(note)}</p>"
     cells, keys, compared, differ = _cells(df, name)
-    cells.attrs["keys"] = keys
-    cells, values = _merge_interval(df, cells)
+    cells, values = _merge_interval(df, cells, keys)
     others = [k for k in keys if k != "genre"]
     if "genre" in keys and len(values) == 1:
         v = values[0]
