@@ -183,3 +183,23 @@ def test_chromium_opens_the_report_offline_and_draws_every_figure(study_dir, tmp
     assert not problems and not fetched
     assert drawn == [True] * 4
     assert images == [True] * (5 * len(QUESTIONS))
+
+
+def test_genre_bars_draw_the_intervals_ceiling_and_chance_given():
+    from simkit.plots.report_figures import genre_bars
+
+    values = pd.DataFrame({"genre": ["A", "B", "A", "B"], "method": ["gram", "gram", "cosine",
+                                                                     "cosine"],
+                           "value": [40.0, 20.0, 50.0, float("nan")]})
+    ci = values.assign(ci_low=values["value"] - [5, 2, 10, 0], ci_high=values["value"] + 1)
+    ceiling = pd.DataFrame({"genre": ["B", "A"], "ceiling": [70.0, 80.0],
+                            "ci_low": [60.0, 75.0], "ci_high": [72.0, 90.0]})
+    fig = genre_bars(values, intervals=ci, ceiling=ceiling,
+                     chance=pd.Series({"A": 10.0, "B": 12.5}))
+    gram, cosine, ceil, chance = fig.data
+    assert list(gram.y) == [40.0, 20.0] and list(cosine.y) == [50.0, None]
+    assert list(gram.error_y.arrayminus) == [5.0, 2.0] and list(gram.error_y.array) == [1, 1]
+    assert gram.marker.pattern.shape != cosine.marker.pattern.shape  # not colour alone
+    assert list(ceil.y) == [80.0, 70.0] and list(ceil.error_y.array) == [10.0, 2.0]
+    assert list(chance.y) == [10.0, 12.5] and [t.name for t in fig.data][2:] == [
+        "human ceiling", "chance"]
