@@ -120,9 +120,11 @@ def test_one_valid_participant_and_no_votes(write_study, tmp_path):
     assert "n/a — the human ceiling needs at least 2 valid participants" in text
     assert "n/a — Fleiss&#x27; kappa needs at least 2 valid participants" in text
     none = write_study(QUESTIONS, {}, name="none", choices=CHOICES, images=True)
+    (none / "images" / "i7.png").write_bytes(b"not a png")  # a grey square, and a note
     text = simkit.report(none, out=tmp_path / "none.html",
                          progress=False).read_text(encoding="utf-8")
     assert "no tables:" in text and "no valid participant" in text
+    assert "WARNING: image i7: no thumbnail (" in text.split("<nav>")[0]
     assert text.count("People (majority)</b>: no votes") == len(QUESTIONS)
     assert "<b>Cosine</b>: (a)-(c)" in text and text.count(IMG) == 5 * len(QUESTIONS)
     assert "plotly" not in text.lower()  # no figure, so no plotly.js either
