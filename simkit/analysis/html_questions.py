@@ -72,11 +72,9 @@ def _pick_lines(row: pd.Series, methods: Sequence[str]) -> tuple[list[str], dict
                               f"title='{escape(name)}'>{sym} {escape(name)}</span>")
 
     colour, sym = series_style(0)
-    majority = str(row.get("majority", "")) if not is_missing(row.get("majority")) else ""
+    majority = "" if is_missing(row.get("majority")) else str(row["majority"])
     n = row.get("N")
-    if "majority" not in row.index or is_missing(n):
-        people = "no votes"
-    elif not majority:
+    if not majority or is_missing(n):  # no per-question table: no valid votes yet
         people = "no votes"
     else:
         pairs = majority.split("|")

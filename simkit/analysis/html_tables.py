@@ -92,7 +92,7 @@ def format_value(v: Any, column: str) -> str:
     if isinstance(v, (float, np.floating)):
         if not math.isfinite(v):
             return "n/a"
-        if column.startswith("p_") or column == "p_value":
+        if column.startswith("p_"):
             return f"{v:.2e}" if 0 < v < 1e-3 else f"{v:.3g}"
         if column == "kappa":
             return f"{v:.3f}"
@@ -206,14 +206,13 @@ def table_html(df: pd.DataFrame, name: str) -> str:
     cells, keys, compared, differ = _cells(df, name)
     cells, values = _merge_interval(df, cells, keys)
     others = [k for k in keys if k != "genre"]
-    if "genre" in keys and len(values) == 1:
+    # like the paper (rows × genres) only when the labels name each row once
+    if "genre" in keys and len(values) == 1 and not df.duplicated(keys).any():
         v = values[0]
         row_keys = others or ["measure"]
         frame = cells.assign(genre=df["genre"].to_numpy())
         if not others:
             frame["measure"] = f"<td>{escape(_label(v))}"
-        for k in others:
-            frame[k] = cells[k]
         wide = frame.pivot_table(index=row_keys, columns="genre", values=v, aggfunc="first",
                                  sort=False).fillna("<td class='na'>n/a")
         wide = wide[list(dict.fromkeys(df["genre"]))]
