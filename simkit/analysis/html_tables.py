@@ -234,8 +234,11 @@ def table_html(df: pd.DataFrame, name: str) -> str:
 
 
 def tables_section(tables: Mapping[str, pd.DataFrame]) -> str:
-    """Every table of ``tables`` under one heading, known ones first."""
-    order = [n for n in TITLES if n in tables] + [n for n in tables if n not in TITLES]
+    """Every table of ``tables`` under one heading: the known ones, then any other, and the
+    long per-question table last."""
+    last = ["per_question"] if "per_question" in tables else []
+    order = ([n for n in TITLES if n in tables and n not in last]
+             + [n for n in tables if n not in TITLES] + last)
     parts = ["<h2 id='tables'>Tables</h2>"]
     for name in order:
         title, why = TITLES.get(name, (name, ""))
