@@ -33,6 +33,7 @@ from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
     from simkit.analysis.all_tables import tables
+    from simkit.analysis.html_report import report
     from simkit.features.models import list_models, model_layers
     from simkit.methods.choices import MachineChoices, choose
     from simkit.methods.own_vectors import register_vectors
@@ -50,12 +51,13 @@ _EXPORTS = {
     "get_method": "simkit.methods.registry",
     "choose": "simkit.methods.choices", "MachineChoices": "simkit.methods.choices",
     "tables": "simkit.analysis.all_tables",
+    "report": "simkit.analysis.html_report",
     "list_models": "simkit.features.models", "model_layers": "simkit.features.models",
     "register_vectors": "simkit.methods.own_vectors",
 }
 __all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
            "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__",
-           "list_models", "model_layers", "register_vectors"]
+           "list_models", "model_layers", "register_vectors", "report"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,8 @@
     simkit validate STUDY
     simkit tables STUDY [--choices FILE] [--out DIR] [--weights imagenet|PATH|random:SEED] [--paper] [--by COLUMN]
                  [--methods gram,embed:timm:MODEL] [--vectors NAME=FILE] [--device auto]
+    simkit report STUDY [--out report.html] [--choices FILE] [--methods ...] [--weights ...]
+                 [--device auto] [--figures DIR]
     simkit features STUDY --out FILE.npz [--weights ...] [--layer conv5_1] [--size 224]
     simkit models [MODEL] [--source timm] [--filter dinov2]
     simkit demo [--out DIR] [--groups N] [--weights ...]
@@ -50,7 +52,7 @@ from typing import Iterable, NoReturn
 
 from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, models,
                         perceptual, retrieve, study, tables, validate)
-from simkit.cli import export, import_votes, serve
+from simkit.cli import export, import_votes, report, serve
 from simkit.errors import SimkitError, UsageError
 from simkit.fileio import write_error
 
@@ -58,7 +60,7 @@ __all__ = ["main", "build_parser", "version", "environment_error"]
 
 #: One module per subcommand, in the order of ``simkit --help``.
 COMMANDS = (validate, tables, features, models, demo, collect, serve, import_votes, export,
-            retrieve, evaluate_retrieval, perceptual, index, fetch, study)
+            retrieve, evaluate_retrieval, perceptual, index, fetch, study, report)
 
 
 class Parser(argparse.ArgumentParser):

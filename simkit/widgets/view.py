@@ -8,7 +8,6 @@ A view is a plain object holding view state, with
 """
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ class View:
 def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
     """PNG bytes of an image shrunk to fit ``size`` × ``size``, keeping its aspect ratio.
 
-    Decoded safely by :func:`simkit.features.images.load_rgb` (CMYK, 16-bit, alpha, EXIF…)
-    and cached per file, size and modification time (the last
+    Made by :func:`simkit.features.thumbnails.encode_thumbnail` (decoded safely: CMYK,
+    16-bit, alpha, EXIF…) and cached per file, size and modification time (the last
     :data:`THUMBNAIL_CACHE_SIZE` thumbnails)."""
     path = Path(path)
     try:
@@ -44,22 +43,14 @@ def thumbnail_png(path: str | Path, size: int = 160) -> bytes:
 
 @lru_cache(maxsize=THUMBNAIL_CACHE_SIZE)
 def _thumbnail(path: str, size: int, mtime: int | None) -> bytes:
-    from PIL import Image
+    from simkit.features.thumbnails import encode_thumbnail
 
-    from simkit.features.images import load_rgb
-
-    img = load_rgb(path)
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_thumbnail(path, size, "PNG")
 
 
 @lru_cache(maxsize=8)
 def placeholder_png(size: int = 16) -> bytes:
     """A grey square: what a view shows for an image it cannot read, rather than failing."""
-    from PIL import Image
+    from simkit.features.thumbnails import placeholder_image
 
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), (200, 200, 200)).save(buf, format="PNG")
-    return buf.getvalue()
+    return placeholder_image(size, "PNG")
