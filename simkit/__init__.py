@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from simkit.analysis.all_tables import tables
     from simkit.features.models import list_models, model_layers
     from simkit.methods.choices import MachineChoices, choose
+    from simkit.methods.explain import explain
     from simkit.methods.own_vectors import register_vectors
     from simkit.methods.registry import get_method
     from simkit.study.demo import default_study
@@ -52,10 +53,11 @@ _EXPORTS = {
     "tables": "simkit.analysis.all_tables",
     "list_models": "simkit.features.models", "model_layers": "simkit.features.models",
     "register_vectors": "simkit.methods.own_vectors",
+    "explain": "simkit.methods.explain",
 }
 __all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
            "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__",
-           "list_models", "model_layers", "register_vectors"]
+           "list_models", "model_layers", "register_vectors", "explain"]
 
 
 def __getattr__(name: str) -> Any:

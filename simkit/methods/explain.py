@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from simkit.study.model import Study
 
 __all__ = ["Explanation", "ExplainError", "explain", "occlusion_map", "channel_contributions",
-           "GREY", "DEFAULT_PATCH", "DEFAULT_STRIDE"]
+           "notes_html", "GREY", "DEFAULT_PATCH", "DEFAULT_STRIDE"]
 
 #: The occluding square's colour (mid grey, uint8 RGB).
 GREY = (128, 128, 128)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from simkit.plots.figures import (collection_map, distance_heatmaps, fig1_curve, finite,
                                   heatmap_values, retrieval_curves, save_html, umap_map,
                                   umap_question_traces, vote_bar_values, vote_bars)
+from simkit.plots.explain import channel_pair_bars, saliency_overlay
 
 __all__ = ["fig1_curve", "vote_bars", "vote_bar_values", "distance_heatmaps", "heatmap_values",
            "retrieval_curves", "umap_map", "umap_question_traces", "collection_map",
-           "save_html", "finite"]
+           "save_html", "finite", "saliency_overlay", "channel_pair_bars"]
