@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 __all__ = ["saliency_overlay", "channel_pair_bars", "overlay_map", "MAP_SIDE"]
 
+#: Gradient maps: transparent where the gradient is small, so the print shows through.
+SEQUENTIAL = [[0.0, "rgba(40,0,80,0)"], [0.25, "rgba(120,20,160,0.35)"],
+              [0.6, "rgba(230,60,30,0.8)"], [1.0, "rgba(255,230,0,1)"]]
+#: Occlusion maps: red where the region makes the prints differ (hiding it brings them
+#: together), blue where it makes them alike, transparent near 0.
+DIVERGING = [[0.0, "rgba(178,24,43,1)"], [0.5, "rgba(247,247,247,0)"],
+             [1.0, "rgba(33,102,172,1)"]]
 #: The longest side a map is drawn at (larger maps are averaged over square blocks), so a
 #: figure stays small enough for the notebook's widget channel.
 MAP_SIDE = 112
@@ -58,8 +65,15 @@ def overlay_map(values: np.ndarray, max_side: int = MAP_SIDE) -> tuple[np.ndarra
 
 
 def _note_lines(e: Any) -> list[str]:
-    # a plotly title does not wrap: long notes are broken into lines here
-    return [line for n in e.notes for line in textwrap.wrap(f"⚠ {n}", 105)]
+    # a plotly title does not wrap: long notes are broken into lines here; a note's
+    # how-to-fix lines (after its first line) stay in the explanation's own text
+    return [line for n in e.notes for line in textwrap.wrap(f"⚠ {n.splitlines()[0]}", 92)]
+
+
+def _rounded(z: np.ndarray) -> list:
+    # 4 significant digits are more than a colour scale shows, and the figure 3x smaller
+    return [[None if not math.isfinite(v) else float(f"{v:.4g}") for v in row]
+            for row in np.asarray(z, dtype=float).tolist()]
 
 
 def _title(e: Any, what: str) -> tuple[str, int]:
@@ -68,6 +82,13 @@ def _title(e: Any, what: str) -> tuple[str, int]:
     notes = "".join(f"<br><span style='color:#a00'><b>{html.escape(x)}</b></span>"
                     for x in lines)
     return f"{html.escape(what)}{notes}", 1 + len(lines)
+
+
+def _title_layout(text: str) -> dict:
+    # anchored at the top of the figure, so a title of many lines grows into the margin
+    # made for it instead of over the plot
+    return dict(text=text, font=dict(size=13), x=0.01, xanchor="left", y=1,
+                yref="container", yanchor="top", pad=dict(t=10))
 
 
 def saliency_overlay(explanation: Any, *, opacity: float = 0.5,
@@ -84,7 +105,8 @@ def saliency_overlay(explanation: Any, *, opacity: float = 0.5,
         Maps larger than this are drawn averaged over square blocks.
 
     Gradient maps share one sequential scale from 0; occlusion maps one diverging scale
-    centred on 0 (red: the region makes the prints differ, blue: alike).
+    centred on 0 (red: the region makes the prints differ, blue: alike); both end at the
+    99th percentile of the two maps' absolute values.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -95,15 +117,16 @@ def saliency_overlay(explanation: Any, *, opacity: float = 0.5,
         f"({letter}) {html.escape(i)}" for letter, i in zip((a, b), e.image_ids)])
     maps = [np.asarray(m, dtype=np.float64) for m in e.maps]
     finite_values = np.concatenate([m[np.isfinite(m)] for m in maps])
-    top = float(np.abs(finite_values).max()) if finite_values.size else 0.0
+    # the scale ends at the 99th percentile: a few extreme pixels would leave the rest of
+    # the map invisible (the pixels above it show in the top colour)
+    top = float(np.percentile(np.abs(finite_values), 99)) if finite_values.size else 0.0
     occlusion = e.technique == "occlusion"
     for col, (rgb, m) in enumerate(zip(e.images, maps), start=1):
         z, k = overlay_map(m, max_side)
         fig.add_trace(go.Image(source=_png_uri(rgb), hoverinfo="skip"), row=1, col=col)
         fig.add_trace(go.Heatmap(
-            z=finite(z), x0=(k - 1) / 2, dx=k, y0=(k - 1) / 2, dy=k, opacity=opacity,
-            colorscale="RdBu" if occlusion else "Inferno",
-            reversescale=occlusion,  # red where hiding the region brings the prints together
+            z=_rounded(z), x0=(k - 1) / 2, dx=k, y0=(k - 1) / 2, dy=k, opacity=opacity,
+            colorscale=DIVERGING if occlusion else SEQUENTIAL,
             zmin=-top if occlusion else 0.0, zmax=top if top > 0 else 1.0,
             showscale=col == 2, colorbar=dict(thickness=12, len=0.8),
             hovertemplate="x %{x:.0f}, y %{y:.0f}: %{z:.3g}<extra></extra>"),
@@ -114,9 +137,8 @@ def saliency_overlay(explanation: Any, *, opacity: float = 0.5,
     what = (f"{display_name(e.method)} on {e.question_id}: pair ({a})-({b}), distance "
             f"{e.distance:.4g} — {e.technique} map")
     title, lines = _title(e, what)
-    fig.update_layout(title=dict(text=title, font=dict(size=13)),
-                      height=376 + 18 * lines, width=720,
-                      margin=dict(l=10, r=10, t=86 + 18 * lines, b=10))
+    fig.update_layout(title=_title_layout(title), height=380 + 18 * lines, width=720,
+                      margin=dict(l=10, r=10, t=50 + 18 * lines, b=10))
     return fig
 
 
@@ -150,7 +172,7 @@ def channel_pair_bars(explanation: Any, top: int = 15) -> "go.Figure":
         what = (f"{display_name(e.method)} on {e.question_id}, pair ({e.letters[0]})-"
                 f"({e.letters[1]}): the {len(pairs)} channel pairs that contribute most to d²")
     title, lines = _title(e, what)
-    fig.update_layout(title=dict(text=title, font=dict(size=13)),
-                      height=max(300, 24 * top + 120) + 18 * lines, width=720,
-                      margin=dict(l=10, r=10, t=60 + 18 * lines, b=40))
+    fig.update_layout(title=_title_layout(title), width=720,
+                      height=max(300, 24 * top + 120) + 18 * lines,
+                      margin=dict(l=10, r=10, t=30 + 18 * lines, b=40))
     return fig
