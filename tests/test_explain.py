@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 
 import simkit  # noqa: E402
 from simkit.errors import SimkitError  # noqa: E402
-from simkit.methods.explain import (ExplainError, channel_contributions,  # noqa: E402
-                                    explain, occlusion_map)
+from simkit.methods.explain import ExplainError, channel_contributions, explain  # noqa: E402
+from simkit.methods.occlusion import occlusion_map  # noqa: E402
 from simkit.study.model import PAIRS  # noqa: E402
 
 SIZE = 32

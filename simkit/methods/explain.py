@@ -17,7 +17,7 @@ three colour channels**, where ``d`` is the pair's distance (the method's own me
 **Occlusion** (Zeiler & Fergus 2014) — for the methods without gradients that still look at
 the prints (``style``, ``colour``, ``cnn``, ``sift``, ``orb``, ``lpips_*``): a grey square of
 ``patch`` pixels, moved by ``stride`` pixels, hides part of one print at a time and the
-pair's distance is computed again with the method itself. The map at a pixel is the mean,
+pair's distance is computed again with the method itself (:mod:`simkit.methods.occlusion`). The map at a pixel is the mean,
 over the squares covering it, of *(distance with the square − distance)*: positive where
 hiding the region moves the prints apart (it makes them alike), negative where hiding it
 brings them together (it makes them differ). Your own vectors have no images: not
@@ -40,27 +40,20 @@ from __future__ import annotations
 import html
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
 
 from simkit.errors import SimkitError
+from simkit.methods.occlusion import DEFAULT_PATCH, DEFAULT_STRIDE
 from simkit.study.model import PAIRS, normalize_choice, pair_letters
 
 if TYPE_CHECKING:
     from simkit.methods.registry import Method
     from simkit.study.model import Study
 
-__all__ = ["Explanation", "ExplainError", "explain", "occlusion_map", "channel_contributions",
-           "notes_html", "GREY", "DEFAULT_PATCH", "DEFAULT_STRIDE"]
-
-#: The occluding square's colour (mid grey, uint8 RGB).
-GREY = (128, 128, 128)
-#: Side of the occluding square and its step, in pixels of the preprocessed print
-#: (at 224 px: 13 x 13 positions per print).
-DEFAULT_PATCH = 32
-DEFAULT_STRIDE = 16
+__all__ = ["Explanation", "ExplainError", "explain", "channel_contributions", "notes_html"]
 
 _GRADIENT = ("|∂d/∂x| summed over RGB: how strongly each pixel of the network input "
              "changes the pair's distance (Simonyan et al. 2014)")
@@ -212,68 +205,6 @@ def _largest_first(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("contribution", ascending=False, kind="stable").reset_index(drop=True)
 
 
-# -- occlusion -----------------------------------------------------------------------------
-def _starts(n: int, patch: int, stride: int) -> list[int]:
-    # the last square ends at the border, so every pixel is covered at least once
-    starts = list(range(0, n - patch + 1, stride))
-    if starts[-1] != n - patch:
-        starts.append(n - patch)
-    return starts
-
-
-def occlusion_map(image: np.ndarray, distance: Callable[[list[np.ndarray]], Sequence[float]],
-                  *, patch: int = DEFAULT_PATCH, stride: int = DEFAULT_STRIDE,
-                  fill: Sequence[int] = GREY, batch_size: int = 16, progress: bool = True,
-                  desc: str = "occlusion") -> np.ndarray:
-    """The occlusion map of one image (Zeiler & Fergus 2014).
-
-    Parameters
-    ----------
-    image : ndarray
-        uint8 ``H x W x 3``.
-    distance : callable
-        ``distance(images) -> distances``: the pair's distance with each of ``images`` in
-        place of ``image`` (the other image of the pair is bound in the callable).
-    patch, stride : int
-        The grey square's side and step in pixels (a square larger than the image is cut
-        to it).
-    fill : RGB
-        The square's colour.
-
-    Returns
-    -------
-    ndarray
-        float64 ``H x W``: at each pixel the mean, over the squares covering it, of
-        (distance with the square − distance without).
-    """
-    from tqdm.auto import tqdm
-
-    img = np.asarray(image, dtype=np.uint8)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ExplainError(f"occlusion needs an H x W x 3 image, got shape {img.shape}")
-    if int(patch) < 1 or int(stride) < 1:
-        raise ExplainError(f"patch ({patch}) and stride ({stride}) must be at least 1 pixel")
-    h, w = img.shape[:2]
-    ph, pw = min(int(patch), h), min(int(patch), w)
-    where = [(y, x) for y in _starts(h, ph, int(stride)) for x in _starts(w, pw, int(stride))]
-    base = float(np.asarray(distance([img]), dtype=np.float64)[0])
-    total, count = np.zeros((h, w)), np.zeros((h, w))
-    with tqdm(total=len(where), desc=desc, unit="patch", disable=not progress) as bar:
-        for k in range(0, len(where), batch_size):
-            chunk = where[k:k + batch_size]
-            variants = []
-            for y, x in chunk:
-                v = img.copy()
-                v[y:y + ph, x:x + pw] = np.asarray(fill, dtype=np.uint8)
-                variants.append(v)
-            d = np.asarray(distance(variants), dtype=np.float64)
-            for (y, x), dv in zip(chunk, d):
-                total[y:y + ph, x:x + pw] += dv - base
-                count[y:y + ph, x:x + pw] += 1
-            bar.update(len(chunk))
-    return total / count
-
-
 # -- resolving what to explain ---------------------------------------------------------------
 def _question(study: "Study", question_id: str) -> list[str]:
     qid = str(question_id)
@@ -317,12 +248,6 @@ def _random_note(weights: str, model: str) -> str:
 
 
 # -- the gradient path -----------------------------------------------------------------------
-def _rgb(path, policy: str, size: int) -> np.ndarray:
-    from simkit.features.images import load_rgb, resize_policy
-
-    return np.array(resize_policy(load_rgb(path), policy, size), dtype=np.uint8)  # writable
-
-
 def _gradient(paths: Sequence, spec: tuple[str, str, str, str], weights: str, size: int,
               policy: str, device) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
                                             np.ndarray, float]:
@@ -332,10 +257,11 @@ def _gradient(paths: Sequence, spec: tuple[str, str, str, str], weights: str, si
     from simkit.features.engine import forward
     from simkit.features.images import normalize
     from simkit.features.models import load_model
+    from simkit.methods.occlusion import prepared_rgb
 
     model, layer, kind, metric = spec
     net = load_model(model, weights, [layer], device, size)
-    images = [_rgb(p, policy, net.size or size) for p in paths]
+    images = [prepared_rgb(p, policy, net.size or size) for p in paths]
     xs = [normalize(torch.from_numpy(im.copy()).permute(2, 0, 1)[None], net.mean, net.std)
           .requires_grad_(True) for im in images]
     va, vb = (forward(net, x, [(kind, layer)], differentiable=True)[kind, layer][0].double()
@@ -354,66 +280,6 @@ def _gradient(paths: Sequence, spec: tuple[str, str, str, str], weights: str, si
         maps = [np.full(im.shape[:2], np.nan) for im in images]
     return (images, maps, va.detach().cpu().numpy(), vb.detach().cpu().numpy(),
             float(d.detach()))
-
-
-# -- the occlusion path ----------------------------------------------------------------------
-def _occluder(method: "Method", weights: str, size: int, policy: str, device
-              ) -> tuple[Callable[[object], np.ndarray],
-                         Callable[[list[np.ndarray], np.ndarray], np.ndarray]]:
-    """``(prepare, distance)``: a print as the method sees it, and the method's distance
-    from each of some images to a reference image."""
-    if method.family == "style":
-        return (lambda p: _rgb(p, policy, size),
-                lambda ims, ref: _style_distance(method, ims, ref, weights, size, policy, device))
-    if method.family == "local":
-        from simkit.methods.local import match_counts, matches_to_distance
-
-        return (lambda p: _rgb(p, policy, size),
-                lambda ims, ref: matches_to_distance(match_counts(
-                    ims, method.name, queries=[ref], progress=False))[0])
-    if method.family == "perceptual":
-        from simkit.methods.perceptual.metrics import PerceptualMetric
-
-        metric = PerceptualMetric.baseline(method.params["net"], method.params["comparison"],
-                                           weights=weights)
-        return (lambda p: _rgb(p, "resize", metric.size),
-                lambda ims, ref: _perceptual_distance(metric, ims, ref, device))
-    raise ExplainError(f"method {method.name!r} is not explainable: no images (its "
-                       f"vectors are given, not computed from the prints)")
-
-
-def _style_distance(method: "Method", images: list[np.ndarray], ref: np.ndarray,
-                    weights: str, size: int, policy: str, device) -> np.ndarray:
-    import tempfile
-    from pathlib import Path
-
-    from PIL import Image
-
-    from simkit.methods.style import style_features
-    from simkit.search.distances import unit_rows
-
-    with tempfile.TemporaryDirectory(prefix="simkit-occlusion-") as tmp:
-        paths = []
-        for k, im in enumerate([*images, ref]):
-            paths.append(Path(tmp) / f"{k}.png")  # lossless: the method sees these pixels
-            Image.fromarray(im).save(paths[-1])
-        # a feature store of its own: occluded prints never enter the user's cache
-        fs = style_features(paths, methods=[method.name], weights=weights, size=size,
-                            policy=policy, cache_dir=tmp, progress=False, device=device)
-    x = fs.vectors[method.name].astype(np.float64)
-    if method.metric == "cosine":
-        u = unit_rows(x).astype(np.float64)
-        return 1.0 - u[:-1] @ u[-1]
-    return np.linalg.norm(x[:-1] - x[-1], axis=1)
-
-
-def _perceptual_distance(metric, images: list[np.ndarray], ref: np.ndarray, device
-                         ) -> np.ndarray:
-    import torch
-
-    a = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    b = torch.from_numpy(ref).permute(2, 0, 1)[None].expand_as(a).contiguous()
-    return metric.distance(a, b, device=device)
 
 
 # -- the call -------------------------------------------------------------------------------
@@ -478,32 +344,44 @@ def explain(study: "Study", question_id: str, method: str, pair: str | None = No
     i, j = pair_letters(chosen)
     a, b = ids[i], ids[j]
     used = str(result.weights) if m.needs_network else ""
-    notes = list(result.notes)
     spec = _network(m, layer)
-    channel_pairs = channels = None
-    d2 = float("nan")
     if spec is not None:
-        images, maps, va, vb, dist = _gradient([paths[a], paths[b]], spec, used, size,
-                                               policy, device)
-        technique, meaning = "gradient", _GRADIENT
-        if not np.all(np.isfinite(maps[0])):
-            notes.append(f"the two prints' vectors are identical or zero (distance {dist:g}):"
-                         f" the gradient of the distance is undefined, the maps are n/a")
-        if spec[3] == "euclidean":
-            channel_pairs, channels, d2 = channel_contributions(va, vb, matrix=spec[2] != "gap")
-        note = _random_note(used, spec[0])
+        parts = _by_gradient(spec, [paths[a], paths[b]], used, size, policy, device)
     else:
-        prepare, dist_to = _occluder(m, used, size, policy, device)
-        images = [prepare(paths[a]), prepare(paths[b])]
-        maps = [occlusion_map(images[k], lambda ims, k=k: dist_to(ims, images[1 - k]),
-                              patch=patch, stride=stride, progress=progress,
-                              desc=f"occluding ({'ab'[k]}) {ids[(i, j)[k]]}")
-                for k in range(2)]
-        technique, meaning = "occlusion", _OCCLUSION
-        net_name = "vgg19" if m.family == "style" else str(m.params.get("net", m.name))
-        note = _random_note(used, net_name) if m.needs_network else ""
-    if note:
-        notes.insert(0, note)
-    return Explanation(str(question_id), m.name, chosen, pick, (a, b), tuple(images),
-                       tuple(maps), technique, meaning, distances[chosen], distances,
-                       channel_pairs, channels, d2, list(dict.fromkeys(notes)), used)
+        parts = _by_occlusion(m, [paths[a], paths[b]], (ids[i], ids[j]), used, size, policy,
+                              device, patch=patch, stride=stride, progress=progress)
+    notes = [parts.pop("note"), *result.notes, *parts.pop("notes")]
+    return Explanation(str(question_id), m.name, chosen, pick, (a, b), distance=distances[chosen],
+                       distances=distances, notes=list(dict.fromkeys(n for n in notes if n)),
+                       weights=used, **parts)
+
+
+def _by_gradient(spec: tuple[str, str, str, str], paths: list, weights: str, size: int,
+                 policy: str, device) -> dict:
+    images, maps, va, vb, dist = _gradient(paths, spec, weights, size, policy, device)
+    notes, channel_pairs, channels, d2 = [], None, None, float("nan")
+    if not np.all(np.isfinite(maps[0])):
+        notes.append(f"the two prints' vectors are identical or zero (distance {dist:g}): "
+                     f"the gradient of the distance is undefined, the maps are n/a")
+    if spec[3] == "euclidean":
+        channel_pairs, channels, d2 = channel_contributions(va, vb, matrix=spec[2] != "gap")
+    return dict(images=tuple(images), maps=tuple(maps), technique="gradient",
+                map_meaning=_GRADIENT, channel_pairs=channel_pairs, channels=channels,
+                squared_distance=d2, note=_random_note(weights, spec[0]), notes=notes)
+
+
+def _by_occlusion(m: "Method", paths: list, ids: tuple[str, str], weights: str, size: int,
+                  policy: str, device, **options) -> dict:
+    from simkit.methods.occlusion import occluder, occlusion_map
+
+    made = occluder(m, weights, size, policy, device)
+    if made is None:
+        raise ExplainError(f"method {m.name!r} is not explainable: no images")
+    prepare, dist_to = made
+    images = [prepare(p) for p in paths]
+    maps = [occlusion_map(images[k], lambda ims, k=k: dist_to(ims, images[1 - k]),
+                          desc=f"occluding {ids[k]}", **options) for k in range(2)]
+    net = "vgg19" if m.family == "style" else str(m.params.get("net", m.name))
+    return dict(images=tuple(images), maps=tuple(maps), technique="occlusion",
+                map_meaning=_OCCLUSION, note=_random_note(weights, net) if m.needs_network
+                else "", notes=[])
