@@ -151,12 +151,14 @@ def _pct(share: float) -> str:
     return "n/a" if not np.isfinite(share) else f"{100 * share:.1f} %"
 
 
-def notes_html(notes: Sequence[str]) -> str:
-    """The notes as bold red paragraphs (``<pre>``: JupyterLab typesets ``$…$`` in HTML)."""
+def notes_html(notes: Sequence[str], short: bool = False) -> str:
+    """The notes as bold red paragraphs (``<pre>``: JupyterLab typesets ``$…$`` in HTML);
+    ``short``: each note's first line only, the whole note as its tooltip."""
     style = ("color:#a00;white-space:pre-wrap;font-family:inherit;font-weight:bold;"
              "margin:0 0 0.5em 0")
-    return "".join(f"<pre class='simkit-note' style='{style}'>⚠ {html.escape(n)}</pre>"
-                   for n in notes)
+    return "".join(
+        f"<pre class='simkit-note' style='{style}' title='{html.escape(n)}'>⚠ "
+        f"{html.escape(n.splitlines()[0] if short else n)}</pre>" for n in notes)
 
 
 # -- channels ------------------------------------------------------------------------------

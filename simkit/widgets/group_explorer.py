@@ -389,7 +389,7 @@ class GroupExplorer(View):
                 if self.explain_error else "")
             return
         self._w_x_info.value = (
-            notes_html(e.notes) + f'<div class="simkit-explain-summary" data-method='
+            notes_html(e.notes, short=True) + f'<div class="simkit-explain-summary" data-method='
             f'"{html.escape(e.method)}" data-pair="{e.pair}" data-technique="{e.technique}">'
             f'{html.escape(display_name(e.method))}, pair ({e.pair[0]})-({e.pair[2]})'
             f'{" (its pick)" if e.pair == e.pick else f" (its pick: {e.pick})"}: '
