@@ -15,6 +15,8 @@ variable                    meaning
 ``SIMKIT_DASK_SCHEDULER``   address of a running Dask scheduler (``tcp://HOST:8786``)
 ``SIMKIT_CONTACT``          an e-mail or URL sent in the User-Agent of museum requests
 ``SIMKIT_PAPER_DATA``       another folder of published tables (default: the package's)
+``JUPYTERHUB_SERVICE_PREFIX`` set by JupyterHub (``/user/NAME/``): ``simkit serve`` prints
+                            its links through the hub's proxy too
 ==========================  ==============================================================
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ import os
 from pathlib import Path
 
 __all__ = ["ENV_VARS", "cache_root", "cache_dir", "offline", "wikiart_dir",
-           "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir", "use_numba_cache"]
+           "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir", "use_numba_cache",
+           "jupyterhub_prefix"]
 
 ENV_VARS = ("SIMKIT_CACHE", "SIMKIT_OFFLINE", "SIMKIT_WIKIART", "SIMKIT_DASK_SCHEDULER",
             "SIMKIT_CONTACT", "SIMKIT_PAPER_DATA")
@@ -96,3 +99,10 @@ def numba_cache_dir() -> Path:
     """``$NUMBA_CACHE_DIR`` when set, else ``numba`` under the cache root."""
     env = _env("NUMBA_CACHE_DIR")
     return Path(env) if env else cache_dir("numba")
+
+
+def jupyterhub_prefix() -> str | None:
+    """``$JUPYTERHUB_SERVICE_PREFIX`` (``/user/NAME/``, ending in ``/``) inside a
+    JupyterHub single-user server, else None."""
+    env = _env("JUPYTERHUB_SERVICE_PREFIX")
+    return (env if env.endswith("/") else env + "/") if env else None

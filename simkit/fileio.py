@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import glob
 import os
 import shutil
 import tempfile
@@ -32,7 +33,8 @@ import pandas as pd
 from simkit.errors import SimkitError
 
 __all__ = ["atomic_write", "write_csv", "write_text", "WriteError", "OverwriteRefused",
-           "write_error", "file_mode", "replace_set", "replace_files", "backup_file"]
+           "write_error", "file_mode", "replace_set", "replace_files", "backup_file",
+           "staging_folder"]
 
 
 @contextlib.contextmanager
@@ -150,6 +152,39 @@ def _foreign(folder: Path, owned: Iterable[str]) -> list[str]:
                   if not any(fnmatch.fnmatchcase(p.name, pat) for pat in patterns))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: someone else's live process
+        return True
+    return True
+
+
+def staging_folder(parent: Path, name: str, suffix: str = ".tmp") -> Path:
+    """A new hidden folder ``parent/.NAME.PID.XXXX.SUFFIX`` to stage a set of files in.
+
+    Staging folders of the same ``name`` left by a process that no longer runs (killed
+    mid-write) are removed first; a left ``.old`` set whose folder is missing (killed
+    between the two renames of :func:`replace_set`) is put back as ``parent/NAME``.
+    The process id in the name tells a dead writer's leftovers from a live one's.
+    """
+    for left in parent.glob(f".{glob.escape(name)}.*.*"):
+        parts = left.name[len(name) + 2:].split(".")
+        if len(parts) < 3 or not parts[0].isdigit() or not left.is_dir() \
+                or "." + parts[-1] not in (".tmp", ".old") or _pid_alive(int(parts[0])):
+            continue
+        kept = left / name
+        if left.suffix == ".old" and kept.is_dir() and not (parent / name).exists():
+            os.rename(kept, parent / name)
+        shutil.rmtree(left, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=suffix,
+                                  dir=parent))
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
+    return stage
+
+
 @contextlib.contextmanager
 def replace_set(folder: str | os.PathLike, owned: Iterable[str]) -> Iterator[Path]:
     """Write a set of outputs into a fresh folder, then swap it in for ``folder``.
@@ -157,9 +192,10 @@ def replace_set(folder: str | os.PathLike, owned: Iterable[str]) -> Iterator[Pat
     Yields a hidden sibling folder to write every file of the set into. On success the
     old ``folder`` is renamed away, the new one renamed in and the old one deleted: no
     stale file of an earlier run is left beside the new ones. On any error (or a kill)
-    the old ``folder`` is untouched and the partial set is removed (a kill leaves it as
-    ``.NAME.*.tmp``; a kill between the two renames leaves the old set as
-    ``.NAME.*.old``).
+    the old ``folder`` is untouched and the partial set is removed. A kill leaves it as
+    ``.NAME.PID.*.tmp`` (a kill between the two renames leaves the old set as
+    ``.NAME.PID.*.old``); the next run removes it, or puts the old set back
+    (:func:`staging_folder`).
 
     Parameters
     ----------
@@ -188,9 +224,7 @@ def replace_set(folder: str | os.PathLike, owned: Iterable[str]) -> Iterator[Pat
                 f"so choose another or an empty folder (or move those files away)")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
-                                      dir=folder.parent))
-        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
+        stage = staging_folder(folder.parent, folder.name)
     except OSError as e:
         raise write_error(e, folder) or e from None
     try:
@@ -209,7 +243,7 @@ def _swap(stage: Path, folder: Path) -> None:
     if not folder.exists():
         os.rename(stage, folder)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+    old = staging_folder(folder.parent, folder.name, ".old")
     os.rename(folder, old / folder.name)
     try:
         os.rename(stage, folder)

@@ -108,7 +108,8 @@ def test_widget_flow_register_answer_all_export(study):
     people = pd.read_csv(study.root / "participants.csv", dtype=str, keep_default_na=False)
     assert people.to_dict("records") == [{
         "participant_id": "w1", "visual_impairment": "no", "familiarity": "4",
-        "field": "Art / design", "seed": "3", "question_order": " ".join(q.order)}]
+        "field": "Art / design", "language": "en", "seed": "3",
+        "question_order": " ".join(q.order)}]
 
 
 def test_images_keep_their_aspect_ratio(study):

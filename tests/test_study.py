@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simkit.study.model import PAIRS, StudyError, load_study, normalize_choice, save_study
+from simkit.study.model import (PAIRS, Study, StudyError, load_study, normalize_choice,
+                                save_study)
 
 Q = {"q1": ("G", ["i1", "i2", "i3", "i4", "i5"]), "q2": ("G", ["i6", "i7", "i8", "i9", "i10"])}
 V = {"P1": {"q1": "a-b", "q2": "c-d"}, "P2": {"q1": "e-d", "q2": "a-e"}}
@@ -132,6 +133,20 @@ def test_save_round_trip(folder, tmp_path):
     again = load_study(out)
     pd.testing.assert_frame_equal(again.responses, study.responses)
     assert again.valid_participants == study.valid_participants
+
+
+def test_saving_over_a_study_backs_up_what_it_replaces(folder):
+    # Saving a study with fewer votes over its own folder must not lose the votes it held.
+    before = (folder / "responses.csv").read_bytes()
+    study = load_study(folder)
+    fewer = study.responses[study.responses.participant_id != "P1"]
+    save_study(Study(study.images, study.questions, fewer, study.participants, None, folder),
+               folder)
+    backups = list((folder / "backup").glob("responses-*.csv"))
+    assert len(backups) == 1 and backups[0].read_bytes() == before
+    assert "P1" not in (folder / "responses.csv").read_text()
+    save_study(load_study(folder), folder)  # same content again: no new backup
+    assert len(list((folder / "backup").glob("*.csv"))) == 1
 
 
 def test_incomplete_and_impaired_participants(write_study):

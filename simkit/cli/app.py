@@ -7,6 +7,10 @@
     simkit models [MODEL] [--source timm] [--filter dinov2]
     simkit demo [--out DIR] [--groups N] [--weights ...]
     simkit collect STUDY [--export]
+    simkit import wide FILE STUDY --id-column COLUMN --map MAP.csv [--skip-unreadable]
+    simkit import jspsych FILE [FILE ...] STUDY
+    simkit export jspsych STUDY --out DIR [--language en|ja]
+    simkit serve STUDY [--host HOST] [--port PORT] [--language en|ja]
     simkit retrieve COLLECTION --query IMAGE [-k 4] [--method style]
     simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
     simkit perceptual score --data material-appearance=PATH --net alexnet --out FILE.json
@@ -46,14 +50,15 @@ from typing import Iterable, NoReturn
 
 from simkit.cli import (collect, demo, evaluate_retrieval, features, fetch, index, models,
                         perceptual, retrieve, study, tables, validate)
+from simkit.cli import export, import_votes, serve
 from simkit.errors import SimkitError, UsageError
 from simkit.fileio import write_error
 
 __all__ = ["main", "build_parser", "version", "environment_error"]
 
 #: One module per subcommand, in the order of ``simkit --help``.
-COMMANDS = (validate, tables, features, models, demo, collect, retrieve, evaluate_retrieval,
-            perceptual, index, fetch, study)
+COMMANDS = (validate, tables, features, models, demo, collect, serve, import_votes, export,
+            retrieve, evaluate_retrieval, perceptual, index, fetch, study)
 
 
 class Parser(argparse.ArgumentParser):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -38,13 +38,11 @@ from simkit.features.representations import REPRESENTATIONS, tril_size
 if TYPE_CHECKING:
     import torch
 
-    from simkit.features.backbones import Backbone
-    from simkit.features.models import Network
     from simkit.features.cache import FeatureStore
     from simkit.features.zarr_store import ZarrFeatureStore
     from simkit.study.model import Study
 
-__all__ = ["KINDS", "Output", "output_dim",
+__all__ = ["KINDS", "Output", "TappedNetwork", "output_dim",
            "resolve_inputs", "content_keys", "forward", "run", "extract", "Extraction",
            "MemorySink", "CacheSink", "ZarrSink"]
 
@@ -52,6 +50,25 @@ __all__ = ["KINDS", "Output", "output_dim",
 KINDS = (*REPRESENTATIONS, "gap")
 #: ``(kind, layer)``, e.g. ``("gram", "conv5_1")`` or ``("gap", "conv5_4")``.
 Output = tuple[str, str]
+
+
+class TappedNetwork(Protocol):
+    """What the engine needs of a network: :class:`simkit.features.backbones.Backbone`
+    (the paper's VGG trunks) and :class:`simkit.features.models.Network` (any torchvision,
+    timm or open_clip model) both are one."""
+
+    name: str
+    weights_id: str
+    is_random: bool
+    device: "torch.device | None"
+    mean: tuple[float, float, float]   # input normalisation
+    std: tuple[float, float, float]
+    size: int | None                   # the input size the model needs (None: any)
+    prefix_tokens: int                 # class/register tokens before the patch tokens
+
+    def taps(self, x: "torch.Tensor", layers: Sequence[str],
+             emit: Callable[[str, "torch.Tensor"], None]) -> None:
+        """Run a batch; ``emit(layer, output)`` for each layer asked for."""
 
 
 def output_dim(backbone: str, output: Output) -> int:
@@ -106,7 +123,7 @@ def content_keys(ids: Sequence[str], paths: Sequence[Path]
     return keys, errors
 
 
-def forward(net: "Backbone | Network", x: "torch.Tensor", outputs: Sequence[Output],
+def forward(net: TappedNetwork, x: "torch.Tensor", outputs: Sequence[Output],
             precision: str = "fp32", *, differentiable: bool = False
             ) -> dict[Output, "torch.Tensor"]:
     """One batch through ``net``: ``{output: (n, dim) float32 tensor}`` on the net's device.
@@ -155,7 +172,7 @@ def forward(net: "Backbone | Network", x: "torch.Tensor", outputs: Sequence[Outp
     return out
 
 
-def run(items: Iterable[tuple[int, str | os.PathLike]], net: "Backbone | Network",
+def run(items: Iterable[tuple[int, str | os.PathLike]], net: TappedNetwork,
         outputs: Sequence[Output], sinks: Sequence, *, policy: str = "resize",
         size: int = 224, batch_size: int = 8, max_pixels: int = MAX_PIXELS,
         precision: str = "fp32", errors: dict | None = None,

@@ -62,20 +62,13 @@ def _check_out(out: Path) -> None:
 
 
 def _save_demo(study: Study, out: Path) -> None:
-    """Save a demo study into ``out``; a CSV the user changed since simkit wrote it (e.g.
-    real votes in responses.csv) is first copied to ``out/backup`` under a unique name.
-    A ``choices.csv`` (machine choices of an earlier study) is moved there too."""
-    new = {"images.csv": study.images, "questions.csv": study.questions,
-           "responses.csv": study.responses, "participants.csv": study.participants,
-           "choices.csv": None}
-    for name, df in new.items():
-        target = out / name
-        if not target.is_file():
-            continue
-        if df is None or target.read_bytes() != df.to_csv(index=False).encode("utf-8"):
-            backup_file(target, out / "backup")
-            if df is None:
-                target.unlink()
+    """Save a demo study into ``out``. :func:`save_study` backs up any CSV the user changed
+    since simkit wrote it (e.g. real votes in responses.csv) to ``out/backup``; a
+    ``choices.csv`` (machine choices of an earlier study) is moved there too."""
+    stale = out / "choices.csv"
+    if stale.is_file():
+        backup_file(stale, out / "backup")
+        stale.unlink()
     save_study(study, out)
 
 

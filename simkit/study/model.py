@@ -14,10 +14,8 @@ of the five images of a question by their letters a–e (image_1 … image_5) in
 "e-d", "(d)-(e)" and "D-E" all mean "d-e".
 
 A participant is *valid* (counted in the analysis) when they answered every question and did
-not report a visual impairment, as in Wei et al. (54 recruited → 41 valid).
-
->>> study = load_study("demo-study")          # doctest: +SKIP
->>> study.valid_participants                   # doctest: +SKIP
+not report a visual impairment, as in Wei et al. (54 recruited → 41 valid):
+``load_study("demo-study").valid_participants``.
 """
 from __future__ import annotations
 
@@ -33,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from simkit.errors import SimkitError
-from simkit.fileio import write_csv
+from simkit.fileio import backup_file, replace_files
 from simkit.paths import inside
 
 __all__ = [
@@ -469,15 +467,20 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
 
 
 def save_study(study: Study, path: str | os.PathLike) -> Path:
-    """Write a study folder (each file atomically). Image files are not copied."""
+    """Write a study folder's CSV files as one set (image files are not copied). A file
+    whose content changes is first copied to ``path/backup/`` under a unique name."""
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    write_csv(study.images, root / "images.csv")
-    write_csv(study.questions, root / "questions.csv")
-    write_csv(study.responses, root / "responses.csv")
-    write_csv(study.participants, root / "participants.csv")
-    if study.choices is not None:
-        write_csv(study.choices, root / "choices.csv")
+    tables = {"images.csv": study.images, "questions.csv": study.questions,
+              "responses.csv": study.responses, "participants.csv": study.participants,
+              "choices.csv": study.choices}
+    texts = {name: df.to_csv(index=False) for name, df in tables.items() if df is not None}
+    for name, text in texts.items():
+        if (root / name).is_file() and (root / name).read_bytes() != text.encode("utf-8"):
+            backup_file(root / name, root / "backup")
+    with replace_files(*(root / name for name in texts)) as temps:
+        for tmp, text in zip(temps, texts.values()):
+            tmp.write_text(text, encoding="utf-8", newline="")
     return root
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from simkit.fileio import backup_file, write_csv, write_error
+from simkit.fileio import backup_file, staging_folder, write_csv, write_error
 from simkit.study.model import IMAGE_COLUMNS, StudyError, read_study_csv, validate_study_tables
 from simkit.votes.errors import VoteStoreError
 
@@ -85,7 +84,7 @@ def write_with_backup(root: Path, responses: pd.DataFrame,
     """
     tables = {"participants.csv": participants, "responses.csv": responses}
     try:
-        stage = Path(tempfile.mkdtemp(prefix=".export.", suffix=".tmp", dir=root))
+        stage = staging_folder(root, "export")
     except OSError as e:
         raise write_error(e, root) or e from None
     try:

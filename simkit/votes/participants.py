@@ -13,7 +13,7 @@ from simkit.study.model import IMAGE_COLUMNS
 from simkit.votes.errors import VoteError
 
 __all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
-           "check_participant_id", "MAX_ID_LENGTH"]
+           "check_participant_id", "MAX_ID_LENGTH", "participant_seed"]
 
 #: The longest participant id accepted (characters).
 MAX_ID_LENGTH = 200
@@ -102,3 +102,10 @@ def familiarity_level(value: object, participant_id: str) -> str:
         raise VoteError(f"participant {participant_id!r}: familiarity {value!r} is not a "
                         f"whole number from 1 (not familiar) to 5 (very familiar)")
     return str(level)
+
+
+def participant_seed(participant_id: str) -> int:
+    """A participant's default order seed: stable, so the same id gives the same order
+    (in the notebook's questionnaire and in ``simkit serve`` alike)."""
+    return int.from_bytes(hashlib.sha256(str(participant_id).encode("utf-8")).digest()[:4],
+                          "big")

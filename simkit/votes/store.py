@@ -324,6 +324,35 @@ class VoteStore:
         or question or a bad choice, :class:`StoreUnavailable` when the store cannot be
         written now (nothing saved: keep the answer and retry).
         """
+        return self.record_many([(participant_id, question_id, choice, seconds)])[0]
+
+    def record_many(self, answers: "list[tuple[str, str, str, float | None]]") -> list[str]:
+        """Save several ``(participant_id, question_id, choice, seconds)`` answers in one
+        transaction (one disk sync for all: a server saving many participants' answers at
+        once) and return their canonical choices. All are saved or none; each is checked
+        as :meth:`record` checks it, and a later answer to the same question wins."""
+        rows = [self._checked(*answer) for answer in answers]
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            for pid in dict.fromkeys(r[0] for r in rows):
+                if conn.execute("SELECT 1 FROM participants WHERE participant_id=?",
+                                (pid,)).fetchone() is None:
+                    raise self._unknown(pid)
+            now = time.time()
+            conn.executemany(
+                "INSERT INTO responses VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (participant_id, question_id) DO UPDATE SET "
+                "choice=excluded.choice, seconds=excluded.seconds, "
+                "answered_at=excluded.answered_at", [(*r, now) for r in rows])
+
+        if rows:
+            what = (f"the answer of {rows[0][0]!r} to {rows[0][1]!r}" if len(rows) == 1
+                    else f"{len(rows)} answers")
+            self._write(f"record {what}", upsert)
+        return [r[2] for r in rows]
+
+    def _checked(self, participant_id: str, question_id: str, choice: str,
+                 seconds: float | None) -> tuple[str, str, str, float | None]:
         pid, qid = str(participant_id), str(question_id)
         if qid not in self._question_set:
             raise VoteError(f"question {question_id!r} is not in this study (its ids are "
@@ -337,20 +366,7 @@ class VoteStore:
             if not seconds >= 0:
                 raise VoteError(f"participant {pid!r}, question {qid!r}: seconds {seconds!r} "
                                 f"must be a time ≥ 0 (or None)")
-
-        def upsert(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM participants WHERE participant_id=?",
-                            (pid,)).fetchone() is None:
-                raise self._unknown(pid)
-            conn.execute(
-                "INSERT INTO responses VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (participant_id, question_id) DO UPDATE SET "
-                "choice=excluded.choice, seconds=excluded.seconds, "
-                "answered_at=excluded.answered_at",
-                (pid, qid, canon, seconds, time.time()))
-
-        self._write(f"record the answer of {pid!r} to {qid!r}", upsert)
-        return canon
+        return pid, qid, canon, seconds
 
     def answered(self, participant_id: str) -> dict[str, str]:
         """``{question_id: choice}`` of everything a participant has answered."""
@@ -436,3 +452,24 @@ class VoteStore:
         for p in pids:
             lines.append(f"  {p}: {counts.get(p, 0)}/{total}")
         return "\n".join(lines)
+
+    # -- imports ------------------------------------------------------------------------
+    def add_answers(self, participants: dict[str, dict[str, Any]],
+                    votes: dict[tuple[str, str], str | tuple[str, float | None]], *,
+                    source: str = "the import") -> dict[str, int]:
+        """Add participants and votes given elsewhere (a form, jsPsych) in ONE transaction.
+
+        ``participants``: id → self-assessment answers (``familiarity``, ``field``,
+        ``visual_impairment``, other columns kept as extras); ``votes``: (id, question id)
+        → choice, or (choice, seconds spent). A participant already in the store keeps
+        their registration; a vote already there with the same choice is skipped. A
+        different choice or self-assessment answer is refused with :class:`VoteError`
+        listing them all (``source`` names where they come from) and nothing is written,
+        so importing the same answers twice adds nothing. Returns counts: ``participants``
+        and ``votes`` added, ``identical`` votes skipped (see :mod:`simkit.votes.batch`).
+        """
+        from simkit.votes.batch import add_batch, prepare_batch
+
+        batch = prepare_batch(participants, votes, self._question_set, source)
+        return self._write(f"import the answers of {source}",
+                           lambda conn: add_batch(conn, batch, self.path))

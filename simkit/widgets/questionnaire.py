@@ -15,17 +15,25 @@ store cannot be written (locked, read-only), the answers stay in memory (``q.pen
 warning says so, and every later click tries again: nothing is lost.
 A participant resumes with their code: ``Questionnaire(study, store, participant_id=CODE)``
 or the "Resume" box on the first page.
+
+Every text comes from the message catalogue (:mod:`simkit.votes.messages`) in the
+questionnaire's ``language`` (``"en"`` or ``"ja"``), with the study's own ``texts.csv``
+applied; the participant may switch the language on the first page
+(:meth:`Questionnaire.set_language`), and the language is recorded with their answers.
 """
 from __future__ import annotations
 
-import hashlib
+import html
 import secrets
 import time
 from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from simkit.votes.participants import familiarity_level, yes_no
+from simkit.votes.messages import (DEFAULT_LANGUAGE, FAMILIARITY_KEYS, FIELD_KEYS,
+                                   LANGUAGES, canonical_field, check_language, messages,
+                                   study_texts)
+from simkit.votes.participants import familiarity_level, participant_seed, yes_no
 from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore,
                                 question_order)
 from simkit.study.model import LETTERS, Study, normalize_choice
@@ -33,23 +41,17 @@ from simkit.widgets.view import View, placeholder_png, thumbnail_png
 
 __all__ = ["Questionnaire", "FIELDS", "FAMILIARITY"]
 
-#: Suggested fields of study (any text is accepted).
-FIELDS = ["Computer science", "Engineering", "Art / design", "Art history / humanities",
-          "Natural sciences", "Social sciences", "Other", "Prefer not to say"]
-#: The 5-point scale of the self-assessment.
-FAMILIARITY = {1: "1 · not at all", 2: "2 · a little", 3: "3 · somewhat", 4: "4 · quite",
-               5: "5 · very"}
+#: Suggested fields of study, in English (any text is accepted; see the catalogue).
+FIELDS = [messages("en")[k] for k in FIELD_KEYS]
+#: The 5-point scale of the self-assessment, in English.
+FAMILIARITY = {i: messages("en")[k] for i, k in enumerate(FAMILIARITY_KEYS, start=1)}
 
 _FONT = "22px"  # readable from the back of a room with a projector
 _BIG = "font-size:26px; line-height:1.4"
+_NOTE = "#ffe8b3"  # messages: a light orange box (dark text), in light and dark themes
 # ToggleButtons have no font size of their own: a style sheet scoped to the questionnaire.
 _CSS = ("<style>.simkit-questionnaire .widget-toggle-buttons button, "
         ".simkit-questionnaire button {font-size: %s; min-height: 48px}</style>" % _FONT)
-
-
-def _seed_for(participant_id: str) -> int:
-    """A participant's default seed: stable, so the same code gives the same order."""
-    return int.from_bytes(hashlib.sha256(participant_id.encode("utf-8")).digest()[:4], "big")
 
 
 def _button(description: str, **kw: Any) -> widgets.Button:
@@ -67,13 +69,19 @@ class Questionnaire(View):
     ``seed``: the random question order (default: derived from the participant id);
     seed and order are recorded in the store. ``thumb_px`` is the largest side of the
     images shown. ``clock`` (seconds) times each question; tests may pass their own.
+    ``language``: the texts' language (a code of :data:`simkit.votes.messages.LANGUAGES`);
+    the participant may change it on the first page.
     """
 
     def __init__(self, study: Study, store: VoteStore, participant_id: str | None = None,
                  seed: int | None = None, *, thumb_px: int = 320,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 language: str = DEFAULT_LANGUAGE) -> None:
         store.check_study(study)
         self.study, self.store = study, store
+        self._overrides = study_texts(study.root)  # texts.csv: read once, checked here
+        self.language = check_language(language)
+        self.texts = messages(self.language, self._overrides.get(self.language))
         self.participant_id = str(participant_id) if participant_id else \
             f"p-{secrets.token_hex(3)}"
         self.seed = seed
@@ -136,6 +144,15 @@ class Questionnaire(View):
         return self.page == "done"
 
     # -- actions ------------------------------------------------------------------------
+    def set_language(self, language: str) -> None:
+        """Show every text in ``language`` (``"en"``, ``"ja"``) from now on."""
+        self.language = check_language(language)
+        self.texts = messages(self.language, self._overrides.get(self.language))
+        if self._language.value != self.language:
+            self._language.value = self.language
+        self._label()
+        self._render()
+
     def start(self, familiarity: int, field: str, visual_impairment: bool | str) -> None:
         """Submit the self-assessment and show the first question.
 
@@ -145,14 +162,14 @@ class Questionnaire(View):
             raise VoteError("the self-assessment is already done; answer the questions")
         pid = self.participant_id
         fam = familiarity_level(familiarity, pid)
-        if not str(field).strip():
-            raise VoteError("field of study is empty; pick one (or 'Prefer not to say')")
+        if field is None or not str(field).strip():
+            raise VoteError(self.texts["error_field_empty"])
         vi = yes_no(visual_impairment, pid)
-        seed = self.seed if self.seed is not None else _seed_for(pid)
+        seed = self.seed if self.seed is not None else participant_seed(pid)
         self.order = question_order(self.study.questions["question_id"], seed)
-        self._pending_registration = {"familiarity": fam, "field": str(field).strip(),
+        self._pending_registration = {"familiarity": fam, "field": canonical_field(field),
                                       "visual_impairment": vi, "seed": seed,
-                                      "order": self.order}
+                                      "order": self.order, "language": self.language}
         self._flush()
         self.page, self.index = "question", 0
         self._enter_question()
@@ -164,8 +181,7 @@ class Questionnaire(View):
             raise VoteError("resume from the first page, before starting")
         code = str(participant_id).strip()
         if not code or not self.store.is_registered(code):
-            raise VoteError(f"no participant with code {code!r} in this study; check the "
-                            f"code, or start as a new participant")
+            raise VoteError(self.texts["error_unknown_code"].format(code=repr(code)))
         self.participant_id = code
         self._resume_from_store()
         self._render()
@@ -190,7 +206,7 @@ class Questionnaire(View):
     def next(self) -> None:
         """Save the picked pair (two images) for the current question and move on."""
         if not self.can_go_next:
-            raise VoteError("pick exactly two images (the most similar pair) first"
+            raise VoteError(self.texts["error_pick_two"]
                             if self.page == "question" else "no question is on screen")
         qid, choice = self.order[self.index], self.choice
         self._leave_question()
@@ -230,7 +246,7 @@ class Questionnaire(View):
         order = info["order"]
         if not order or set(order) != set(self.study.questions["question_id"]):
             seed = info["seed"] if info["seed"] is not None else (
-                self.seed if self.seed is not None else _seed_for(self.participant_id))
+                self.seed if self.seed is not None else participant_seed(self.participant_id))
             order = question_order(self.study.questions["question_id"], seed)
             self._pending_registration = {"seed": seed, "order": order}
             self._flush()
@@ -268,9 +284,8 @@ class Questionnaire(View):
                 del self._pending[qid]
         except StoreUnavailable as e:
             n = len(self._pending)
-            what = (f"{n} answer{'s' if n != 1 else ''} are" if n else "self-assessment is")
-            self.warning = (f"⚠ Your {what} kept here but could not be saved yet; saving is "
-                            f"tried again at your next click. ({e})")
+            key = "unsaved_assessment" if not n else "unsaved_one" if n == 1 else "unsaved_many"
+            self.warning = f"{self.texts[key].format(count=n)} ({e})"
             return False
         self.warning = ""
         return True
@@ -284,44 +299,46 @@ class Questionnaire(View):
 
     # -- the view -----------------------------------------------------------------------
     def _build(self) -> None:
+        """Create the widgets; their texts are set by :meth:`_label` (the language)."""
         W = widgets
         self._code = W.HTML()
         self._css = W.HTML(_CSS)
         self._message = W.HTML()
-        # page 1: self-assessment
-        self._familiarity = W.ToggleButtons(
-            options=[(label, level) for level, label in FAMILIARITY.items()], value=None,
-            style={"button_width": "auto"})
-        self._field = W.Combobox(options=FIELDS, placeholder="choose or type",
-                                 ensure_option=False, layout=W.Layout(width="420px"))
+        # page 1: language, consent and instructions, self-assessment, resume
+        self._language = W.ToggleButtons(options=[(name, code) for code, name in
+                                                  LANGUAGES.items()], value=self.language,
+                                         style={"button_width": "auto"})
+        self._language.observe(lambda change: change["new"] == self.language or self._ui(
+            lambda: self.set_language(change["new"])), "value")
+        self._intro = W.HTML()
+        self._consent = W.Checkbox(value=False, indent=False,
+                                   layout=W.Layout(width="auto", margin="10px 0"))
+        self._consent.style.font_size = _FONT
+        self._familiarity = W.ToggleButtons(value=None, style={"button_width": "auto"})
+        self._field = W.Combobox(ensure_option=False, layout=W.Layout(width="420px"))
         self._field.style.font_size = _FONT
-        self._impairment = W.ToggleButtons(options=[("No", "no"), ("Yes", "yes")], value=None,
-                                           style={"button_width": "120px"})
-        self._start = _button("Start ▶", button_style="primary")
-        self._resume_code = W.Text(placeholder="your code, e.g. p-1a2b3c",
-                                   layout=W.Layout(width="300px"))
+        self._impairment = W.ToggleButtons(value=None, style={"button_width": "120px"})
+        self._start = _button("", button_style="primary")
+        self._resume_code = W.Text(layout=W.Layout(width="300px"))
         self._resume_code.style.font_size = _FONT
-        self._resume = _button("Resume")
-        for w in (self._familiarity, self._field, self._impairment):
+        self._resume = _button("")
+        for w in (self._consent, self._familiarity, self._field, self._impairment):
             w.observe(lambda _: self._render(), "value")
         self._start.on_click(lambda _: self._ui(self._ui_start))
         self._resume.on_click(lambda _: self._ui(lambda: self.resume(self._resume_code.value)))
-
-        def label(text: str) -> W.HTML:
-            return W.HTML(f"<div style='{_BIG}; margin-top:14px'>{text}</div>")
-
+        self._labels = {key: W.HTML() for key in (
+            "language_label", "familiarity_question", "field_question",
+            "impairment_question", "resume_prompt")}
+        label = self._labels
         self._page_assessment = W.VBox([
-            W.HTML(f"<h2 style='font-size:34px'>Which images look alike?</h2>"
-                   f"<div style='{_BIG}'>You will see groups of five Japanese woodblock "
-                   f"prints (ukiyo-e). In each group, pick the <b>two</b> that look the most "
-                   f"similar to you. There are no right answers. First, three questions "
-                   f"about you.</div>"),
-            label("How familiar are you with ukiyo-e?"), self._familiarity,
-            label("Your field of study or work:"), self._field,
-            label("Do you have a visual impairment (for example colour blindness)?"),
-            self._impairment,
+            W.HBox([label["language_label"], self._language],
+                   layout=W.Layout(align_items="center")),
+            self._intro, self._consent,
+            label["familiarity_question"], self._familiarity,
+            label["field_question"], self._field,
+            label["impairment_question"], self._impairment,
             W.HBox([self._start], layout=W.Layout(margin="20px 0")),
-            label("Started before? Enter your code to continue where you stopped:"),
+            label["resume_prompt"],
             W.HBox([self._resume_code, self._resume]),
         ])
         # page 2: one question
@@ -333,7 +350,7 @@ class Questionnaire(View):
             for _ in LETTERS]
         self._toggles = []
         for letter in LETTERS:
-            t = W.ToggleButton(description=f"({letter})", tooltip=f"pick image ({letter})",
+            t = W.ToggleButton(description=f"({letter})",
                                layout=W.Layout(width="100%", height="52px"))
             t.style.font_size = _FONT
             t.observe(lambda change, letter=letter: self._on_toggle(letter), "value")
@@ -341,36 +358,79 @@ class Questionnaire(View):
         columns = [W.VBox([img, tog], layout=W.Layout(flex="1 1 0%", min_width="0",
                    align_items="center", margin="0 6px"))
                    for img, tog in zip(self._images, self._toggles)]
-        self._back = _button("◀ Back")
-        self._next = _button("Next ▶", button_style="primary")
+        self._back = _button("")
+        self._next = _button("", button_style="primary")
         self._back.on_click(lambda _: self._ui(self.back))
         self._next.on_click(lambda _: self._ui(self.next))
+        self._help = W.HTML()
         self._page_question = W.VBox([
-            self._counter, self._bar,
-            W.HTML(f"<div style='{_BIG}'>Click the <b>two</b> most similar images "
-                   f"(keyboard: Tab to move, Space to pick, then Next).</div>"),
+            self._counter, self._bar, self._help,
             W.HBox(columns, layout=W.Layout(width="100%", align_items="flex-end")),
             W.HBox([self._back, self._next], layout=W.Layout(
                 justify_content="space-between", margin="16px 0")),
         ])
         # page 3: thank you
         self._thanks = W.HTML()
-        self._retry = _button("Save again")
+        self._retry = _button("")
         self._retry.on_click(lambda _: self._ui(self.retry))
         self._page_done = W.VBox([self._thanks, self._retry])
         self.widget = W.VBox([self._css, self._code, self._page_assessment, self._message],
                              layout=W.Layout(max_width="1400px"))
         self.widget.add_class("simkit-questionnaire")
+        self._label()
+
+    def _label(self) -> None:
+        """Set every fixed text in the current language (the catalogue's, or the study's)."""
+        t, esc = self.texts, html.escape
+        self._syncing = True  # new option labels must not count as the participant's clicks
+        try:
+            for key, w in self._labels.items():
+                w.value = f"<div style='{_BIG}; margin-top:14px'>{esc(t[key])}</div>"
+            self._intro.value = (
+                f"<h2 style='font-size:34px'>{esc(t['title'])}</h2>"
+                f"<div style='{_BIG}'><b>{esc(t['consent_title'])}</b><br>{esc(t['consent'])}"
+                f"</div><div style='{_BIG}; margin-top:10px'><b>"
+                f"{esc(t['instructions_title'])}</b><br>{esc(t['instructions'])} "
+                f"{esc(t['assessment_intro'])}</div>")
+            self._consent.description = t["consent_agree"]
+            level = self._familiarity.value
+            self._familiarity.options = [(t[k], i) for i, k in
+                                         enumerate(FAMILIARITY_KEYS, start=1)]
+            self._familiarity.value = level
+            # a field picked from the list stays picked, in the new language
+            typed = canonical_field(self._field.value)
+            english = messages("en")
+            self._field.options = [t[k] for k in FIELD_KEYS]
+            self._field.value = next((t[k] for k in FIELD_KEYS if english[k] == typed),
+                                     self._field.value)
+            self._field.placeholder = t["field_placeholder"]
+            answer = self._impairment.value
+            self._impairment.options = [(t["no"], "no"), (t["yes"], "yes")]
+            self._impairment.value = answer
+            self._start.description = f"{t['start']} ▶"
+            self._resume_code.placeholder = t["resume_placeholder"].format(example="p-1a2b3c")
+            self._resume.description = t["resume"]
+            self._help.value = f"<div style='{_BIG}'>{esc(t['question_help_widget'])}</div>"
+            self._back.description = f"◀ {t['back']}"
+            self._retry.description = t["save_again"]
+            for letter, tog in zip(LETTERS, self._toggles):
+                tog.tooltip = t["pick_image"].format(letter=letter)
+        finally:
+            self._syncing = False
 
     def _ui(self, action: Callable[[], object]) -> None:
         """Run a click's action; a refused action becomes a message, not a traceback."""
+        if self._syncing:
+            return
         try:
             action()
         except VoteError as e:
             self._render()
-            self._message.value = self._box(str(e), "#fde2e1")
+            self._message.value = self._box(str(e), _NOTE)
 
     def _ui_start(self) -> None:
+        if not self._consent.value:
+            raise VoteError(self.texts["error_consent"])
         self.start(self._familiarity.value, self._field.value, self._impairment.value)
 
     def _on_toggle(self, letter: str) -> None:
@@ -379,44 +439,51 @@ class Questionnaire(View):
 
     @staticmethod
     def _box(text: str, colour: str) -> str:
-        return (f"<div style='{_BIG}; background:{colour}; padding:10px; "
-                f"border-radius:6px; margin-top:10px'>{text}</div>")
+        # a coloured box, dark text on it whatever the theme (readable in a dark JupyterLab)
+        return (f"<div style='{_BIG}; background:{colour}; color:#111; padding:10px; "
+                f"border-radius:6px; margin-top:10px'>{html.escape(text)}</div>")
 
     def _render(self) -> None:
         """Make the widgets show the current state (they never hold state of their own)."""
+        t = self.texts
         self._syncing = True
         try:
-            self._code.value = (f"<div style='font-size:18px; color:#555'>Your code: "
-                                f"<b>{self.participant_id}</b> (keep it to continue later)"
-                                f"</div>")
-            self._message.value = self._box(self.warning, "#fff3cd") if self.warning else ""
+            code = html.escape(self.participant_id)
+            self._code.value = (f"<div style='font-size:18px; opacity:0.75'>"
+                                f"{html.escape(t['your_code']).format(code=f'<b>{code}</b>')}</div>")
+            self._message.value = self._box(self.warning, _NOTE) if self.warning else ""
             if self.page == "assessment":
                 page = self._page_assessment
-                self._start.disabled = (self._familiarity.value is None
-                                        or not str(self._field.value).strip()
+                self._start.disabled = (not self._consent.value
+                                        or self._familiarity.value is None
+                                        or not str(self._field.value or "").strip()
                                         or self._impairment.value is None)
             elif self.page == "question":
                 page = self._page_question
                 n, total = self.index + 1, len(self.order)
                 self._counter.value = (f"<div style='font-size:30px; font-weight:bold'>"
-                                       f"Question {n} of {total}</div>")
+                                       f"{html.escape(t['progress'].format(n=n, total=total))}"
+                                       f"</div>")
                 self._bar.value = self.progress.answered
                 for img, image_id in zip(self._images, self.images):
                     img.value = self._thumb(image_id)
-                for letter, t in zip(LETTERS, self._toggles):
-                    t.value = letter in self._picked
-                    t.button_style = "success" if t.value else ""
-                    # a tick as well as a colour: readable for colour-blind participants
-                    t.description = f"({letter}) ✓" if t.value else f"({letter})"
+                for letter, tog in zip(LETTERS, self._toggles):
+                    tog.value = letter in self._picked
+                    # blue ("info"), never green against red, and a tick as well as a
+                    # colour: readable for colour-blind participants
+                    tog.button_style = "info" if tog.value else ""
+                    tog.description = f"({letter}) ✓" if tog.value else f"({letter})"
                 self._back.disabled = self.index == 0
                 self._next.disabled = not self.can_go_next
-                self._next.description = "Finish ✔" if n == total else "Next ▶"
+                self._next.description = f"{t['finish']} ✔" if n == total else f"{t['next']} ▶"
             else:
                 page = self._page_done
+                done = t["thanks"].format(answered=self.progress.answered,
+                                          total=self.progress.total)
                 self._thanks.value = (
-                    f"<h2 style='font-size:34px'>Thank you!</h2><div style='{_BIG}'>You "
-                    f"answered {self.progress.answered} of {self.progress.total} questions."
-                    f"{'' if self._pending else ' Your answers are saved.'}</div>")
+                    f"<h2 style='font-size:34px'>{html.escape(t['thanks_title'])}</h2>"
+                    f"<div style='{_BIG}'>{html.escape(done)}"
+                    f"{'' if self._pending else ' ' + html.escape(t['saved'])}</div>")
                 self._retry.layout.display = "" if self._pending else "none"
             self.widget.children = (self._css, self._code, page, self._message)
         finally:

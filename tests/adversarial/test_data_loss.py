@@ -312,6 +312,9 @@ def test_export_killed_at_random_leaves_a_complete_study(demo):
         assert rows <= set(map(tuple, stored.to_numpy()))
         for b in (demo / "backup").glob("*.csv") if (demo / "backup").exists() else []:
             assert b.stat().st_size > 0  # never a half-written backup
+    with VoteStore(demo / "votes.sqlite") as store:  # the next export sweeps the leftovers
+        store.export(demo)
+    assert not [p.name for p in demo.iterdir() if p.name.startswith(".export.")]
 
 
 def test_a_folder_where_the_store_should_be_is_refused(demo, capsys):
@@ -332,3 +335,19 @@ def test_several_output_files_are_replaced_together(tmp_path, monkeypatch):
             fileio.write_text("new choices", sb)  # the disk fills here
     assert (a.read_text(), b.read_text()) == ("old report", "old choices")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["choices.csv", "report.json", "sub"]
+
+
+def test_a_kill_between_the_renames_is_repaired_by_the_next_run(tmp_path):
+    out = tmp_path / "results"
+    with fileio.replace_set(out, ["*.csv"]) as stage:
+        fileio.write_text("first", stage / "table2.csv")
+    # What a kill after 'rename the old set away' leaves: the set under a dead writer's
+    # .old folder and no results folder (pid 2**22+1 is beyond Linux's pid_max default).
+    left = tmp_path / f".results.{2**22 + 1}.abc123.old"
+    left.mkdir()
+    out.rename(left / "results")
+    dead_tmp = tmp_path / f".results.{2**22 + 1}.def456.tmp"
+    dead_tmp.mkdir()
+    fileio.staging_folder(tmp_path, "results").rmdir()
+    assert (out / "table2.csv").read_text() == "first"  # the old set is back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
