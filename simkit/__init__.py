@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from simkit.analysis.html_report import report
     from simkit.features.models import list_models, model_layers
     from simkit.methods.choices import MachineChoices, choose
+    from simkit.methods.explain import explain
     from simkit.methods.own_vectors import register_vectors
     from simkit.methods.registry import get_method
     from simkit.study.demo import default_study
@@ -54,10 +55,11 @@ _EXPORTS = {
     "report": "simkit.analysis.html_report",
     "list_models": "simkit.features.models", "model_layers": "simkit.features.models",
     "register_vectors": "simkit.methods.own_vectors",
+    "explain": "simkit.methods.explain",
 }
 __all__ = ["Study", "StudyError", "load_study", "save_study", "default_study", "methods",
            "get_method", "choose", "MachineChoices", "tables", "SimkitError", "__version__",
-           "list_models", "model_layers", "register_vectors", "report"]
+           "list_models", "model_layers", "register_vectors", "report", "explain"]
 
 
 def __getattr__(name: str) -> Any:

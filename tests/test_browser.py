@@ -170,6 +170,13 @@ def test_compare_choices_in_jupyterlab(lab, notebook_env, monkeypatch):
             assert _shown(page) == expected(second)
             # the plotly bar chart rendered too
             assert page.locator(".simkit-group-explorer .js-plotly-plot").count() >= 1
+            # Explain, on demand: the maps over the prints, the channel pairs, the note
+            page.locator(".simkit-explain-button").first.click()
+            page.wait_for_selector(".simkit-explain-summary", timeout=180_000)
+            assert "random network" in page.inner_text(".simkit-explain-info")
+            page.wait_for_function("() => document.querySelectorAll("
+                                   "'.simkit-explain .js-plotly-plot').length >= 2",
+                                   timeout=30_000)
             page.locator(".simkit-group-explorer").first.scroll_into_view_if_needed()
             # and nothing red: no stderr box, no widget message the kernel failed to send
             # (NaN through the widget channel once showed "Message serialization failed")

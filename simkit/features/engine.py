@@ -124,7 +124,8 @@ def content_keys(ids: Sequence[str], paths: Sequence[Path]
 
 
 def forward(net: TappedNetwork, x: "torch.Tensor", outputs: Sequence[Output],
-            precision: str = "fp32") -> dict[Output, "torch.Tensor"]:
+            precision: str = "fp32", *, differentiable: bool = False
+            ) -> dict[Output, "torch.Tensor"]:
     """One batch through ``net``: ``{output: (n, dim) float32 tensor}`` on the net's device.
 
     The network runs under :func:`~simkit.features.device.precision_context`; each
@@ -132,7 +133,13 @@ def forward(net: TappedNetwork, x: "torch.Tensor", outputs: Sequence[Output],
     once, with autocast off (:func:`~simkit.features.representations.reduce`: maps,
     tokens or one vector per image), so every output is computed as if that layer were
     the network's end.
+
+    ``differentiable``: keep the autograd graph (no inference mode), so that a distance
+    between outputs can be differentiated with respect to ``x`` (the saliency maps of
+    :mod:`simkit.methods.explain`); the vectors are the same.
     """
+    import contextlib
+
     import torch
 
     from simkit.features.representations import reduce
@@ -155,7 +162,8 @@ def forward(net: TappedNetwork, x: "torch.Tensor", outputs: Sequence[Output],
             for kind, vec in reduced.items():
                 out[kind, layer] = vec
 
-    with torch.inference_mode(), precision_context(precision, device):
+    graph = contextlib.nullcontext() if differentiable else torch.inference_mode()
+    with graph, precision_context(precision, device):
         net.taps(x.to(device, non_blocking=True), list(wanted), emit)
     missing = [layer for layer in wanted if (wanted[layer][0], layer) not in out]
     if missing:

@@ -49,7 +49,10 @@ def _tril_flat(channels: int) -> "torch.Tensor":
     import torch
     if channels not in _TRIL_CACHE:
         r, c = np.tril_indices(channels)
-        _TRIL_CACHE[channels] = torch.from_numpy(r * channels + c)
+        # a normal tensor even when first made under inference mode, so that a
+        # differentiable forward pass (simkit.methods.explain) can use it too
+        with torch.inference_mode(False):
+            _TRIL_CACHE[channels] = torch.from_numpy(r * channels + c)
     return _TRIL_CACHE[channels]
 
 
@@ -82,8 +85,12 @@ def gram(features) -> "torch.Tensor":
 
 def _cosine_from_gram(g: "torch.Tensor") -> "torch.Tensor":
     import torch
-    norms = torch.diagonal(g, dim1=1, dim2=2).clamp_min(0).sqrt()  # ||f_i||
-    inv = torch.where(norms > 0, 1.0 / norms, torch.zeros_like(norms))  # 0 for zero maps
+    sq = torch.diagonal(g, dim1=1, dim2=2)  # ||f_i||², never negative (a sum of squares)
+    live = sq > 0
+    # 1 / ||f_i||, 0 for an all-zero map; the square root is taken of a safe value (1 for
+    # zero maps) so that the gradient stays finite there too (simkit.methods.explain)
+    safe = torch.where(live, sq, torch.ones_like(sq))
+    inv = torch.where(live, 1.0 / safe.sqrt(), torch.zeros_like(sq))
     return g * inv.unsqueeze(2) * inv.unsqueeze(1)
 
 

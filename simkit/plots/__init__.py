@@ -14,9 +14,10 @@ from simkit.plots.figures import (collection_map, distance_heatmaps, fig1_curve,
                                   heatmap_values, retrieval_curves, save_html, umap_map,
                                   umap_question_traces, vote_bar_values, vote_bars)
 from simkit.plots.ceilings import participant_agreement_figure
+from simkit.plots.explain import channel_pair_bars, saliency_overlay
 from simkit.plots.report_figures import genre_bars, kappa_bars, report_figures, save_figures
 
 __all__ = ["fig1_curve", "vote_bars", "vote_bar_values", "distance_heatmaps", "heatmap_values",
            "retrieval_curves", "umap_map", "umap_question_traces", "collection_map",
            "save_html", "finite", "participant_agreement_figure", "genre_bars", "kappa_bars",
-           "report_figures", "save_figures"]
+           "report_figures", "save_figures", "saliency_overlay", "channel_pair_bars"]

@@ -13,11 +13,18 @@ reflect :attr:`state`. Changing the question updates the existing figure traces 
 ``choices`` (``question_id, method, choice``, as from :func:`simkit.methods.choices.study_choices`
 or ``choices.csv``) defaults to the study's own; ``distances`` (``question_id, method,
 pair, distance``) adds each method's 5×5 distance matrix as a heatmap.
+
+**Explain** (on demand): a method and a pair (default: the method's pick) of the shown
+question, explained by :func:`simkit.methods.explain.explain` only when the button is
+pressed (or :meth:`GroupExplorer.explain` is called) — the two prints with the saliency
+or occlusion map overlaid (an opacity slider), the channel pairs that contribute most, and
+the explanation's notes (random weights say so). ``explain_options`` are passed to it
+(``weights``, ``fallback_weights``, ``size``, ``device`` …).
 """
 from __future__ import annotations
 
 import html
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -29,11 +36,13 @@ from simkit.plots.figures import (MAJORITY_COLOUR, distance_heatmaps, heatmap_va
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
 from simkit.widgets.view import View, thumbnail_png
 
-__all__ = ["GroupExplorer", "thumbnail_png", "ORDERS"]
+__all__ = ["GroupExplorer", "thumbnail_png", "ORDERS", "OWN_PICK"]
 
 #: Navigation orders: the paper's Tables 4 and 5 (easiest / hardest first) as an order.
 ORDERS = ("questions.csv", "easiest first", "hardest first")
 ALL_GENRES = "All genres"
+#: The pair menu's first entry: explain the pair the method picked.
+OWN_PICK = "its pick"
 def _distance_matrices(distances: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
     """(question_id, method) → symmetric 5×5 matrix (NaN on the diagonal / missing)."""
     out: dict[tuple[str, str], np.ndarray] = {}
@@ -65,10 +74,14 @@ class GroupExplorer(View):
         ``question_id, method, pair, distance`` for the 5×5 heatmaps.
     thumb_size : int
         Longer side of the thumbnails, in pixels.
+    explain_options : mapping, optional
+        Keyword arguments of :func:`simkit.methods.explain.explain` for the Explain
+        control, e.g. ``{"weights": "imagenet", "fallback_weights": "random:0"}``.
     """
 
     def __init__(self, study: Study, choices: pd.DataFrame | None = None,
-                 distances: pd.DataFrame | None = None, *, thumb_size: int = 160) -> None:
+                 distances: pd.DataFrame | None = None, *, thumb_size: int = 160,
+                 explain_options: Mapping[str, Any] | None = None) -> None:
         if choices is not None:
             study = study.with_choices(choices)
         self.study = study
@@ -82,6 +95,9 @@ class GroupExplorer(View):
         self._question_id: str | None = None
         self._listeners: list[Callable[[str], None]] = []
         self._widget = None
+        self.explain_options = dict(explain_options or {})
+        self.explanation = None  # the last Explanation, for the shown question only
+        self.explain_error = ""
         qs = self.questions
         if not qs:
             raise ValueError("the study has no questions to explore")
@@ -155,6 +171,27 @@ class GroupExplorer(View):
         self._question_id = qs[max(0, min(len(qs) - 1, i + delta))]
         self._changed()
 
+    def explain(self, method: str | None = None, pair: str | None = None):
+        """Explain ``method``'s ``pair`` (default: the first method, its own pick) on the
+        shown question; kept in :attr:`explanation` until the question changes. A
+        problem the user can fix is kept in :attr:`explain_error` (and shown) instead."""
+        from simkit.errors import SimkitError
+        from simkit.methods.explain import explain
+
+        if self._question_id is None:
+            raise ValueError("no question is shown")
+        method = method or (self.methods[0] if self.methods else "gram")
+        pair = None if pair in (None, "", OWN_PICK) else pair
+        options = {"progress": False, **self.explain_options}
+        try:
+            self.explanation = explain(self.study, self._question_id, method, pair, **options)
+            self.explain_error = ""
+        except SimkitError as e:
+            self.explanation, self.explain_error = None, str(e)
+        if self._widget is not None:
+            self._show_explanation()
+        return self.explanation
+
     def on_select(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(question_id)`` whenever the shown question changes."""
         self._listeners.append(callback)
@@ -223,6 +260,9 @@ class GroupExplorer(View):
                 'flex-wrap:wrap">{}</div>').format(html.escape(s["question_id"]), "".join(boxes))
 
     def _changed(self) -> None:
+        if self.explanation is not None and self.explanation.question_id != self._question_id:
+            self.explanation = None  # an explanation of another question: not shown
+            self.explain_error = ""
         if self._widget is not None:
             self._redraw()
         for cb in list(self._listeners):
@@ -275,6 +315,7 @@ class GroupExplorer(View):
         if self._heat_methods:
             self._heat = go.FigureWidget(distance_heatmaps(*self._heat_args(s)))
             children.append(self._heat)
+        children.append(self._build_explain(w))
         self._widget = w.VBox(children)
         self._widget.add_class("simkit-group-explorer")
 
@@ -296,7 +337,72 @@ class GroupExplorer(View):
             c.observe(on_nav, names="value")
         self._w_slider.observe(on_slider, names="value")
 
+    def _build_explain(self, w):
+        """The Explain control: method, pair, button, opacity and the output area."""
+        names = self.methods or ["gram"]
+        self._w_x_method = w.Dropdown(options=[(display_name(m), m) for m in names],
+                                      value=names[0], description="Explain")
+        self._w_x_pair = w.Dropdown(options=[OWN_PICK, *PAIRS], value=OWN_PICK,
+                                    description="pair", layout=w.Layout(width="180px"))
+        self._w_x_button = w.Button(description="Explain", icon="search",
+                                    tooltip="which regions and channels drive this pair's "
+                                            "distance (computed now)")
+        self._w_x_button.add_class("simkit-explain-button")
+        self._w_x_opacity = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
+                                          description="opacity", readout_format=".2f")
+        self._w_x_info = w.HTML()
+        self._w_x_info.add_class("simkit-explain-info")
+        self._w_x_figures = w.VBox()
+        self._x_overlay = None
+
+        def on_click(_):
+            self._w_x_info.value = "<i>computing the explanation …</i>"
+            self.explain(self._w_x_method.value, self._w_x_pair.value)
+
+        def on_opacity(change):
+            if self._x_overlay is not None:
+                with self._x_overlay.batch_update():
+                    for trace in self._x_overlay.data:
+                        if trace.type == "heatmap":
+                            trace.opacity = change["new"]
+
+        self._w_x_button.on_click(on_click)
+        self._w_x_opacity.observe(on_opacity, names="value")
+        box = w.VBox([w.HBox([self._w_x_method, self._w_x_pair, self._w_x_button,
+                              self._w_x_opacity]), self._w_x_info, self._w_x_figures])
+        box.add_class("simkit-explain")
+        return box
+
+    def _show_explanation(self) -> None:
+        import plotly.graph_objects as go
+
+        from simkit.methods.explain import notes_html
+        from simkit.plots.explain import channel_pair_bars, saliency_overlay
+
+        e = self.explanation
+        if e is None:
+            self._x_overlay = None
+            self._w_x_figures.children = ()
+            self._w_x_info.value = (
+                f'<pre class="simkit-explain-error" style="color:#a00;white-space:pre-wrap;'
+                f'font-family:inherit">{html.escape(self.explain_error)}</pre>'
+                if self.explain_error else "")
+            return
+        self._w_x_info.value = (
+            notes_html(e.notes, short=True) + f'<div class="simkit-explain-summary" data-method='
+            f'"{html.escape(e.method)}" data-pair="{e.pair}" data-technique="{e.technique}">'
+            f'{html.escape(display_name(e.method))}, pair ({e.pair[0]})-({e.pair[2]})'
+            f'{" (its pick)" if e.pair == e.pick else f" (its pick: {e.pick})"}: '
+            f'{html.escape(e.technique)} map — {html.escape(e.map_meaning)}</div>')
+        self._x_overlay = go.FigureWidget(saliency_overlay(e, opacity=self._w_x_opacity.value))
+        figures = [self._x_overlay]
+        if e.channel_pairs is not None:
+            figures.append(go.FigureWidget(channel_pair_bars(e)))
+        self._w_x_figures.children = figures
+
     def _redraw(self) -> None:
+        if self.explanation is None:
+            self._show_explanation()  # the question changed: the old explanation goes
         s = self.state
         self._syncing = True
         try:
