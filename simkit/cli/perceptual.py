@@ -4,8 +4,13 @@
         --comparison spatial [--weights imagenet|PATH|random:SEED] [--scalars FILE.npz] --out FILE.json
     simkit perceptual score --data study=STUDY --net alexnet --out FILE.json [--choices-out FILE.csv]
     simkit perceptual score --data distortions=FOLDER --ranking rotate,translate,... --out FILE.json
+    simkit perceptual score --data bapps-2afc=ROOT[:SUBSET] --split val --out FILE.json
+    simkit perceptual score --data bapps-jnd=ROOT[:SUBSET] --split val --out FILE.json
+    simkit perceptual score --data svhn=FOLDER|stl10=FOLDER [--ranking ...] [--download] --out FILE.json
     simkit perceptual adapt --data material-appearance=PATH --net alexnet --comparison spatial \\
         --out SCALARS.npz [--report FILE.json] [--seeds 0,1,2,3] [--epochs 10]
+    simkit perceptual replicate --out DIR [--data-root DIR] [--nets alexnet] [--comparisons spatial]
+        [--rankings 20] [--repeats 4] [--quick] [--fabricated]
 
 Both take ``--device auto|cpu|cuda|cuda:N|mps`` (default ``auto``: a CUDA GPU, else Apple
 MPS, else the CPU); a device this machine does not have is an error (exit status 2), never a
@@ -36,7 +41,15 @@ if TYPE_CHECKING:
 
 __all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
 
-DATA_KINDS = ("material-appearance", "study", "distortions")
+DATA_KINDS = ("material-appearance", "study", "distortions", "bapps-2afc", "bapps-jnd", "svhn",
+              "stl10")
+#: the split each kind reads unless --split says otherwise (score, adapt)
+DEFAULT_SPLIT = {"material-appearance": ("test", "train"), "bapps-2afc": ("val", "train"),
+                 "bapps-jnd": ("val", "val"), "svhn": ("test", "train"),
+                 "stl10": ("test", "test")}
+#: the splits each kind has
+SPLITS = {"material-appearance": ("train", "test"), "bapps-2afc": ("train", "val"),
+          "bapps-jnd": ("val",), "svhn": ("train", "test"), "stl10": ("train", "test")}
 
 
 def parse_data(spec: str) -> tuple[str, Path]:
@@ -56,9 +69,18 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
 
     p.add_argument("--data", required=True, metavar="KIND=PATH",
                    help="material-appearance=PATH (Lagunas et al. 2019), study=STUDY (its "
-                        "votes as triplets) or distortions=FOLDER (a distortion ranking)")
-    p.add_argument("--split", choices=["train", "test"], default="train" if adapt else "test",
-                   help="material-appearance split (default: %(default)s)")
+                        "votes as triplets), distortions=FOLDER (a distortion ranking), "
+                        "bapps-2afc=ROOT[:SUBSET] or bapps-jnd=ROOT[:SUBSET] (BAPPS; ROOT holds "
+                        "2afc/ and jnd/), svhn=FOLDER or stl10=FOLDER (the distortion-ranking "
+                        "triplets of Pihlgren et al. on their images)")
+    p.add_argument("--split", choices=["train", "val", "test"], default=None,
+                   help="the data set's split (default: test for material-appearance, "
+                        "svhn and stl10, val for BAPPS" + ("; train to adapt)" if adapt
+                                                           else ")"))
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="svhn, stl10, bapps: only the first N images / items (of each subset)")
+    p.add_argument("--download", action="store_true",
+                   help="svhn, stl10: download through torchvision when the files are missing")
     p.add_argument("--net", choices=list(NETWORKS), default="alexnet")
     p.add_argument("--comparison", choices=list(COMPARISONS), default="spatial")
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
@@ -111,8 +133,20 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     return top
 
 
-def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) -> "Triplets":
-    """The triplets of ``--data`` (for distortions: built from the folder's images)."""
+def _split(kind: str, args: argparse.Namespace, *, adapt: bool = False) -> str | None:
+    """``--split``, or the kind's default; refused when the data set has no such split."""
+    if kind not in SPLITS:
+        return None
+    split = args.split or DEFAULT_SPLIT[kind][int(adapt)]
+    if split not in SPLITS[kind]:
+        raise UsageError(f"--split {split}: {kind} has {' and '.join(SPLITS[kind])}")
+    return split
+
+
+def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str,
+              seed: int | None = None) -> "Triplets":
+    """The triplets of ``--data`` (for distortions, svhn, stl10: drawn on its images)."""
+    from simkit.methods.perceptual import paper_data
     from simkit.methods.perceptual.datasets import (distortion_triplets, folder_pixels,
                                                     load_material_appearance, study_triplets)
 
@@ -121,6 +155,15 @@ def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) ->
     if kind == "study":
         from simkit.study.model import load_study
         return study_triplets(load_study(path))
+    if kind == "bapps-2afc":
+        root, subsets = paper_data.parse_bapps(path, "2afc", split)
+        return paper_data.load_bapps_2afc(root, split, subsets, limit=args.limit)
+    if kind in ("svhn", "stl10"):
+        load = paper_data.load_svhn if kind == "svhn" else paper_data.load_stl10
+        px = load(path, split, download=args.download, limit=args.limit)
+        return distortion_triplets(px, args.ranking, seed=args.seed if seed is None else seed,
+                                   per_image=args.per_image,
+                                   image_ids=[f"{kind}-{split}-{i}" for i in range(len(px))])
     ids, px = folder_pixels(path, args.size)
     return distortion_triplets(px, args.ranking, seed=args.seed, per_image=args.per_image,
                                image_ids=ids)
@@ -184,7 +227,10 @@ def score(args: argparse.Namespace) -> int:
     kind, path = parse_data(args.data)
     device = resolve_device(args.device)  # a missing GPU stops us before any data is read
     metric = _metric(args)
-    triplets = _triplets(kind, path, args, split=args.split)
+    split = _split(kind, args)
+    if kind == "bapps-jnd":
+        return _score_jnd(args, path, split, metric, device)
+    triplets = _triplets(kind, path, args, split=split)
     net = load_network(metric.net, metric.weights, device=device)
     warn(net.weights_note)
     stats = triplet_statistics(triplets, net, comparison_parts(metric.comparison),
@@ -192,11 +238,18 @@ def score(args: argparse.Namespace) -> int:
                                progress=not args.no_progress)
     w = None if metric.scalars is None else metric.w()
     result = stats.score(metric.comparison, w)
-    out = {"data": kind, "path": str(path), "split": args.split if kind ==
-           "material-appearance" else None, "net": metric.net, "comparison": metric.comparison,
+    out = {"data": kind, "path": str(path), "split": split, "net": metric.net,
+           "comparison": metric.comparison,
            "method": metric.name, "scalars": args.scalars, "size": args.size,
            "device": str(device), **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
            "score_2afc": result, "human_ceiling_2afc": human_ceiling(triplets.J)}
+    if kind in ("svhn", "stl10"):
+        out.update(ranking=list(args.ranking), seed=args.seed, per_image=args.per_image)
+    if kind == "bapps-2afc":  # pooled above; per subset here (LPIPS reports both)
+        sub = triplets.table["subset"].to_numpy()
+        out["per_subset"] = {s: {"n_triplets": int((sub == s).sum()),
+                                 "score_2afc": stats.subset(sub == s).score(metric.comparison, w)}
+                             for s in triplets.info["subsets"]}
     choices = None
     if kind == "study" and args.choices_out:
         from simkit.methods.perceptual.adaptation import study_choices
@@ -216,14 +269,55 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_jnd(args: argparse.Namespace, path: Path, split: str,
+               metric: "PerceptualMetric", device) -> int:
+    """``score --data bapps-jnd=ROOT``: the JND mAP (pooled and per subset)."""
+    from simkit.fileio import write_text
+    from simkit.methods.perceptual import paper_data
+    from simkit.methods.perceptual.metrics import comparison_parts
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import jnd_map, jnd_statistics
+
+    root, subsets = paper_data.parse_bapps(path, "jnd", split)
+    pairs = paper_data.load_bapps_jnd(root, split, subsets, limit=args.limit)
+    net = load_network(metric.net, metric.weights, device=device)
+    warn(net.weights_note)
+    stats = jnd_statistics(pairs, net, comparison_parts(metric.comparison), size=args.size,
+                           batch_size=args.batch_size, progress=not args.no_progress)
+    w = None if metric.scalars is None else metric.w()
+    d = stats.distances(metric.comparison, w)
+    sub = pairs.table["subset"].to_numpy()
+    out = {"data": "bapps-jnd", "path": str(path), "split": split, "net": metric.net,
+           "comparison": metric.comparison, "method": metric.name, "scalars": args.scalars,
+           "size": args.size, "device": str(device), **_meaning(net),
+           "judgments": pairs.note, "n_pairs": len(pairs), "n_triplets": 0,
+           "score_2afc": None, "jnd_map": jnd_map(d, pairs.same),
+           "per_subset": {s: {"n_pairs": int((sub == s).sum()),
+                              "jnd_map": jnd_map(d[sub == s], pairs.same[sub == s])}
+                          for s in subsets}}
+    write_text(json.dumps(out, indent=2, default=_json_default) + "\n", args.out)
+    print(f"{metric.name} on bapps-jnd ({len(pairs)} pairs): JND mAP = {out['jnd_map']:.4f}"
+          + ("" if out["meaningful"] else "  [RANDOM NETWORK: MEANINGLESS]"))
+    return 0
+
+
 def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict
               ) -> tuple["Triplets", "Triplets"]:
     """Training and test triplets of material-appearance or distortions data."""
-    if kind == "material-appearance":
-        other = "test" if args.split == "train" else "train"
-        report["split"], report["test_split"] = args.split, other
-        return (_triplets(kind, path, args, split=args.split),
-                _triplets(kind, path, args, split=other))
+    if kind in ("bapps-2afc", "bapps-jnd", "stl10"):
+        raise UsageError(f"--data {kind}: adapt on material-appearance, study, distortions or "
+                         f"svhn (the paper adapts on SVHN train and tests on STL-10 and BAPPS: "
+                         f"'simkit perceptual replicate')")
+    if kind in ("material-appearance", "svhn"):
+        split = _split(kind, args, adapt=True)
+        other = "test" if split == "train" else "train"
+        report["split"], report["test_split"] = split, other
+        train = _triplets(kind, path, args, split=split)
+        # svhn: the test images get their own distortion draws
+        test = _triplets(kind, path, args, split=other, seed=args.seed + 1)
+        if kind == "svhn":
+            report["ranking"] = train.info["ranking"]
+        return train, test
     from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels
     ids, px = folder_pixels(path, args.size)
     n_test = int(round(args.holdout * len(ids)))
