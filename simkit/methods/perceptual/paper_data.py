@@ -328,7 +328,7 @@ def _smooth(rng: np.random.Generator, n: int, side: int) -> np.ndarray:
                      for b in base])
 
 
-def fabricate(root: str | os.PathLike, *, seed: int = 0, n_svhn: int = 40, n_stl10: int = 12,
+def fabricate(root: str | os.PathLike, *, seed: int = 0, n_svhn: int = 200, n_stl10: int = 24,
               n_bapps: int = 6, side: int = 32) -> dict[str, Path]:
     """Write tiny random SVHN, STL-10 and BAPPS data sets in their real on-disk formats
     under ``root`` (laid out as :func:`data_paths`); returns those paths.
