@@ -273,3 +273,108 @@ def test_cli_scores_bapps_and_svhn_equal_independent_computation(tmp_path, capsy
     from simkit.cli import main
     assert main(["perceptual", "score", "--data", f"stl10={tmp_path}", "--out", str(out)]) == 2
     assert "stl10_binary: missing test_X.bin, test_y.bin" in capsys.readouterr().err
+
+
+# -- the replication: protocol, resuming, Table 3 --------------------------------------------
+def _paper_data(root, rng):
+    """Tiny SVHN (train, test), STL-10 test and BAPPS val (every subset), written here."""
+    _write_svhn(root / "svhn", "train", _images(rng, 12, 32))
+    _write_svhn(root / "svhn", "test", _images(rng, 6, 32))
+    _write_stl10(root / "stl10", _images(rng, 4, 96))
+    for sub in paper_data.BAPPS_2AFC_SUBSETS["val"]:
+        _write_bapps(root / "bapps", "2afc", sub, [(_images(rng, 3, 32), rng.random())])
+    for sub in paper_data.BAPPS_JND_SUBSETS["val"]:
+        _write_bapps(root / "bapps", "jnd", sub,
+                     [(_images(rng, 2, 32), s) for s in (0.0, 1.0)])
+    return paper_data.data_paths(root)
+
+
+def test_replicate_resumes_and_summarises(tmp_path, capsys):
+    from simkit.methods.perceptual import replication as rp
+    rng = np.random.default_rng(4)
+    paths = _paper_data(tmp_path / "data", rng)
+    proto = rp.Protocol(nets=("alexnet",), comparisons=("spatial",), rankings=3, repeats=1,
+                        weights="random:0", size=32, epochs=1, decay_epochs=0, lr=0.05,
+                        net_lr=1e-3)
+    out = tmp_path / "rep"
+    logs = []
+    res = rp.replicate(out, paths, proto, progress=False, log=logs.append)
+    runs = proto.runs()
+    assert len(runs) == 3 * 3 and len(res) == 9          # baseline, scalars, net per ranking
+    assert {r[3] for r in runs} == {"baseline", "scalars", "net"}
+    files = {r: rp.run_files(out, r) for r in runs}
+    assert all(f.is_file() for f in files.values())
+    rankings = rp.paper_rankings(3, 0)
+    assert all(sorted(r) == sorted(distortions.DISTORTIONS) for r in rankings)
+    assert len({tuple(r) for r in rankings}) == 3
+    # a ranking only relabels the same drawn triplets: J follows the ranking's order
+    t = rp.draw_triplets(torch.zeros(5, 3, 32, 32, dtype=torch.uint8) + 99, 1, 32)[0]
+    for r in rankings:
+        rank = {k: i for i, k in enumerate(r)}
+        assert list(rp.labels(t.table, r)) == [float(rank[a] > rank[b]) for a, b in
+                                               zip(t.table.distortion_0, t.table.distortion_1)]
+    # the baseline's scores do not depend on training; BAPPS's not on the ranking
+    base = res[res.variant == "baseline"]
+    assert base["bapps_2afc"].nunique() == 1 and base["bapps_jnd"].nunique() == 1
+    assert res["meaningful"].eq(False).all()
+    # Table 3 = the mean over rankings (and repeats) of the AlexNet/spatial runs
+    s = rp.summarise(res)
+    for variant, method in rp.TABLE3_METHODS.items():
+        sel = res[res.variant == variant]
+        row = s.table3.set_index("method").loc[method]
+        for c in rp.SCORE_COLUMNS:
+            assert row[c] == pytest.approx(sel.groupby("ranking")[c].mean().mean()), (method, c)
+    want = (base.set_index("ranking")["stl10_2afc"].rank()
+            .corr(res[res.variant == "scalars"].set_index("ranking")["stl10_2afc"].rank()))
+    got = s.correlations.set_index(["measure", "data"]).loc[
+        ("spearman_baseline_vs_scalars_alexnet_spatial", "stl10")]
+    assert (np.isnan(want) and np.isnan(got["computed"])) or got["computed"] == pytest.approx(want)
+    assert got["published"] == 0.70
+    side = rp.side_by_side(s.table3)
+    assert side.set_index(["method", "column"]).loc[("adapted_net", "stl10_2afc"), "paper"] == 0.7961
+
+    # a rerun does only what is missing: nothing, then the one file deleted
+    stamps = {r: f.stat().st_mtime_ns for r, f in files.items()}
+    logs.clear()
+    again = rp.replicate(out, paths, proto, progress=False, log=logs.append)
+    assert logs == ["9 of 9 runs already done; 0 to do"]
+    assert {r: f.stat().st_mtime_ns for r, f in files.items()} == stamps
+    pd_cols = ["svhn_2afc", "stl10_2afc", "bapps_2afc", "bapps_jnd"]
+    np.testing.assert_allclose(again[pd_cols].to_numpy(float), res[pd_cols].to_numpy(float))
+    gone = (1, "alexnet", "spatial", "scalars", 0)
+    files[gone].unlink()
+    logs.clear()
+    rp.replicate(out, paths, proto, progress=False, log=logs.append)
+    assert logs[0] == "8 of 9 runs already done; 1 to do" and len(logs) == 2
+    assert files[gone].is_file()
+    assert all(f.stat().st_mtime_ns == stamps[r] for r, f in files.items() if r != gone)
+    # other settings into the same folder are refused
+    import dataclasses
+    with pytest.raises(rp.ReplicationError, match=r"other settings \(epochs 1 -> 2\)"):
+        rp.replicate(out, paths, dataclasses.replace(proto, epochs=2), progress=False)
+
+
+def test_cli_replicate_needs_data_and_runs_offline(tmp_path, capsys):
+    from simkit.cli import main
+    assert main(["perceptual", "replicate", "--out", str(tmp_path / "o"), "--data-root",
+                 str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "none/svhn/train_32x32.mat" in err and "none/stl10/stl10_binary/test_X.bin" in err
+    assert "none/bapps/2afc/val/traditional/" in err and "--fabricated" in err
+    rng = np.random.default_rng(5)
+    _paper_data(tmp_path / "data", rng)
+    out = tmp_path / "o"
+    assert main(["perceptual", "replicate", "--out", str(out), "--data-root",
+                 str(tmp_path / "data"), "--nets", "alexnet", "--comparisons", "mean",
+                 "--rankings", "1", "--repeats", "1", "--weights", "random:0", "--size", "32",
+                 "--no-progress"]) == 0
+    text = capsys.readouterr()
+    assert "ours | paper" in text.out and "0.7961" in text.out
+    assert "MEANINGLESS: RANDOM WEIGHTS" in text.out and "MEANS NOTHING" in text.err
+    import pandas as pd
+    t3 = pd.read_csv(out / "table3.csv")
+    assert list(t3.columns) == ["method", "bapps_2afc", "bapps_jnd", "svhn_2afc", "stl10_2afc"]
+    assert t3.iloc[:, 1:].isna().all().all()  # no AlexNet/spatial run: Table 3 is n/a
+    assert "does not include" in text.out
+    assert (out / "fig2.html").is_file() and (out / "fig3.html").is_file()
+    assert len(pd.read_csv(out / "results.csv")) == 2   # baseline + 1 adapted (mean)
