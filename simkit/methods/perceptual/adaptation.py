@@ -116,21 +116,35 @@ def _learning_rate(lr: float, epoch: int, epochs: int, decay_epochs: int) -> flo
     return lr * min(1.0, left / (decay_epochs + 1)) if decay_epochs else lr
 
 
+def _set_lr(opt, lr: float, epoch: int, epochs: int, decay_epochs: int) -> float:
+    """Give every parameter group this epoch's learning rate; return it."""
+    cur = _learning_rate(lr, epoch, epochs, decay_epochs)
+    for g in opt.param_groups:
+        g["lr"] = cur
+    return cur
+
+
+def _pair_loss(d0, d1, J, aux, sync: bool):
+    """BCE of G's prediction of J, plus L_sync (eq. 4) while ``sync``."""
+    from torch.nn.functional import binary_cross_entropy_with_logits as bce
+
+    loss = bce(aux(_aux_input(d0, d1)).squeeze(1), J)
+    if sync:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
+        loss = loss + 10.0 * bce(d0 - d1, J)
+    return loss
+
+
 def _train_epoch(S, p0, p1, J, order: np.ndarray, w, aux, opt, *, scale: float,
                  batch_size: int, sync: bool) -> float:
     """One pass over the training triplets ``order`` in batches; the mean loss."""
     import torch
-    bce = torch.nn.BCEWithLogitsLoss()
     total, n = 0.0, 0
     for s in range(0, len(order), batch_size):
         b = torch.from_numpy(order[s:s + batch_size]).to(S.device)
         w2 = w ** 2
         d0 = (S[p0[b]] @ w2) / scale
         d1 = (S[p1[b]] @ w2) / scale
-        logit = aux(_aux_input(d0, d1)).squeeze(1)
-        loss = bce(logit, J[b])
-        if sync:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
-            loss = loss + 10.0 * bce(d0 - d1, J[b])
+        loss = _pair_loss(d0, d1, J[b], aux, sync)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -189,9 +203,7 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
     try:
         for epoch in range(1, epochs + 1):
-            cur = _learning_rate(lr, epoch, epochs, decay_epochs)
-            for g in opt.param_groups:
-                g["lr"] = cur
+            cur = _set_lr(opt, lr, epoch, epochs, decay_epochs)
             order = tr[rng.permutation(len(tr))]
             loss = _train_epoch(S, p0, p1, J, order, w, aux, opt, scale=scale,
                                 batch_size=batch_size, sync=sync_on)
@@ -515,7 +527,6 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
     aux = _seeded_aux_net(seed).to(dev)
     opt = torch.optim.Adam([w, *aux.parameters(), *module.parameters()], lr=lr,
                            betas=(0.5, 0.999))
-    bce = torch.nn.BCEWithLogitsLoss()
 
     def val_score() -> float:
         d0, d1 = distances(va, w.detach())
@@ -529,19 +540,14 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
                unit="epoch", disable=not progress)
     try:
         for epoch in range(1, epochs + 1):
-            cur = _learning_rate(lr, epoch, epochs, decay_epochs)
-            for g in opt.param_groups:
-                g["lr"] = cur
+            cur = _set_lr(opt, lr, epoch, epochs, decay_epochs)
             order = tr[rng.permutation(len(tr))]
             total = 0.0
             for s in range(0, len(order), batch_size):
                 b = order[s:s + batch_size]
                 s0, s1 = stats(b, True)
                 d0, d1 = (s0 @ w ** 2) / scale, (s1 @ w ** 2) / scale
-                jb = J[torch.from_numpy(b).to(dev)]
-                loss = bce(aux(_aux_input(d0, d1)).squeeze(1), jb)
-                if sync_on:  # eq. 4
-                    loss = loss + 10.0 * bce(d0 - d1, jb)
+                loss = _pair_loss(d0, d1, J[torch.from_numpy(b).to(dev)], aux, sync_on)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
