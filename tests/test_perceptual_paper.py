@@ -378,3 +378,26 @@ def test_cli_replicate_needs_data_and_runs_offline(tmp_path, capsys):
     assert "does not include" in text.out
     assert (out / "fig2.html").is_file() and (out / "fig3.html").is_file()
     assert len(pd.read_csv(out / "results.csv")) == 2   # baseline + 1 adapted (mean)
+
+
+def test_adapt_network_tunes_a_copy():
+    from simkit.methods.perceptual.adaptation import adapt_network
+    from simkit.methods.perceptual.replication import draw_triplets
+    rng = np.random.default_rng(6)
+    px = torch.from_numpy(_images(rng, 16, 32).transpose(0, 3, 1, 2)).contiguous()
+    t = draw_triplets(px, 1, 32)[0]
+    net = networks.load_network("alexnet", "random:0")
+    before = {k: v.clone() for k, v in net.module.state_dict().items()}
+    r, tuned = adapt_network(t, net, "spatial", seed=0, size=32, epochs=2, decay_epochs=1,
+                             lr=1e-2, batch_size=4, progress=False)
+    assert all(torch.equal(v, net.module.state_dict()[k]) for k, v in before.items())
+    assert tuned.info["finetuned"] and tuned.module is not net.module
+    assert list(r.history["epoch"]) == [0, 1, 2] and (r.w >= 0).all()
+    assert r.n_train + r.n_val == 16 and r.n_val == round(0.2 * 16)
+    changed = any(not torch.equal(v, tuned.module.state_dict()[k]) for k, v in before.items())
+    assert changed == (r.best_epoch > 0)
+    # the kept network and scalars score the validation triplets as reported
+    from simkit.methods.perceptual.twoafc import triplet_statistics
+    st = triplet_statistics(t, tuned, ["spatial"], size=32, progress=False)
+    va = r.info["val"]
+    assert len(va) == r.n_val and st.subset(va).score("spatial", r.w) == pytest.approx(r.val_2afc, abs=1e-6)

@@ -574,5 +574,6 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
     result = AdaptResult(best_state[1].cpu().double().numpy(), comparison, seed,
                          pd.DataFrame(hist), best_epoch, best, baseline, len(tr), len(va),
                          net.name, net.weights, size,
-                         {"scale": scale, "is_random": net.is_random, "variant": "net"})
+                         {"scale": scale, "is_random": net.is_random, "variant": "net",
+                          "val": va})
     return result, tuned

@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from simkit.methods.perceptual.twoafc import Triplets, TripletStats
 
 __all__ = ["Protocol", "QUICK", "paper_rankings", "replicate", "summarise", "published",
-           "RESULT_COLUMNS", "TABLE3_METHODS", "run_files", "ReplicationError"]
+           "RESULT_COLUMNS", "SCORE_COLUMNS", "TABLE3_METHODS", "run_files", "ReplicationError",
+           "Summary", "side_by_side", "collect", "draw_triplets", "concat_triplets", "labels"]
 
 RESULT_COLUMNS = ["ranking", "ranking_order", "net", "comparison", "variant", "repeat",
                   "svhn_2afc", "stl10_2afc", "bapps_2afc", "bapps_jnd", "val_2afc",
