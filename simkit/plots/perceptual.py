@@ -52,7 +52,8 @@ def replication_fig2(per_ranking: pd.DataFrame, note: str = "") -> "go.Figure":
                 error_y=None if variant == "baseline" or sd is None else
                 dict(type="data", array=finite(sd.fillna(0.0)), visible=True, thickness=1),
                 marker=dict(symbol=_MARKERS[variant], size=8, color=finite(sel["position"] / n),
-                            colorscale="RdBu", cmin=0, cmax=1, line=dict(width=1)),
+                            colorscale="RdBu", cmin=0, cmax=1,
+                            line=dict(width=1, color="#333")),  # a white middle stays visible
                 customdata=np.stack([sel["ranking"], sel["net"], sel["comparison"]], 1),
                 hovertemplate="ranking %{customdata[0]}<br>%{customdata[1]} / "
                               "%{customdata[2]}<br>2AFC %{y:.4f}<extra></extra>"),
@@ -68,21 +69,21 @@ def replication_fig2(per_ranking: pd.DataFrame, note: str = "") -> "go.Figure":
 def replication_fig3(per_metric: pd.DataFrame, note: str = "", data: str = "stl10"
                      ) -> "go.Figure":
     """Fig. 3: the mean 2AFC over all rankings on ``data`` (STL-10 in the paper) per
-    network and comparison; the baseline's bar in front of the adapted one's."""
+    network and comparison: baseline and adapted bars side by side."""
     import plotly.graph_objects as go
 
     pm = per_metric.copy()
     pm["metric"] = pm["net"] + " / " + pm["comparison"]
     fig = go.Figure()
-    for variant, colour in (("net", "#9ecae1"), ("scalars", "#3182bd"),
-                            ("baseline", "#e6550d")):
+    for variant, colour in (("baseline", "#e6550d"), ("scalars", "#3182bd"),
+                            ("net", "#9ecae1")):
         sel = pm[pm.variant == variant]
         if len(sel):
             fig.add_trace(go.Bar(x=list(sel["metric"]), y=finite(sel[f"{data}_2afc"]),
                                  name=_NAMES[variant], marker_color=colour))
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
     label = {"stl10": "STL-10", "svhn": "SVHN"}.get(data, data)
-    fig.update_layout(barmode="overlay", yaxis=dict(title=f"mean 2AFC on {label}",
+    fig.update_layout(barmode="group", yaxis=dict(title=f"mean 2AFC on {label}",
                                                     range=[0, 1]),
                       title=_title(f"Fig. 3: mean {label} 2AFC over all rankings, per "
                                    f"network and comparison", note))
