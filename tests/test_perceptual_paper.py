@@ -82,7 +82,11 @@ def test_svhn_and_stl10_read_back_through_torchvision(tmp_path):
     np.testing.assert_array_equal(got.numpy(), st.transpose(0, 3, 1, 2))
 
 
-def test_svhn_and_stl10_missing_and_partial_files(tmp_path):
+def test_svhn_and_stl10_missing_and_partial_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")   # and never a download in tests
+    with pytest.raises(PerceptualDataError, match="SIMKIT_OFFLINE is set, so it is not "
+                                                  "downloaded"):
+        paper_data.load_stl10(tmp_path / "stl", "test", download=True)
     with pytest.raises(PerceptualDataError, match=r"svhn: no SVHN train file; it needs "
                                                   r"train_32x32.mat"):
         paper_data.load_svhn(tmp_path / "svhn", "train")

@@ -72,6 +72,16 @@ def _torchvision_class(name: str):
     return Reader
 
 
+def _may_download(download: bool, what: str, folder: Path) -> None:
+    """Refuse a download when ``SIMKIT_OFFLINE`` is set (:func:`simkit.config.offline`)."""
+    from simkit.config import offline
+
+    if download and offline():
+        raise PerceptualDataError(f"{folder}: {what} is not there and SIMKIT_OFFLINE is set, "
+                                  f"so it is not downloaded; copy the files in or unset "
+                                  f"SIMKIT_OFFLINE")
+
+
 def _limit(x: np.ndarray, limit: int | None) -> np.ndarray:
     return x if limit is None else x[:limit]
 
@@ -92,6 +102,8 @@ def load_svhn(root: str | os.PathLike, split: str = "test", *, download: bool = 
             f"{root}: no SVHN {split} file; it needs {SVHN_FILES[split]} (from "
             f"http://ufldl.stanford.edu/housenumbers/), or run once online with --download")
     import_extra("scipy.io", "reading SVHN's .mat files", "perceptual")
+    if not path.is_file():
+        _may_download(download, f"SVHN {SVHN_FILES[split]}", root)
     try:
         ds = _torchvision_class("SVHN")(str(root), split=split, download=download)
     except (ValueError, TypeError, KeyError, OSError, RuntimeError) as e:
@@ -138,6 +150,8 @@ def load_stl10(root: str | os.PathLike, split: str = "test", *, download: bool =
             raise PerceptualDataError(
                 f"{files[1]}: {ny} labels for {nx // per} images in {files[0].name}; one is "
                 f"partial, copy or download both again")
+    if download and not all(f.is_file() for f in files):
+        _may_download(download, "STL-10 (stl10_binary.tar.gz)", root)
     try:
         ds = _torchvision_class("STL10")(str(root), split=split, download=download)
     except (ValueError, OSError, RuntimeError) as e:
