@@ -157,7 +157,8 @@ def _add_replicate(sub) -> None:
                         "alexnet,squeezenet,vgg16)")
     p.add_argument("--comparisons", type=_choices(COMPARISONS), default=list(d.comparisons),
                    help="comma-separated comparisons (default: all five)")
-    p.add_argument("--rankings", type=positive_int, default=d.rankings)
+    p.add_argument("--rankings", type=positive_int, default=d.rankings,
+                   help="random rankings of the six distortions (default %(default)s)")
     p.add_argument("--repeats", type=positive_int, default=d.repeats,
                    help="trainings of each adapted metric (default %(default)s)")
     p.add_argument("--weights", default=d.weights, help=WEIGHTS_HELP)
@@ -363,10 +364,6 @@ def _score_jnd(args: argparse.Namespace, path: Path, split: str,
 def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict
               ) -> tuple["Triplets", "Triplets"]:
     """Training and test triplets of material-appearance or distortions data."""
-    if kind in ("bapps-2afc", "bapps-jnd", "stl10"):
-        raise UsageError(f"--data {kind}: adapt on material-appearance, study, distortions or "
-                         f"svhn (the paper adapts on SVHN train and tests on STL-10 and BAPPS: "
-                         f"'simkit perceptual replicate')")
     if kind in ("material-appearance", "svhn"):
         split = _split(kind, args, adapt=True)
         other = "test" if split == "train" else "train"
@@ -432,6 +429,10 @@ def adapt(args: argparse.Namespace) -> int:
     from simkit.methods.perceptual.networks import load_network
 
     kind, path = parse_data(args.data)
+    if kind in ("bapps-2afc", "bapps-jnd", "stl10"):
+        raise UsageError(f"--data {kind}: adapt on material-appearance, study, distortions or "
+                         f"svhn (the paper adapts on SVHN train and tests on STL-10 and BAPPS: "
+                         f"'simkit perceptual replicate')")
     device = resolve_device(args.device)  # a missing GPU stops us before any work
     kw = dict(epochs=args.epochs, decay_epochs=args.decay_epochs, lr=args.lr,
               patience=args.patience, val_fraction=args.val_fraction,
