@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="default: benchmarks/results/"
                                                "perceptual[-DEVICE].json")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, … (default %(default)s)")
+    ap.add_argument("--nets", default="alexnet,squeezenet,vgg16,vgg19",
+                    help="loss networks measured at 64 px (default %(default)s)")
     args = ap.parse_args(argv)
     if args.out is None:
         tag = "" if args.device == "cpu" else f"-{args.device.replace(':', '')}"
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         trip = distortion_triplets(px, ranking, seed=1)
         t_dist = time.perf_counter() - t
-        nets = ["alexnet", "squeezenet", "vgg16", "vgg19"] if size == 64 else ["alexnet"]
+        nets = args.nets.split(",") if size == 64 else ["alexnet"]
         for net_name in nets:
             net = load_network(net_name, "random:0", device=dev)
             triplet_statistics(trip.subset(np.arange(4)), net, progress=False)  # warm-up
