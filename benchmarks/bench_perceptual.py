@@ -130,7 +130,8 @@ def main(argv=None) -> int:
 
     res["projection"] = projection(res)
     p = res["projection"]
-    print(f"projected full Table 3 run on {dev}: {p['total_hours']:.1f} h "
+    print(f"projected full Table 3 run on {dev} (networks measured: "
+          f"{', '.join(p['nets_measured'])}): {p['total_hours']:.1f} h "
           f"(features {p['features_hours']:.2f} h, scalars {p['scalars_hours']:.2f} h, "
           f"adapted net {p['net_hours']:.2f} h, distortions {p['distortions_hours']:.2f} h); "
           f"Table 3 alone {p['table3_hours']:.1f} h, without the adapted net "
@@ -200,7 +201,8 @@ def projection(res: dict) -> dict:
             scal += sum(runs * PAPER["epochs"] * n_train / r for r in per)
     net = runs * (PAPER["epochs"] * n_train / tune + test / score.get("alexnet", np.nan))
     images = 2 * (SIZES["svhn_train"] + SIZES["svhn_test"] + SIZES["stl10_test"])
-    out = {"features_hours": feats / 3600, "scalars_hours": scal / 3600,
+    out = {"nets_measured": [n for n in PAPER["nets"] if n in score],  # the rest: not in
+           "features_hours": feats / 3600, "scalars_hours": scal / 3600,
            "net_hours": net / 3600, "distortions_hours": images / dist / 3600,
            "sizes": SIZES, "paper": PAPER}
     out["total_hours"] = sum(out[k] for k in ("features_hours", "scalars_hours", "net_hours",
