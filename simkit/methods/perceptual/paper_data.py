@@ -234,8 +234,10 @@ def _bapps_folder(root: Path, kind: str, split: str, subset: str, parts: Sequenc
 def _check_sizes(names: list[str], files: dict[str, dict[str, Path]], base: Path) -> None:
     """Every image of one triplet / pair has the same width and height."""
     from PIL import Image, UnidentifiedImageError
+    from tqdm.auto import tqdm
 
-    for n in names:
+    for n in tqdm(names, desc=f"checking {base.name}", unit="item",
+                  disable=len(names) < 1000):  # BAPPS val: tens of thousands of files
         sizes = {}
         for part, f in files.items():
             try:

@@ -123,9 +123,10 @@ class Triplets:
                         self.J[idx], self.group[idx], self.pixels, self.paths, table,
                         self.note, dict(self.info))
 
-    def load_pixels(self, size: int = 64) -> "torch.Tensor":
+    def load_pixels(self, size: int = 64, *, progress: bool = False) -> "torch.Tensor":
         """The pool as uint8 ``(N, 3, size, size)`` (files decoded with
-        :func:`simkit.features.images.load_rgb`, resized with its ``"resize"`` policy)."""
+        :func:`simkit.features.images.load_rgb`, resized with its ``"resize"`` policy;
+        a progress bar for 1,000 files or more when ``progress``)."""
         if self.pixels is not None:
             if self.pixels.shape[-1] == size and self.pixels.shape[-2] == size:
                 return self.pixels
@@ -135,7 +136,7 @@ class Triplets:
             raise ValueError("these triplets have neither pixels nor image paths")
         cache = self.info.setdefault("_pixels", {})
         if size not in cache:
-            cache[size] = load_pool(self.paths, size)
+            cache[size] = load_pool(self.paths, size, progress=progress)
         return cache[size]
 
 
@@ -224,7 +225,7 @@ def triplet_statistics(triplets: Triplets, net: "LossNetwork", bases: Iterable[s
     n = len(triplets)
     pairs, inv = _pair_index(np.concatenate([triplets.ref, triplets.ref]),
                              np.concatenate([triplets.x0, triplets.x1]), extra_pairs)
-    pixels = triplets.load_pixels(size)
+    pixels = triplets.load_pixels(size, progress=progress)
     stats = pair_statistics(net, pixels, pairs, bases, batch_size=batch_size,
                             progress=progress, max_cache_bytes=max_cache_bytes,
                             desc=f"{net.name} features")
