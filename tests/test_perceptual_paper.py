@@ -319,6 +319,30 @@ def test_replicate_resumes_and_summarises(tmp_path, capsys):
                                                zip(t.table.distortion_0, t.table.distortion_1)]
     # the baseline's scores do not depend on training; BAPPS's not on the ranking
     base = res[res.variant == "baseline"]
+    # ranking 0's baseline, recomputed: SVHN test images read with scipy, the same draws,
+    # distances by hooked layers, eq. 5 with J from the ranking; BAPPS from its files
+    net = networks.load_network("alexnet", "random:0")
+    x = scipy_io.loadmat(paths["svhn"] / "test_32x32.mat")["X"]
+    px = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)))
+    t0 = rp.draw_triplets(px, rp.DRAW_SEEDS["svhn"], 32)[0]
+    pool = t0.pixels.permute(0, 2, 3, 1).numpy()
+    d0 = _distances(net, pool[t0.ref], pool[t0.x0])
+    d1 = _distances(net, pool[t0.ref], pool[t0.x1])
+    J = rp.labels(t0.table, rankings[0])
+    row0 = base[base.ranking == 0].iloc[0]
+    assert row0["svhn_2afc"] == pytest.approx(
+        np.mean(np.where(d1 < d0, J, np.where(d1 > d0, 1 - J, 0.5))), abs=1e-9)
+    from PIL import Image
+    subs = paper_data.BAPPS_2AFC_SUBSETS["val"]
+    ims = {p: np.stack([np.asarray(Image.open(paths["bapps"] / "2afc" / "val" / s / p /
+                                              "000000.png")) for s in subs])
+           for p in ("ref", "p0", "p1")}
+    judge = np.array([float(np.load(paths["bapps"] / "2afc" / "val" / s / "judge" /
+                                    "000000.npy")[0]) for s in subs])
+    b0 = _distances(net, ims["ref"], ims["p0"])
+    b1 = _distances(net, ims["ref"], ims["p1"])
+    assert row0["bapps_2afc"] == pytest.approx(
+        np.mean(np.where(b1 < b0, judge, np.where(b1 > b0, 1 - judge, 0.5))), abs=1e-9)
     assert base["bapps_2afc"].nunique() == 1 and base["bapps_jnd"].nunique() == 1
     assert res["meaningful"].eq(False).all()
     # Table 3 = the mean over rankings (and repeats) of the AlexNet/spatial runs
