@@ -102,11 +102,16 @@ def load_svhn(root: str | os.PathLike, split: str = "test", *, download: bool = 
             f"{root}: no SVHN {split} file; it needs {SVHN_FILES[split]} (from "
             f"http://ufldl.stanford.edu/housenumbers/), or run once online with --download")
     import_extra("scipy.io", "reading SVHN's .mat files", "perceptual")
-    if not path.is_file():
+    fetch = download and not path.is_file()
+    if fetch:
         _may_download(download, f"SVHN {SVHN_FILES[split]}", root)
     try:
         ds = _torchvision_class("SVHN")(str(root), split=split, download=download)
     except (ValueError, TypeError, KeyError, OSError, RuntimeError) as e:
+        if fetch and not path.is_file():
+            raise PerceptualDataError(
+                f"{root}: could not download SVHN {SVHN_FILES[split]} ({e}); copy it there "
+                f"from http://ufldl.stanford.edu/housenumbers/") from None
         raise PerceptualDataError(
             f"{path}: not a complete SVHN file ({type(e).__name__}: {e}); it must hold X "
             f"(32x32x3xN uint8) and y — copy or download {SVHN_FILES[split]} again") from None
@@ -150,11 +155,16 @@ def load_stl10(root: str | os.PathLike, split: str = "test", *, download: bool =
             raise PerceptualDataError(
                 f"{files[1]}: {ny} labels for {nx // per} images in {files[0].name}; one is "
                 f"partial, copy or download both again")
-    if download and not all(f.is_file() for f in files):
+    fetch = download and not all(f.is_file() for f in files)
+    if fetch:
         _may_download(download, "STL-10 (stl10_binary.tar.gz)", root)
     try:
         ds = _torchvision_class("STL10")(str(root), split=split, download=download)
     except (ValueError, OSError, RuntimeError) as e:
+        if fetch and not all(f.is_file() for f in files):
+            raise PerceptualDataError(
+                f"{root}: could not download STL-10 ({e}); unpack stl10_binary.tar.gz from "
+                f"https://cs.stanford.edu/~acoates/stl10/ there") from None
         raise PerceptualDataError(f"{folder}: STL-10 {split} could not be read ({e}); copy "
                                   f"or download stl10_binary again") from None
     return torch.from_numpy(np.ascontiguousarray(_limit(ds.data, limit)))
