@@ -17,6 +17,7 @@
     simkit evaluate-retrieval COLLECTION --label COLUMN [--methods ...] [-k 5,10]
     simkit perceptual score --data material-appearance=PATH --net alexnet --out FILE.json
     simkit perceptual adapt --data study=STUDY --net alexnet --out SCALARS.npz
+    simkit perceptual replicate --out DIR [--nets alexnet] [--rankings 20] [--quick]
     simkit index COLLECTION [--scheduler tcp://HOST:PORT]
     simkit fetch NAME --out DIR
     simkit study new COLLECTION --out STUDY [--per-genre 20] [--by genre] [--seed 0]

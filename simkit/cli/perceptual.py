@@ -4,8 +4,13 @@
         --comparison spatial [--weights imagenet|PATH|random:SEED] [--scalars FILE.npz] --out FILE.json
     simkit perceptual score --data study=STUDY --net alexnet --out FILE.json [--choices-out FILE.csv]
     simkit perceptual score --data distortions=FOLDER --ranking rotate,translate,... --out FILE.json
+    simkit perceptual score --data bapps-2afc=ROOT[:SUBSET] --split val --out FILE.json
+    simkit perceptual score --data bapps-jnd=ROOT[:SUBSET] --split val --out FILE.json
+    simkit perceptual score --data svhn=FOLDER|stl10=FOLDER [--ranking ...] [--download] --out FILE.json
     simkit perceptual adapt --data material-appearance=PATH --net alexnet --comparison spatial \\
         --out SCALARS.npz [--report FILE.json] [--seeds 0,1,2,3] [--epochs 10]
+    simkit perceptual replicate --out DIR [--data-root DIR] [--nets alexnet] [--comparisons spatial]
+        [--rankings 20] [--repeats 4] [--quick] [--fabricated]
 
 Both take ``--device auto|cpu|cuda|cuda:N|mps`` (default ``auto``: a CUDA GPU, else Apple
 MPS, else the CPU); a device this machine does not have is an error (exit status 2), never a
@@ -20,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -34,9 +39,17 @@ if TYPE_CHECKING:
     from simkit.methods.perceptual.networks import LossNetwork
     from simkit.methods.perceptual.twoafc import Triplets, TripletStats
 
-__all__ = ["add_parser", "run", "score", "adapt", "parse_data"]
+__all__ = ["add_parser", "run", "score", "adapt", "replicate", "parse_data"]
 
-DATA_KINDS = ("material-appearance", "study", "distortions")
+DATA_KINDS = ("material-appearance", "study", "distortions", "bapps-2afc", "bapps-jnd", "svhn",
+              "stl10")
+#: the split each kind reads unless --split says otherwise (score, adapt)
+DEFAULT_SPLIT = {"material-appearance": ("test", "train"), "bapps-2afc": ("val", "train"),
+                 "bapps-jnd": ("val", "val"), "svhn": ("test", "train"),
+                 "stl10": ("test", "test")}
+#: the splits each kind has
+SPLITS = {"material-appearance": ("train", "test"), "bapps-2afc": ("train", "val"),
+          "bapps-jnd": ("val",), "svhn": ("train", "test"), "stl10": ("train", "test")}
 
 
 def parse_data(spec: str) -> tuple[str, Path]:
@@ -56,9 +69,18 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
 
     p.add_argument("--data", required=True, metavar="KIND=PATH",
                    help="material-appearance=PATH (Lagunas et al. 2019), study=STUDY (its "
-                        "votes as triplets) or distortions=FOLDER (a distortion ranking)")
-    p.add_argument("--split", choices=["train", "test"], default="train" if adapt else "test",
-                   help="material-appearance split (default: %(default)s)")
+                        "votes as triplets), distortions=FOLDER (a distortion ranking), "
+                        "bapps-2afc=ROOT[:SUBSET] or bapps-jnd=ROOT[:SUBSET] (BAPPS; ROOT holds "
+                        "2afc/ and jnd/), svhn=FOLDER or stl10=FOLDER (the distortion-ranking "
+                        "triplets of Pihlgren et al. on their images)")
+    p.add_argument("--split", choices=["train", "val", "test"], default=None,
+                   help="the data set's split (default: test for material-appearance, "
+                        "svhn and stl10, val for BAPPS" + ("; train to adapt)" if adapt
+                                                           else ")"))
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="svhn, stl10, bapps: only the first N images / items (of each subset)")
+    p.add_argument("--download", action="store_true",
+                   help="svhn, stl10: download through torchvision when the files are missing")
     p.add_argument("--net", choices=list(NETWORKS), default="alexnet")
     p.add_argument("--comparison", choices=list(COMPARISONS), default="spatial")
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
@@ -108,11 +130,81 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, default=0.2,
                    help="distortions: fraction of the images kept for testing")
     p.set_defaults(func=run)
+    _add_replicate(sub)
     return top
 
 
-def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) -> "Triplets":
-    """The triplets of ``--data`` (for distortions: built from the folder's images)."""
+def _add_replicate(sub) -> None:
+    """``simkit perceptual replicate``: the paper's experiment and its Table 3."""
+    from simkit.methods.perceptual.metrics import COMPARISONS
+    from simkit.methods.perceptual.networks import NETWORKS
+    from simkit.methods.perceptual.replication import Protocol
+
+    d = Protocol()
+    p = sub.add_parser("replicate", help="Pihlgren et al.'s experiment: random distortion "
+                                         "rankings, baseline vs adapted, Table 3")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="results folder (runs/ one file per run; a rerun resumes)")
+    p.add_argument("--data-root", default="perceptual-data", metavar="DIR",
+                   help="folder holding svhn/, stl10/ and bapps/ (default %(default)s)")
+    for name, what in (("svhn", "SVHN (train_32x32.mat, test_32x32.mat)"),
+                       ("stl10", "STL-10 (the folder holding stl10_binary/)"),
+                       ("bapps", "BAPPS (the folder holding 2afc/ and jnd/)")):
+        p.add_argument(f"--{name}", default=None, metavar="DIR",
+                       help=f"{what}; default DATA_ROOT/{name}")
+    p.add_argument("--nets", type=_choices(NETWORKS), default=list(d.nets),
+                   help="comma-separated loss networks (default: the paper's "
+                        "alexnet,squeezenet,vgg16)")
+    p.add_argument("--comparisons", type=_choices(COMPARISONS), default=list(d.comparisons),
+                   help="comma-separated comparisons (default: all five)")
+    p.add_argument("--rankings", type=positive_int, default=d.rankings,
+                   help="random rankings of the six distortions (default %(default)s)")
+    p.add_argument("--repeats", type=positive_int, default=d.repeats,
+                   help="trainings of each adapted metric (default %(default)s)")
+    p.add_argument("--weights", default=d.weights, help=WEIGHTS_HELP)
+    p.add_argument("--size", type=positive_int, default=d.size,
+                   help="images are resized to SIZE px before distorting (default %(default)s)")
+    p.add_argument("--no-net-variant", action="store_true",
+                   help="skip the 'adapted net' (fine-tuned AlexNet) runs")
+    p.add_argument("--quick", action="store_true",
+                   help="a small subset for a laptop (AlexNet, spatial, 2 rankings, 1 repeat, "
+                        "300 train / 100 test images, 40 BAPPS items per subset): NOT the "
+                        "paper's experiment")
+    p.add_argument("--fabricated", action="store_true",
+                   help="run on tiny random data sets written in the real formats to a "
+                        "temporary folder (offline try-out; every number is meaningless)")
+    p.add_argument("--download", action="store_true",
+                   help="download SVHN and STL-10 through torchvision when missing")
+    add_device_arg(p)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def _choices(valid) -> "Callable[[str], list[str]]":
+    """An argparse type: a comma-separated list of names from ``valid``."""
+    def parse(text: str) -> list[str]:
+        names = [t.strip() for t in str(text).split(",") if t.strip()]
+        bad = [n for n in names if n not in valid]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"{text!r}: use names from {', '.join(valid)}")
+        return names
+    return parse
+
+
+def _split(kind: str, args: argparse.Namespace, *, adapt: bool = False) -> str | None:
+    """``--split``, or the kind's default; refused when the data set has no such split."""
+    if kind not in SPLITS:
+        return None
+    split = args.split or DEFAULT_SPLIT[kind][int(adapt)]
+    if split not in SPLITS[kind]:
+        raise UsageError(f"--split {split}: {kind} has {' and '.join(SPLITS[kind])}")
+    return split
+
+
+def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str,
+              seed: int | None = None) -> "Triplets":
+    """The triplets of ``--data`` (for distortions, svhn, stl10: drawn on its images)."""
+    from simkit.methods.perceptual import paper_data
     from simkit.methods.perceptual.datasets import (distortion_triplets, folder_pixels,
                                                     load_material_appearance, study_triplets)
 
@@ -121,6 +213,15 @@ def _triplets(kind: str, path: Path, args: argparse.Namespace, *, split: str) ->
     if kind == "study":
         from simkit.study.model import load_study
         return study_triplets(load_study(path))
+    if kind == "bapps-2afc":
+        root, subsets = paper_data.parse_bapps(path, "2afc", split)
+        return paper_data.load_bapps_2afc(root, split, subsets, limit=args.limit)
+    if kind in ("svhn", "stl10"):
+        load = paper_data.load_svhn if kind == "svhn" else paper_data.load_stl10
+        px = load(path, split, download=args.download, limit=args.limit)
+        return distortion_triplets(px, args.ranking, seed=args.seed if seed is None else seed,
+                                   per_image=args.per_image,
+                                   image_ids=[f"{kind}-{split}-{i}" for i in range(len(px))])
     ids, px = folder_pixels(path, args.size)
     return distortion_triplets(px, args.ranking, seed=args.seed, per_image=args.per_image,
                                image_ids=ids)
@@ -156,6 +257,8 @@ def _seeds(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``simkit perceptual score`` or ``adapt``, as ``args`` asks."""
+    if args.perceptual_command == "replicate":
+        return replicate(args)
     return score(args) if args.perceptual_command == "score" else adapt(args)
 
 
@@ -184,7 +287,10 @@ def score(args: argparse.Namespace) -> int:
     kind, path = parse_data(args.data)
     device = resolve_device(args.device)  # a missing GPU stops us before any data is read
     metric = _metric(args)
-    triplets = _triplets(kind, path, args, split=args.split)
+    split = _split(kind, args)
+    if kind == "bapps-jnd":
+        return _score_jnd(args, path, split, metric, device)
+    triplets = _triplets(kind, path, args, split=split)
     net = load_network(metric.net, metric.weights, device=device)
     warn(net.weights_note)
     stats = triplet_statistics(triplets, net, comparison_parts(metric.comparison),
@@ -192,11 +298,18 @@ def score(args: argparse.Namespace) -> int:
                                progress=not args.no_progress)
     w = None if metric.scalars is None else metric.w()
     result = stats.score(metric.comparison, w)
-    out = {"data": kind, "path": str(path), "split": args.split if kind ==
-           "material-appearance" else None, "net": metric.net, "comparison": metric.comparison,
+    out = {"data": kind, "path": str(path), "split": split, "net": metric.net,
+           "comparison": metric.comparison,
            "method": metric.name, "scalars": args.scalars, "size": args.size,
            "device": str(device), **_meaning(net), "judgments": triplets.note, "n_triplets": len(triplets),
            "score_2afc": result, "human_ceiling_2afc": human_ceiling(triplets.J)}
+    if kind in ("svhn", "stl10"):
+        out.update(ranking=list(args.ranking), seed=args.seed, per_image=args.per_image)
+    if kind == "bapps-2afc":  # pooled above; per subset here (LPIPS reports both)
+        sub = triplets.table["subset"].to_numpy()
+        out["per_subset"] = {s: {"n_triplets": int((sub == s).sum()),
+                                 "score_2afc": stats.subset(sub == s).score(metric.comparison, w)}
+                             for s in triplets.info["subsets"]}
     choices = None
     if kind == "study" and args.choices_out:
         from simkit.methods.perceptual.adaptation import study_choices
@@ -216,14 +329,51 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_jnd(args: argparse.Namespace, path: Path, split: str,
+               metric: "PerceptualMetric", device) -> int:
+    """``score --data bapps-jnd=ROOT``: the JND mAP (pooled and per subset)."""
+    from simkit.fileio import write_text
+    from simkit.methods.perceptual import paper_data
+    from simkit.methods.perceptual.metrics import comparison_parts
+    from simkit.methods.perceptual.networks import load_network
+    from simkit.methods.perceptual.twoafc import jnd_map, jnd_statistics
+
+    root, subsets = paper_data.parse_bapps(path, "jnd", split)
+    pairs = paper_data.load_bapps_jnd(root, split, subsets, limit=args.limit)
+    net = load_network(metric.net, metric.weights, device=device)
+    warn(net.weights_note)
+    stats = jnd_statistics(pairs, net, comparison_parts(metric.comparison), size=args.size,
+                           batch_size=args.batch_size, progress=not args.no_progress)
+    w = None if metric.scalars is None else metric.w()
+    d = stats.distances(metric.comparison, w)
+    sub = pairs.table["subset"].to_numpy()
+    out = {"data": "bapps-jnd", "path": str(path), "split": split, "net": metric.net,
+           "comparison": metric.comparison, "method": metric.name, "scalars": args.scalars,
+           "size": args.size, "device": str(device), **_meaning(net),
+           "judgments": pairs.note, "n_pairs": len(pairs), "n_triplets": 0,
+           "score_2afc": None, "jnd_map": jnd_map(d, pairs.same),
+           "per_subset": {s: {"n_pairs": int((sub == s).sum()),
+                              "jnd_map": jnd_map(d[sub == s], pairs.same[sub == s])}
+                          for s in subsets}}
+    write_text(json.dumps(out, indent=2, default=_json_default) + "\n", args.out)
+    print(f"{metric.name} on bapps-jnd ({len(pairs)} pairs): JND mAP = {out['jnd_map']:.4f}"
+          + ("" if out["meaningful"] else "  [RANDOM NETWORK: MEANINGLESS]"))
+    return 0
+
+
 def _held_out(kind: str, path: Path, args: argparse.Namespace, report: dict
               ) -> tuple["Triplets", "Triplets"]:
     """Training and test triplets of material-appearance or distortions data."""
-    if kind == "material-appearance":
-        other = "test" if args.split == "train" else "train"
-        report["split"], report["test_split"] = args.split, other
-        return (_triplets(kind, path, args, split=args.split),
-                _triplets(kind, path, args, split=other))
+    if kind in ("material-appearance", "svhn"):
+        split = _split(kind, args, adapt=True)
+        other = "test" if split == "train" else "train"
+        report["split"], report["test_split"] = split, other
+        train = _triplets(kind, path, args, split=split)
+        # svhn: the test images get their own distortion draws
+        test = _triplets(kind, path, args, split=other, seed=args.seed + 1)
+        if kind == "svhn":
+            report["ranking"] = train.info["ranking"]
+        return train, test
     from simkit.methods.perceptual.datasets import distortion_triplets, folder_pixels
     ids, px = folder_pixels(path, args.size)
     n_test = int(round(args.holdout * len(ids)))
@@ -279,6 +429,10 @@ def adapt(args: argparse.Namespace) -> int:
     from simkit.methods.perceptual.networks import load_network
 
     kind, path = parse_data(args.data)
+    if kind in ("bapps-2afc", "bapps-jnd", "stl10"):
+        raise UsageError(f"--data {kind}: adapt on material-appearance, study, distortions or "
+                         f"svhn (the paper adapts on SVHN train and tests on STL-10 and BAPPS: "
+                         f"'simkit perceptual replicate')")
     device = resolve_device(args.device)  # a missing GPU stops us before any work
     kw = dict(epochs=args.epochs, decay_epochs=args.decay_epochs, lr=args.lr,
               patience=args.patience, val_fraction=args.val_fraction,
@@ -335,3 +489,100 @@ def _json_default(o: object) -> object:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def replicate(args: argparse.Namespace) -> int:
+    """``simkit perceptual replicate``: run or resume the experiment, write and print
+    Table 3 beside the published one, Figs. 2–3 and the correlations."""
+    import dataclasses
+    import tempfile
+
+    from simkit.methods.perceptual import paper_data, replication as rp
+    from simkit.methods.perceptual.networks import RANDOM_NOTE
+
+    fields = dict(nets=tuple(args.nets), comparisons=tuple(args.comparisons),
+                  rankings=args.rankings, repeats=args.repeats, weights=str(args.weights),
+                  size=args.size, net_variant=not args.no_net_variant)
+    protocol = rp.Protocol(**fields)
+    if args.quick:  # the quick subset overrides what it names, and only that
+        protocol = dataclasses.replace(protocol, **rp.QUICK)
+    if args.fabricated:
+        protocol = dataclasses.replace(protocol, fabricated=True)
+    device = resolve_device(args.device)
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(prefix="simkit-fabricated-") as tmp:
+        if args.fabricated:
+            paths = paper_data.fabricate(tmp)
+            warn("WARNING: FABRICATED data (tiny random images and judgments, written in the "
+                 "real formats): every number below is MEANINGLESS; it only proves the code "
+                 "path")
+        else:
+            paths = paper_data.data_paths(args.data_root)
+            for k in ("svhn", "stl10", "bapps"):
+                if getattr(args, k):
+                    paths[k] = Path(getattr(args, k)).expanduser()
+            todo = [r for r in protocol.runs() if not rp.run_files(out, r).is_file()]
+            missing = paper_data.missing_data(paths)
+            if args.download:  # torchvision fetches SVHN and STL-10; BAPPS must be there
+                missing = [m for m in missing if "--download" not in m]
+            if todo and missing:
+                raise UsageError(f"the replication needs {len(missing)} more data file(s)/"
+                                 f"folder(s): " + "; ".join(missing) + " (or try it offline "
+                                 "with --quick --fabricated)")
+        if protocol.quick:
+            warn("WARNING: --quick runs a SMALL SUBSET of the protocol (AlexNet, spatial, 2 "
+                 "rankings, 1 training, a few hundred images): not the paper's experiment")
+        results = rp.replicate(out, paths, protocol, device=device, download=args.download,
+                               progress=not args.no_progress,
+                               log=lambda m: print(m, flush=True))
+    summary = rp.summarise(results)
+    meaningless = (protocol.fabricated or str(protocol.weights).startswith("random")
+                   or bool(len(results) and not results["meaningful"].all()))
+    note = ("MEANINGLESS: " + "; ".join(x for x in (
+        "fabricated data" if protocol.fabricated else "",
+        "random weights" if str(protocol.weights).startswith("random") else "",
+        "a quick subset" if protocol.quick else "") if x)) if meaningless else (
+        "a quick subset, not the paper's experiment" if protocol.quick else "")
+    _write_replication(out, results, summary, note)
+    side = rp.side_by_side(summary.table3)
+    print()
+    print("Table 3 (AlexNet, spatial; mean over rankings and trainings): ours | paper")
+    if note:
+        print(f"[{note.upper()}]")
+    print(side.pivot(index="method", columns="column", values="ours").reindex(
+        list(rp.TABLE3_METHODS.values()))[rp.SCORE_COLUMNS].round(4).to_string())
+    print("--- paper ---")
+    print(rp.published("table3").set_index("method")[rp.SCORE_COLUMNS].to_string())
+    print()
+    print("Correlations (§4): computed | published")
+    print(summary.correlations[["measure", "data", "computed", "published", "n"]]
+          .round(4).to_string(index=False))
+    for n in summary.notes:
+        print("note:", n)
+    if str(protocol.weights).startswith("random"):
+        warn(RANDOM_NOTE.format(spec=protocol.weights))
+    print(f"results: {out} (table3.csv, table3_vs_paper.csv, correlations.csv, "
+          f"results.csv, per_ranking.csv, per_metric.csv, fig2.html, fig3.html)")
+    return 0
+
+
+def _write_replication(out: Path, results, summary, note: str) -> None:
+    """The replication's tables (each atomically) and, with plotly, its figures."""
+    from simkit.fileio import write_csv, write_text
+    from simkit.methods.perceptual import replication as rp
+
+    write_csv(results, out / "results.csv")
+    write_csv(summary.table3, out / "table3.csv")
+    write_csv(rp.side_by_side(summary.table3), out / "table3_vs_paper.csv")
+    write_csv(summary.correlations, out / "correlations.csv")
+    write_csv(summary.per_ranking, out / "per_ranking.csv")
+    write_csv(summary.per_metric, out / "per_metric.csv")
+    write_text(json.dumps({"note": note, "notes": summary.notes}, indent=2) + "\n",
+               out / "notes.json")
+    try:
+        from simkit.plots.figures import save_html
+        from simkit.plots.perceptual import replication_fig2, replication_fig3
+        save_html(replication_fig2(summary.per_ranking, note), out / "fig2.html")
+        save_html(replication_fig3(summary.per_metric, note), out / "fig3.html")
+    except ImportError:  # plotly is in the lab extra
+        warn("fig2.html and fig3.html need plotly: pip install 'simkit-similarity[lab]'")

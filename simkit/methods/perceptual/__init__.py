@@ -13,7 +13,12 @@ Perceptual Metric*. One idea per module:
 - :mod:`~simkit.methods.perceptual.datasets`    triplets from a distortion ranking, from a study's
   votes, and from the material-appearance benchmark (Lagunas et al. 2019)
 - :mod:`~simkit.methods.perceptual.adaptation`       training the scalars (BCE through Zhang et al.'s
-  small network + L_sync of eq. 4), several seeds, cross-validation on a study
+  small network + L_sync of eq. 4), several seeds, cross-validation on a study; fine-tuning
+  the network with them (the paper's "adapted net")
+- :mod:`~simkit.methods.perceptual.paper_data`  the paper's data sets: SVHN, STL-10 (torchvision),
+  BAPPS 2AFC and JND (their on-disk layout); tiny fabricated ones in the same formats
+- :mod:`~simkit.methods.perceptual.replication` the paper's protocol (random rankings, baseline
+  vs adapted, resumable), its Table 3 and correlations beside the published ones
 - :mod:`~simkit.cli.perceptual`     ``simkit perceptual score|adapt`` (terminal)
 
 Importing this package loads nothing heavy; names below are imported on first use.
@@ -32,7 +37,12 @@ _EXPORTS = {
     "distortion_triplets": "datasets", "vote_triplets": "datasets",
     "study_triplets": "datasets", "load_material_appearance": "datasets",
     "adapt": "adaptation", "adapt_seeds": "adaptation", "cross_validate_study": "adaptation",
-    "study_choices": "adaptation",
+    "study_choices": "adaptation", "adapt_network": "adaptation",
+    "JndPairs": "twoafc", "jnd_statistics": "twoafc",
+    "load_svhn": "paper_data", "load_stl10": "paper_data", "load_bapps_2afc": "paper_data",
+    "load_bapps_jnd": "paper_data",
+    "Protocol": "replication", "replicate": "replication", "paper_rankings": "replication",
+    "summarise": "replication",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -40,9 +40,10 @@ from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_
 if TYPE_CHECKING:
     import torch
 
+    from simkit.methods.perceptual.twoafc import Triplets
     from simkit.study.model import Study
 
-__all__ = ["AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
+__all__ = ["adapt_network", "AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
            "pair_rows", "choices_from_distances", "study_choices", "cross_validate_study",
            "CrossValidation", "make_aux_net"]
 
@@ -115,21 +116,35 @@ def _learning_rate(lr: float, epoch: int, epochs: int, decay_epochs: int) -> flo
     return lr * min(1.0, left / (decay_epochs + 1)) if decay_epochs else lr
 
 
+def _set_lr(opt, lr: float, epoch: int, epochs: int, decay_epochs: int) -> float:
+    """Give every parameter group this epoch's learning rate; return it."""
+    cur = _learning_rate(lr, epoch, epochs, decay_epochs)
+    for g in opt.param_groups:
+        g["lr"] = cur
+    return cur
+
+
+def _pair_loss(d0, d1, J, aux, sync: bool):
+    """BCE of G's prediction of J, plus L_sync (eq. 4) while ``sync``."""
+    from torch.nn.functional import binary_cross_entropy_with_logits as bce
+
+    loss = bce(aux(_aux_input(d0, d1)).squeeze(1), J)
+    if sync:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
+        loss = loss + 10.0 * bce(d0 - d1, J)
+    return loss
+
+
 def _train_epoch(S, p0, p1, J, order: np.ndarray, w, aux, opt, *, scale: float,
                  batch_size: int, sync: bool) -> float:
     """One pass over the training triplets ``order`` in batches; the mean loss."""
     import torch
-    bce = torch.nn.BCEWithLogitsLoss()
     total, n = 0.0, 0
     for s in range(0, len(order), batch_size):
         b = torch.from_numpy(order[s:s + batch_size]).to(S.device)
         w2 = w ** 2
         d0 = (S[p0[b]] @ w2) / scale
         d1 = (S[p1[b]] @ w2) / scale
-        logit = aux(_aux_input(d0, d1)).squeeze(1)
-        loss = bce(logit, J[b])
-        if sync:  # eq. 4 (BCE is never negative, so max(0, ·) is the BCE)
-            loss = loss + 10.0 * bce(d0 - d1, J[b])
+        loss = _pair_loss(d0, d1, J[b], aux, sync)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -188,9 +203,7 @@ def adapt(stats: TripletStats, comparison: str = "spatial", *, seed: int = 0,
     torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
     try:
         for epoch in range(1, epochs + 1):
-            cur = _learning_rate(lr, epoch, epochs, decay_epochs)
-            for g in opt.param_groups:
-                g["lr"] = cur
+            cur = _set_lr(opt, lr, epoch, epochs, decay_epochs)
             order = tr[rng.permutation(len(tr))]
             loss = _train_epoch(S, p0, p1, J, order, w, aux, opt, scale=scale,
                                 batch_size=batch_size, sync=sync_on)
@@ -432,3 +445,135 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
 
 # Old private names: study_choices above and simkit.cli.perceptual still call them until they
 # move to the public ones; remove at the merge.
+
+
+# -- the "adapted net" variant: fine-tuning the loss network with the scalars -------------
+def _trainable_maps(net, pixels: "torch.Tensor", module) -> list["torch.Tensor"]:
+    """The channel-normalised maps of ``module`` (a copy of ``net``'s trunk) with
+    gradients, for uint8 ``pixels`` (LossNetwork's forward runs in inference mode)."""
+    from simkit.features.images import normalize
+    from simkit.methods.perceptual.networks import channel_normalize
+
+    x = normalize(pixels.to(net.device or "cpu"))
+    taps, out = set(net.spec.taps), []
+    for i, m in enumerate(module):
+        x = m(x)
+        if i in taps:
+            out.append(channel_normalize(x.float()) if net.normalize else x.float())
+        if i >= max(taps):
+            break
+    return out
+
+
+def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, seed: int = 0,
+                  size: int = 64, epochs: int = 10, decay_epochs: int = 5, lr: float = 1e-4,
+                  batch_size: int = 50, val_fraction: float = 0.2, sync: bool = True,
+                  progress: bool = True) -> tuple[AdaptResult, object]:
+    """Pihlgren et al.'s "adapted net": train the loss network's parameters together with
+    the scalars (the same losses, schedule, split and best-validation choice as
+    :func:`adapt`), on ``triplets``' images at ``size`` px, on ``net``'s device.
+
+    Returns ``(result, network)``: the kept scalars and the fine-tuned network (a new
+    :class:`~simkit.methods.perceptual.networks.LossNetwork`; ``net`` is left as it was).
+    Each step runs the network on a batch's three images, so this costs far more than
+    adapting the scalars alone."""
+    import copy
+    import dataclasses
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from simkit.methods.perceptual.metrics import layer_statistics_multi
+
+    parts = comparison_parts(comparison)
+    if len(triplets) < 2:
+        raise PerceptualDataError("adaptation needs at least 2 triplets (some for validation)")
+    dev = net.device or torch.device("cpu")
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    tr, va = _split(triplets.group, val_fraction, rng)
+    pixels = triplets.load_pixels(size)
+    module = copy.deepcopy(net.module).to(dev).train(False)  # no dropout/BN in the trunks
+    for p in module.parameters():
+        p.requires_grad_(True)
+    J = torch.from_numpy(triplets.J.astype(np.float32)).to(dev)
+
+    def stats(idx: np.ndarray, grad: bool) -> tuple:
+        with torch.set_grad_enabled(grad):
+            m_ref = _trainable_maps(net, pixels[triplets.ref[idx]], module)
+            s = []
+            for other in (triplets.x0[idx], triplets.x1[idx]):
+                m = _trainable_maps(net, pixels[other], module)
+                st = layer_statistics_multi(m_ref, m, parts)
+                tot = st[parts[0]]
+                for p in parts[1:]:
+                    tot = tot + st[p]
+                s.append(tot.to(dev).float())
+            return s[0], s[1]
+
+    def distances(idx: np.ndarray, w: "torch.Tensor") -> tuple[np.ndarray, np.ndarray]:
+        d0, d1 = [], []
+        with torch.no_grad():
+            for s in range(0, len(idx), 256):
+                s0, s1 = stats(idx[s:s + 256], False)
+                d0.append((s0 @ w ** 2).double().cpu().numpy())
+                d1.append((s1 @ w ** 2).double().cpu().numpy())
+        return np.concatenate(d0), np.concatenate(d1)
+
+    n_w = sum(net.channels)
+    w = torch.ones(n_w, requires_grad=True, device=dev)
+    b0, b1 = distances(tr[:2000], w)  # the scale of the distances, as adapt() sets it
+    scale = float(np.mean(np.concatenate([b0, b1]))) or 1.0
+    aux = _seeded_aux_net(seed).to(dev)
+    opt = torch.optim.Adam([w, *aux.parameters(), *module.parameters()], lr=lr,
+                           betas=(0.5, 0.999))
+
+    def val_score() -> float:
+        d0, d1 = distances(va, w.detach())
+        return score_2afc(d0, d1, triplets.J[va])
+
+    best = baseline = val_score()
+    best_state = (copy.deepcopy(module.state_dict()), w.detach().clone())
+    best_epoch, sync_on = 0, sync
+    hist = [{"epoch": 0, "lr": 0.0, "loss": np.nan, "val_2afc": baseline, "sync": sync_on}]
+    bar = tqdm(total=epochs, desc=f"adapt {net.name} network {comparison} seed {seed}",
+               unit="epoch", disable=not progress)
+    try:
+        for epoch in range(1, epochs + 1):
+            cur = _set_lr(opt, lr, epoch, epochs, decay_epochs)
+            order = tr[rng.permutation(len(tr))]
+            total = 0.0
+            for s in range(0, len(order), batch_size):
+                b = order[s:s + batch_size]
+                s0, s1 = stats(b, True)
+                d0, d1 = (s0 @ w ** 2) / scale, (s1 @ w ** 2) / scale
+                loss = _pair_loss(d0, d1, J[torch.from_numpy(b).to(dev)], aux, sync_on)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    w.clamp_(min=0.0)
+                total += float(loss.detach()) * len(b)
+            score = val_score()
+            hist.append({"epoch": epoch, "lr": cur, "loss": total / max(len(order), 1),
+                         "val_2afc": score, "sync": sync_on})
+            if sync_on and score > 0.5:
+                sync_on = False
+            if score > best + 1e-12:
+                best, best_epoch = score, epoch
+                best_state = (copy.deepcopy(module.state_dict()), w.detach().clone())
+            bar.update(1)
+            bar.set_postfix(val_2afc=f"{score:.3f}")
+    finally:
+        bar.close()
+    module.load_state_dict(best_state[0])
+    for p in module.parameters():
+        p.requires_grad_(False)
+    tuned = dataclasses.replace(net, module=module.eval(),
+                                info={**net.info, "finetuned": True, "seed": seed})
+    result = AdaptResult(best_state[1].cpu().double().numpy(), comparison, seed,
+                         pd.DataFrame(hist), best_epoch, best, baseline, len(tr), len(va),
+                         net.name, net.weights, size,
+                         {"scale": scale, "is_random": net.is_random, "variant": "net",
+                          "val": va})
+    return result, tuned

@@ -39,10 +39,19 @@ RANGES = {
 
 def check_ranking(ranking) -> list[str]:
     """A ranking is the six distortion names, each once, least disruptive first."""
+    from simkit.methods.perceptual.datasets import PerceptualDataError
+
     r = [str(x).strip() for x in (ranking.split(",") if isinstance(ranking, str) else ranking)]
     if sorted(r) != sorted(DISTORTIONS):
-        raise ValueError(f"ranking {','.join(r)!r} must name each of the six distortions "
-                         f"once ({','.join(DISTORTIONS)}), least disruptive first")
+        unknown = [x for x in r if x not in DISTORTIONS]
+        twice = sorted({x for x in r if r.count(x) > 1})
+        lacking = [x for x in DISTORTIONS if x not in r]
+        why = "; ".join(w for w in (f"unknown {', '.join(unknown)}" if unknown else "",
+                                    f"twice {', '.join(twice)}" if twice else "",
+                                    f"lacks {', '.join(lacking)}" if lacking else "") if w)
+        raise PerceptualDataError(f"ranking {','.join(r)!r} ({why}) must name each of the six "
+                                  f"distortions once ({','.join(DISTORTIONS)}), least "
+                                  f"disruptive first")
     return r
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from simkit.methods.perceptual.networks import LossNetwork
 
 __all__ = ["Triplets", "TripletStats", "score_2afc", "twoafc_per_triplet", "human_ceiling",
-           "jnd_map", "triplet_statistics"]
+           "jnd_map", "triplet_statistics", "load_pool", "JndPairs", "jnd_statistics"]
 
 
 def twoafc_per_triplet(d0: np.ndarray, d1: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -123,13 +123,10 @@ class Triplets:
                         self.J[idx], self.group[idx], self.pixels, self.paths, table,
                         self.note, dict(self.info))
 
-    def load_pixels(self, size: int = 64) -> "torch.Tensor":
+    def load_pixels(self, size: int = 64, *, progress: bool = False) -> "torch.Tensor":
         """The pool as uint8 ``(N, 3, size, size)`` (files decoded with
-        :func:`simkit.features.images.load_rgb`, resized with its ``"resize"`` policy)."""
-        import torch
-
-        from simkit.features.images import load_rgb, resize_policy
-
+        :func:`simkit.features.images.load_rgb`, resized with its ``"resize"`` policy;
+        a progress bar for 1,000 files or more when ``progress``)."""
         if self.pixels is not None:
             if self.pixels.shape[-1] == size and self.pixels.shape[-2] == size:
                 return self.pixels
@@ -139,10 +136,25 @@ class Triplets:
             raise ValueError("these triplets have neither pixels nor image paths")
         cache = self.info.setdefault("_pixels", {})
         if size not in cache:
-            arrs = [np.asarray(resize_policy(load_rgb(p), "resize", size), dtype=np.uint8)
-                    for p in self.paths]
-            cache[size] = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()
+            cache[size] = load_pool(self.paths, size, progress=progress)
         return cache[size]
+
+
+def load_pool(paths: Sequence[Path], size: int = 64, *, progress: bool = False
+              ) -> "torch.Tensor":
+    """Image files as uint8 ``(N, 3, size, size)``: decoded with
+    :func:`simkit.features.images.load_rgb`, resized with its ``"resize"`` policy."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from simkit.features.images import load_rgb, resize_policy
+
+    arrs = [np.asarray(resize_policy(load_rgb(p), "resize", size), dtype=np.uint8)
+            for p in tqdm(paths, desc="decoding images", unit="image",
+                          disable=not progress or len(paths) < 1000)]
+    if not arrs:
+        return torch.empty((0, 3, size, size), dtype=torch.uint8)
+    return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()
 
 
 @dataclass
@@ -213,9 +225,71 @@ def triplet_statistics(triplets: Triplets, net: "LossNetwork", bases: Iterable[s
     n = len(triplets)
     pairs, inv = _pair_index(np.concatenate([triplets.ref, triplets.ref]),
                              np.concatenate([triplets.x0, triplets.x1]), extra_pairs)
-    pixels = triplets.load_pixels(size)
+    pixels = triplets.load_pixels(size, progress=progress)
     stats = pair_statistics(net, pixels, pairs, bases, batch_size=batch_size,
                             progress=progress, max_cache_bytes=max_cache_bytes,
                             desc=f"{net.name} features")
     return TripletStats(pairs, stats, inv[:n], inv[n:2 * n], triplets.J, triplets.group,
                         net.name, net.weights, net.is_random, size, net.weights_note)
+
+
+@dataclass
+class JndPairs:
+    """Just-noticeable-difference pairs (BAPPS ``jnd``): images ``p0[k]``, ``p1[k]`` of the
+    pool (files ``paths``) and ``same[k]``, the fraction of judges who saw no difference."""
+
+    image_ids: list[str]
+    p0: np.ndarray
+    p1: np.ndarray
+    same: np.ndarray
+    paths: list[Path]
+    table: pd.DataFrame | None = None
+    note: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.p0, self.p1 = (np.asarray(a, dtype=np.int64) for a in (self.p0, self.p1))
+        self.same = np.asarray(self.same, dtype=np.float64)
+        if not len(self.p0) == len(self.p1) == len(self.same):
+            raise ValueError("p0, p1 and same must have one value per pair")
+
+    def __len__(self) -> int:
+        return len(self.p0)
+
+    def load_pixels(self, size: int = 64, *, progress: bool = False) -> "torch.Tensor":
+        """The pool as uint8 ``(N, 3, size, size)`` (see :func:`load_pool`)."""
+        return load_pool(self.paths, size, progress=progress)
+
+
+@dataclass
+class JndStats:
+    """Pair statistics of :class:`JndPairs` (``stats[base][k]`` for pair k) and the
+    "same" fractions: :meth:`score` is the JND mAP (:func:`jnd_map`)."""
+
+    stats: dict[str, np.ndarray]
+    same: np.ndarray
+    net: str
+    is_random: bool
+
+    def __len__(self) -> int:
+        return len(self.same)
+
+    def distances(self, comparison: str, w: np.ndarray | None = None) -> np.ndarray:
+        from simkit.methods.perceptual.metrics import combine
+        s = combine(self.stats, comparison).astype(np.float64)
+        return s.sum(1) if w is None else s @ (np.asarray(w, dtype=np.float64) ** 2)
+
+    def score(self, comparison: str, w: np.ndarray | None = None) -> float:
+        return jnd_map(self.distances(comparison, w), self.same)
+
+
+def jnd_statistics(pairs: JndPairs, net: "LossNetwork", bases: Iterable[str] = ("spatial",),
+                   *, size: int = 64, batch_size: int = 32, progress: bool = True) -> JndStats:
+    """Run the loss network once per image of ``pairs`` and keep each pair's statistics."""
+    from simkit.methods.perceptual.metrics import pair_statistics
+
+    pixels = pairs.load_pixels(size, progress=progress)
+    stats = pair_statistics(net, pixels, np.stack([pairs.p0, pairs.p1], 1), bases,
+                            batch_size=batch_size, progress=progress,
+                            desc=f"{net.name} features")
+    return JndStats(stats, pairs.same, net.name, net.is_random)
