@@ -13,6 +13,7 @@ tvm = pytest.importorskip("torchvision.models")
 from conftest import SHARED_DATA  # noqa: E402
 
 from simkit.methods.perceptual import adaptation as padapt  # noqa: E402
+from simkit.methods.perceptual import study_adaptation  # noqa: E402
 from simkit.methods.perceptual import datasets, distortions, metrics, networks, twoafc  # noqa: E402
 
 MATERIAL = SHARED_DATA / "material-appearance"
@@ -291,7 +292,7 @@ def test_study_choices_ties_and_twins(write_study):
     study = load_study(root)
     ms = [metrics.PerceptualMetric.baseline("alexnet", c, weights="random:0", size=32)
           for c in ("spatial", "sort")]
-    choices, dist, note = padapt.study_choices(study, ms, progress=False)
+    choices, dist, note = study_adaptation.study_choices(study, ms, progress=False)
     assert "MEANS NOTHING" in note
     assert set(choices["method"]) == {"lpips_alexnet", "lpips_alexnet_sort"}
     for m in ("lpips_alexnet", "lpips_alexnet_sort"):
@@ -307,7 +308,7 @@ def test_cross_validation_on_demo_study(tmp_path):
     from simkit.analysis.tables import per_question
     from simkit.study.demo import make_demo_study
     study = make_demo_study(tmp_path / "demo", groups_per_genre=2, image_size=64)
-    cv = padapt.cross_validate_study(study, "alexnet", ["spatial", "mean"], weights="random:0",
+    cv = study_adaptation.cross_validate_study(study, "alexnet", ["spatial", "mean"], weights="random:0",
                                      folds=2, seeds=(0, 1), size=32, epochs=2,
                                      decay_epochs=1, progress=False)
     assert "MEANS NOTHING" in cv.note

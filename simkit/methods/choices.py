@@ -293,7 +293,7 @@ def _by_metric(study: "Study", fs: "FeatureSet", methods: list[Method]
 
 
 def _run_perceptual(study: "Study", methods: list[Method], opts: dict) -> _Run:
-    from simkit.methods.perceptual.adaptation import study_choices as perceptual_choices
+    from simkit.methods.perceptual.study_adaptation import study_choices as perceptual_choices
     from simkit.methods.perceptual.metrics import PerceptualMetric
 
     # the perceptual networks keep their own input size (PerceptualMetric's default)

@@ -13,13 +13,16 @@ Perceptual Metric*. One idea per module:
 - :mod:`~simkit.methods.perceptual.datasets`    triplets from a distortion ranking, from a study's
   votes, and from the material-appearance benchmark (Lagunas et al. 2019)
 - :mod:`~simkit.methods.perceptual.adaptation`       training the scalars (BCE through Zhang et al.'s
-  small network + L_sync of eq. 4), several seeds, cross-validation on a study; fine-tuning
-  the network with them (the paper's "adapted net")
+  small network + L_sync of eq. 4), several seeds; fine-tuning the network with them (the
+  paper's "adapted net")
+- :mod:`~simkit.methods.perceptual.study_adaptation` a study's choices and pair distances,
+  cross-validation of the adaptation over its questions
 - :mod:`~simkit.methods.perceptual.paper_data`  the paper's data sets: SVHN, STL-10 (torchvision),
   BAPPS 2AFC and JND (their on-disk layout); tiny fabricated ones in the same formats
 - :mod:`~simkit.methods.perceptual.replication` the paper's protocol (random rankings, baseline
   vs adapted, resumable), its Table 3 and correlations beside the published ones
-- :mod:`~simkit.cli.perceptual`     ``simkit perceptual score|adapt`` (terminal)
+- :mod:`~simkit.cli.perceptual`     ``simkit perceptual score|adapt`` (terminal), and
+  :mod:`~simkit.cli.perceptual_replicate` ``simkit perceptual replicate``
 
 Importing this package loads nothing heavy; names below are imported on first use.
 """
@@ -36,8 +39,8 @@ _EXPORTS = {
     "triplet_statistics": "twoafc",
     "distortion_triplets": "datasets", "vote_triplets": "datasets",
     "study_triplets": "datasets", "load_material_appearance": "datasets",
-    "adapt": "adaptation", "adapt_seeds": "adaptation", "cross_validate_study": "adaptation",
-    "study_choices": "adaptation", "adapt_network": "adaptation",
+    "adapt": "adaptation", "adapt_seeds": "adaptation", "adapt_network": "adaptation",
+    "cross_validate_study": "study_adaptation", "study_choices": "study_adaptation",
     "JndPairs": "twoafc", "jnd_statistics": "twoafc",
     "load_svhn": "paper_data", "load_stl10": "paper_data", "load_bapps_2afc": "paper_data",
     "load_bapps_jnd": "paper_data",

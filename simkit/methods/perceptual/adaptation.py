@@ -34,18 +34,16 @@ import numpy as np
 import pandas as pd
 
 from simkit.methods.perceptual.datasets import PerceptualDataError
-from simkit.methods.perceptual.metrics import COMPARISONS, PerceptualMetric, combine, comparison_parts, method_name
+from simkit.methods.perceptual.metrics import PerceptualMetric, combine, comparison_parts
 from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
 
 if TYPE_CHECKING:
     import torch
 
     from simkit.methods.perceptual.twoafc import Triplets
-    from simkit.study.model import Study
 
-__all__ = ["adapt_network", "AdaptResult", "adapt", "adapt_seeds", "summarise_seeds", "question_pairs",
-           "pair_rows", "choices_from_distances", "study_choices", "cross_validate_study",
-           "CrossValidation", "make_aux_net"]
+__all__ = ["adapt_network", "AdaptResult", "adapt", "adapt_seeds", "summarise_seeds",
+           "make_aux_net"]
 
 
 def make_aux_net(hidden: int = 32):
@@ -268,185 +266,6 @@ def summarise_seeds(rows: pd.DataFrame, value_columns: Sequence[str] | None = No
     return out.reset_index()
 
 
-# -- studies: choices, cross-validation --------------------------------------------------
-def question_pairs(study: "Study") -> np.ndarray:
-    """``(Q·10, 2)`` pool indices (study image order) of every question's 10 pairs, in
-    questions.csv then PAIRS order."""
-    from simkit.study.model import PAIRS, pair_letters
-    index = {str(k): i for i, k in enumerate(study.images["image_id"])}
-    out = []
-    for qid in study.questions["question_id"]:
-        imgs = [index[i] for i in study.question_images(qid)]
-        for p in PAIRS:
-            i, j = pair_letters(p)
-            out.append((imgs[i], imgs[j]))
-    return np.array(out, dtype=np.int64).reshape(-1, 2)
-
-
-def pair_rows(stats: TripletStats, pairs: np.ndarray) -> np.ndarray:
-    """The rows of ``stats.pairs`` holding each of ``pairs`` (in either order)."""
-    key = {(int(a), int(b)): k for k, (a, b) in enumerate(stats.pairs)}
-    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    return np.array([key[(int(a), int(b))] for a, b in zip(lo, hi)], dtype=np.int64)
-
-
-def choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
-                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``method``'s choice (closest pair; ties to the first in PAIRS order) per question,
-    and its pair distances, from ``d``: the 10 pair distances of each of ``qids``."""
-    from simkit.study.model import PAIRS
-    d = d.reshape(len(qids), len(PAIRS))
-    pick = np.argmin(d, axis=1)  # first minimum: ties go to the first pair in PAIRS order
-    choices = pd.DataFrame({"question_id": list(qids), "method": method,
-                            "choice": [PAIRS[k] for k in pick]})
-    dist = pd.DataFrame({"question_id": np.repeat(list(qids), len(PAIRS)), "method": method,
-                         "pair": PAIRS * len(qids), "distance": d.ravel()})
-    return choices, dist
-
-
-def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
-                  batch_size: int = 32, progress: bool = True,
-                  device: "str | torch.device" = "auto"
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Each perceptual metric's choice for every question, like
-    :func:`simkit.methods.choices.choose_from_features`, with the networks on ``device``.
-
-    Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
-    of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,
-    distance``, and a warning when a random network was used (else "")."""
-    from simkit.methods.perceptual.networks import load_network
-    from simkit.methods.perceptual.twoafc import Triplets
-
-    metrics = list(metrics)
-    pairs = question_pairs(study)
-    qids = list(study.questions["question_id"])
-    ids = [str(i) for i in study.images["image_id"]]
-    pool = Triplets(ids, [], [], [], [], [], None, [study.image_path(i) for i in ids])
-    out_c, out_d, notes, nets = [], [], [], {}
-    for m in metrics:
-        key = (m.net, m.weights, m.size)
-        if key not in nets:
-            net = load_network(m.net, m.weights, device=device)
-            notes.append(net.weights_note)
-            from simkit.methods.perceptual.metrics import BASES, pair_statistics
-            nets[key] = pair_statistics(net, pool.load_pixels(m.size), pairs, BASES,
-                                        batch_size=batch_size, progress=progress,
-                                        desc=f"{m.net} features")
-        c, d = choices_from_distances(qids, m.distances_from_stats(nets[key]), m.name)
-        out_c.append(c)
-        out_d.append(d)
-    note = next((n for n in notes if n), "")
-    return pd.concat(out_c, ignore_index=True), pd.concat(out_d, ignore_index=True), note
-
-
-@dataclass
-class CrossValidation:
-    """Result of :func:`cross_validate_study`.
-
-    ``per_seed``: one row per (comparison, variant, seed) — ``twoafc`` on the held-out
-    questions' vote triplets, ``agree`` and ``ps`` (percent, as in the study tables) over
-    all questions, each judged by the metric adapted without it. ``summary``: mean ± sd
-    over seeds. ``choices``: ``question_id, method, choice`` of the baseline and (first
-    seed) adapted metrics, ready for :meth:`Study.with_choices`. ``scalars``: per
-    comparison, the mean learned w over folds and seeds (per layer). ``note``: the random
-    network warning, or "".
-    """
-
-    per_seed: pd.DataFrame
-    summary: pd.DataFrame
-    choices: pd.DataFrame
-    scalars: dict[str, dict[str, np.ndarray]]
-    folds: dict[str, int]
-    human_ceiling: float
-    note: str = ""
-
-
-def cross_validate_study(study: "Study", net: str = "alexnet",
-                         comparisons: Iterable[str] = COMPARISONS, *,
-                         weights: str = "imagenet", folds: int = 5,
-                         seeds: Sequence[int] = (0, 1, 2, 3), size: int = 64,
-                         split_seed: int = 0, batch_size: int = 32, progress: bool = True,
-                         device: "str | torch.device" = "auto",
-                         **adapt_kwargs) -> CrossValidation:
-    """Adapt ``net`` to a study's votes and measure it on held-out questions.
-
-    Questions are dealt at random (``split_seed``) into ``folds`` folds; for each fold the
-    scalars are adapted (:func:`adapt`, which holds out 20 % of the training questions for
-    validation and early stopping) on the vote triplets (:func:`~.datasets.vote_triplets`)
-    of the other folds, then the held-out questions are scored: 2AFC on their triplets,
-    and the metric's choice (closest pair) for Agree / Ps. The baseline (w = 1) is scored
-    on the same questions. The network and the training run on ``device``.
-    """
-    from simkit.analysis.tables import per_question
-    from simkit.methods.perceptual.datasets import study_triplets
-    from simkit.methods.perceptual.networks import load_network
-    from simkit.methods.perceptual.twoafc import triplet_statistics
-
-    comparisons = list(comparisons)
-    for c in comparisons:
-        comparison_parts(c)
-    triplets = study_triplets(study)
-    qids = list(study.questions["question_id"])
-    if folds < 2 or folds > len(qids):
-        raise ValueError(f"folds must be between 2 and the number of questions ({len(qids)})")
-    network = load_network(net, weights, device=device)
-    qp = question_pairs(study)
-    stats = triplet_statistics(triplets, network, {b for c in comparisons
-                                                   for b in comparison_parts(c)},
-                               size=size, batch_size=batch_size, extra_pairs=qp,
-                               progress=progress)
-    qrows = pair_rows(stats, qp).reshape(len(qids), 10)
-    rng = np.random.default_rng(split_seed)
-    fold_of = {q: k % folds for k, q in enumerate(rng.permutation(qids))}
-    t_fold = np.array([fold_of[q] for q in triplets.group])
-    q_fold = np.array([fold_of[q] for q in qids])
-
-    rows, choices, scal = [], [], {}
-    for comp in comparisons:
-        s = combine(stats.stats, comp).astype(np.float64)
-        d_base = s.sum(1)
-        held_d = {seed: np.empty(len(qids) * 10) for seed in seeds}
-        held_t = {seed: np.empty(len(triplets)) for seed in seeds}
-        ws = []
-        for k in range(folds):
-            train = stats.subset(t_fold != k)
-            for seed in seeds:
-                r = adapt(train, comp, seed=seed, progress=progress, device=device,
-                          **adapt_kwargs)
-                ws.append(r.w)
-                d = s @ (r.w ** 2)
-                qsel = np.flatnonzero(q_fold == k)
-                held_d[seed].reshape(len(qids), 10)[qsel] = d[qrows[qsel]]
-                tsel = t_fold == k
-                held_t[seed][tsel] = np.where(
-                    d[stats.p1[tsel]] < d[stats.p0[tsel]], stats.J[tsel],
-                    np.where(d[stats.p1[tsel]] > d[stats.p0[tsel]], 1 - stats.J[tsel], 0.5))
-        scal[comp] = PerceptualMetric(net, comp, weights, np.mean(ws, 0), size).layer_scalars()
-        variants = [("baseline", None, d_base[qrows].ravel(),
-                     score_2afc(d_base[stats.p0], d_base[stats.p1], stats.J))]
-        variants += [("adapted", seed, held_d[seed], float(held_t[seed].mean()))
-                     for seed in seeds]
-        for variant, seed, dq, twoafc in variants:
-            name = method_name(net, comp, variant == "adapted")
-            c, _ = choices_from_distances(qids, dq, name)
-            pq = per_question(study.with_choices(c))
-            rows.append({"net": net, "comparison": comp, "variant": variant,
-                         "seed": -1 if seed is None else seed, "method": name,
-                         "twoafc": twoafc, "agree": 100.0 * pq[f"agree_{name}"].mean(),
-                         "ps": float(pq[f"ps_{name}"].mean())})
-            if seed is None or seed == seeds[0]:
-                choices.append(c)
-    per_seed = pd.DataFrame(rows)
-    summary = summarise_seeds(per_seed, ["twoafc", "agree", "ps"],
-                              by=("net", "comparison", "variant", "method"))
-    return CrossValidation(per_seed, summary, pd.concat(choices, ignore_index=True), scal,
-                           fold_of, human_ceiling(stats.J), network.weights_note)
-
-
-# Old private names: study_choices above and simkit.cli.perceptual still call them until they
-# move to the public ones; remove at the merge.
-
-
 # -- the "adapted net" variant: fine-tuning the loss network with the scalars -------------
 def _trainable_maps(net, pixels: "torch.Tensor", module) -> list["torch.Tensor"]:
     """The channel-normalised maps of ``module`` (a copy of ``net``'s trunk) with
@@ -463,6 +282,61 @@ def _trainable_maps(net, pixels: "torch.Tensor", module) -> list["torch.Tensor"]
         if i >= max(taps):
             break
     return out
+
+
+class _Tuning:
+    """The fine-tuned trunk ``module`` (a copy of ``net``'s) on ``triplets``' images: pair
+    statistics with or without gradients, distances, one training epoch."""
+
+    def __init__(self, net, module, triplets: "Triplets", pixels: "torch.Tensor",
+                 parts: Sequence[str], dev: "torch.device") -> None:
+        self.net, self.module, self.triplets, self.pixels = net, module, triplets, pixels
+        self.parts, self.dev = parts, dev
+
+    def stats(self, idx: np.ndarray, grad: bool) -> tuple:
+        import torch
+
+        from simkit.methods.perceptual.metrics import layer_statistics_multi
+
+        t = self.triplets
+        with torch.set_grad_enabled(grad):
+            m_ref = _trainable_maps(self.net, self.pixels[t.ref[idx]], self.module)
+            s = []
+            for other in (t.x0[idx], t.x1[idx]):
+                m = _trainable_maps(self.net, self.pixels[other], self.module)
+                st = layer_statistics_multi(m_ref, m, self.parts)
+                s.append(sum(st[p] for p in self.parts).to(self.dev).float())
+            return s[0], s[1]
+
+    def distances(self, idx: np.ndarray, w: "torch.Tensor") -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        d0, d1 = [], []
+        with torch.no_grad():
+            for s in range(0, len(idx), 256):
+                s0, s1 = self.stats(idx[s:s + 256], False)
+                d0.append((s0 @ w ** 2).double().cpu().numpy())
+                d1.append((s1 @ w ** 2).double().cpu().numpy())
+        return np.concatenate(d0), np.concatenate(d1)
+
+    def epoch(self, order: np.ndarray, w: "torch.Tensor", J: "torch.Tensor", aux, opt, *,
+              scale: float, sync: bool, batch_size: int) -> float:
+        """One pass over ``order`` in batches; the mean loss."""
+        import torch
+
+        total = 0.0
+        for s in range(0, len(order), batch_size):
+            b = order[s:s + batch_size]
+            s0, s1 = self.stats(b, True)
+            d0, d1 = (s0 @ w ** 2) / scale, (s1 @ w ** 2) / scale
+            loss = _pair_loss(d0, d1, J[torch.from_numpy(b).to(self.dev)], aux, sync)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                w.clamp_(min=0.0)
+            total += float(loss.detach()) * len(b)
+        return total / max(len(order), 1)
 
 
 def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, seed: int = 0,
@@ -483,8 +357,6 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
     import torch
     from tqdm.auto import tqdm
 
-    from simkit.methods.perceptual.metrics import layer_statistics_multi
-
     parts = comparison_parts(comparison)
     if len(triplets) < 2:
         raise PerceptualDataError("adaptation needs at least 2 triplets (some for validation)")
@@ -498,38 +370,17 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
         p.requires_grad_(True)
     J = torch.from_numpy(triplets.J.astype(np.float32)).to(dev)
 
-    def stats(idx: np.ndarray, grad: bool) -> tuple:
-        with torch.set_grad_enabled(grad):
-            m_ref = _trainable_maps(net, pixels[triplets.ref[idx]], module)
-            s = []
-            for other in (triplets.x0[idx], triplets.x1[idx]):
-                m = _trainable_maps(net, pixels[other], module)
-                st = layer_statistics_multi(m_ref, m, parts)
-                tot = st[parts[0]]
-                for p in parts[1:]:
-                    tot = tot + st[p]
-                s.append(tot.to(dev).float())
-            return s[0], s[1]
-
-    def distances(idx: np.ndarray, w: "torch.Tensor") -> tuple[np.ndarray, np.ndarray]:
-        d0, d1 = [], []
-        with torch.no_grad():
-            for s in range(0, len(idx), 256):
-                s0, s1 = stats(idx[s:s + 256], False)
-                d0.append((s0 @ w ** 2).double().cpu().numpy())
-                d1.append((s1 @ w ** 2).double().cpu().numpy())
-        return np.concatenate(d0), np.concatenate(d1)
-
+    tuning = _Tuning(net, module, triplets, pixels, parts, dev)
     n_w = sum(net.channels)
     w = torch.ones(n_w, requires_grad=True, device=dev)
-    b0, b1 = distances(tr[:2000], w)  # the scale of the distances, as adapt() sets it
+    b0, b1 = tuning.distances(tr[:2000], w)  # the scale of the distances, as adapt() sets it
     scale = float(np.mean(np.concatenate([b0, b1]))) or 1.0
     aux = _seeded_aux_net(seed).to(dev)
     opt = torch.optim.Adam([w, *aux.parameters(), *module.parameters()], lr=lr,
                            betas=(0.5, 0.999))
 
     def val_score() -> float:
-        d0, d1 = distances(va, w.detach())
+        d0, d1 = tuning.distances(va, w.detach())
         return score_2afc(d0, d1, triplets.J[va])
 
     best = baseline = val_score()
@@ -542,21 +393,11 @@ def adapt_network(triplets: "Triplets", net, comparison: str = "spatial", *, see
         for epoch in range(1, epochs + 1):
             cur = _set_lr(opt, lr, epoch, epochs, decay_epochs)
             order = tr[rng.permutation(len(tr))]
-            total = 0.0
-            for s in range(0, len(order), batch_size):
-                b = order[s:s + batch_size]
-                s0, s1 = stats(b, True)
-                d0, d1 = (s0 @ w ** 2) / scale, (s1 @ w ** 2) / scale
-                loss = _pair_loss(d0, d1, J[torch.from_numpy(b).to(dev)], aux, sync_on)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    w.clamp_(min=0.0)
-                total += float(loss.detach()) * len(b)
+            loss = tuning.epoch(order, w, J, aux, opt, scale=scale, sync=sync_on,
+                                batch_size=batch_size)
             score = val_score()
-            hist.append({"epoch": epoch, "lr": cur, "loss": total / max(len(order), 1),
-                         "val_2afc": score, "sync": sync_on})
+            hist.append({"epoch": epoch, "lr": cur, "loss": loss, "val_2afc": score,
+                         "sync": sync_on})
             if sync_on and score > 0.5:
                 sync_on = False
             if score > best + 1e-12:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["distortion_triplets", "vote_triplets", "study_triplets", "study_pixels",
            "load_material_appearance", "folder_pixels", "MATERIAL_IMAGES",
-           "PerceptualDataError", "HUMAN_NOTE", "SYNTHETIC_NOTE"]
+           "PerceptualDataError", "HUMAN_NOTE", "SYNTHETIC_NOTE", "draw_triplets",
+           "concat_triplets", "labels"]
 
 MATERIAL_IMAGES = {"stpeters": "havran1_stpeters_256x256_LDR",
                    "ennis": "havran1_ennis_298x298_LDR"}
@@ -270,3 +271,56 @@ def load_material_appearance(root: str | os.PathLike, split: str = "test", *,
                     files, table, HUMAN_NOTE + " (Lagunas et al. 2019, crowdsourced)",
                     {"source": "material-appearance", "split": split, "subset": subset,
                      "images": images})
+
+
+# -- distortion triplets of many images (the replication of Pihlgren et al.) -------------
+def _resized(pixels: "torch.Tensor", size: int) -> "torch.Tensor":
+    from torchvision.transforms.v2 import functional as F
+
+    if pixels.shape[-1] == size and pixels.shape[-2] == size:
+        return pixels
+    return F.resize(pixels, [size, size], antialias=True)
+
+
+def draw_triplets(pixels: "torch.Tensor", seed: int, size: int, *, chunk: int = 2048,
+                  name: str = "img") -> list["Triplets"]:
+    """One distortion triplet per image (resized to ``size`` first), drawn chunk by chunk
+    (so memory stays bounded), labelled by the identity ranking; relabel with
+    :func:`labels`. Groups are global image indices (the validation split keeps an image's
+    triplet together)."""
+    from simkit.methods.perceptual.distortions import DISTORTIONS
+
+    out = []
+    for k, s in enumerate(range(0, len(pixels), chunk)):
+        px = _resized(pixels[s:s + chunk], size)
+        t = distortion_triplets(px, DISTORTIONS, seed=seed * 100_003 + k,
+                                image_ids=[f"{name}{s + i}" for i in range(len(px))])
+        t.group = t.group + s
+        out.append(t)
+    return out
+
+
+def concat_triplets(parts: Sequence["Triplets"]) -> "Triplets":
+    """Triplets of several pools (with pixels) as one."""
+    import torch
+
+    off, ids, cols = 0, [], {k: [] for k in ("ref", "x0", "x1", "J", "group")}
+    for t in parts:
+        for k in ("ref", "x0", "x1"):
+            cols[k].append(getattr(t, k) + off)
+        cols["J"].append(t.J)
+        cols["group"].append(t.group)
+        ids += t.image_ids
+        off += len(t.image_ids)
+    first = parts[0]
+    return Triplets(ids, *(np.concatenate(cols[k]) for k in ("ref", "x0", "x1", "J", "group")),
+                    torch.cat([t.pixels for t in parts]), None,
+                    pd.concat([t.table for t in parts], ignore_index=True), first.note,
+                    dict(first.info))
+
+
+def labels(table: pd.DataFrame, ranking: Sequence[str]) -> np.ndarray:
+    """J of each triplet under ``ranking``: 0 when x0's distortion comes earlier, else 1."""
+    rank = {k: i for i, k in enumerate(ranking)}
+    return np.array([0.0 if rank[a] < rank[b] else 1.0
+                     for a, b in zip(table["distortion_0"], table["distortion_1"])])

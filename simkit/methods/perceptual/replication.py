@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.methods.perceptual.datasets import PerceptualDataError
+from simkit.methods.perceptual.datasets import (PerceptualDataError, concat_triplets,
+                                               draw_triplets, labels)
 
 if TYPE_CHECKING:
     import torch
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Protocol", "QUICK", "paper_rankings", "replicate", "summarise", "published",
            "RESULT_COLUMNS", "SCORE_COLUMNS", "TABLE3_METHODS", "run_files", "ReplicationError",
-           "Summary", "side_by_side", "collect", "draw_triplets", "concat_triplets", "labels"]
+           "Summary", "side_by_side", "collect"]
 
 RESULT_COLUMNS = ["ranking", "ranking_order", "net", "comparison", "variant", "repeat",
                   "svhn_2afc", "stl10_2afc", "bapps_2afc", "bapps_jnd", "val_2afc",
@@ -145,62 +146,7 @@ def published(name: str = "table3") -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-# -- images, triplets, statistics --------------------------------------------------------
-def _resized(pixels: "torch.Tensor", size: int) -> "torch.Tensor":
-    from torchvision.transforms.v2 import functional as F
-
-    if pixels.shape[-1] == size and pixels.shape[-2] == size:
-        return pixels
-    return F.resize(pixels, [size, size], antialias=True)
-
-
-def draw_triplets(pixels: "torch.Tensor", seed: int, size: int, *, chunk: int = 2048,
-                  name: str = "img") -> list["Triplets"]:
-    """One distortion triplet per image (resized to ``size`` first), drawn chunk by chunk
-    (so memory stays bounded), labelled by the identity ranking; relabel with
-    :func:`labels`. Groups are global image indices (the validation split keeps an image's
-    triplet together)."""
-    from simkit.methods.perceptual.datasets import distortion_triplets
-    from simkit.methods.perceptual.distortions import DISTORTIONS
-
-    out = []
-    for k, s in enumerate(range(0, len(pixels), chunk)):
-        px = _resized(pixels[s:s + chunk], size)
-        t = distortion_triplets(px, DISTORTIONS, seed=seed * 100_003 + k,
-                                image_ids=[f"{name}{s + i}" for i in range(len(px))])
-        t.group = t.group + s
-        out.append(t)
-    return out
-
-
-def concat_triplets(parts: Sequence["Triplets"]) -> "Triplets":
-    """Triplets of several pools (with pixels) as one."""
-    import torch
-
-    from simkit.methods.perceptual.twoafc import Triplets
-
-    off, ids, cols = 0, [], {k: [] for k in ("ref", "x0", "x1", "J", "group")}
-    for t in parts:
-        for k in ("ref", "x0", "x1"):
-            cols[k].append(getattr(t, k) + off)
-        cols["J"].append(t.J)
-        cols["group"].append(t.group)
-        ids += t.image_ids
-        off += len(t.image_ids)
-    first = parts[0]
-    return Triplets(ids, *(np.concatenate(cols[k]) for k in ("ref", "x0", "x1", "J", "group")),
-                    torch.cat([t.pixels for t in parts]), None,
-                    pd.concat([t.table for t in parts], ignore_index=True), first.note,
-                    dict(first.info))
-
-
-def labels(table: pd.DataFrame, ranking: Sequence[str]) -> np.ndarray:
-    """J of each triplet under ``ranking``: 0 when x0's distortion comes earlier, else 1."""
-    rank = {k: i for i, k in enumerate(ranking)}
-    return np.array([0.0 if rank[a] < rank[b] else 1.0
-                     for a, b in zip(table["distortion_0"], table["distortion_1"])])
-
-
+# -- statistics ------------------------------------------------------------------------
 def _stats_of(parts: Sequence["Triplets"], net, bases, p: Protocol, progress: bool
               ) -> tuple["TripletStats", pd.DataFrame]:
     """Statistics of chunked triplets, concatenated; and their distortion table."""
