@@ -16,10 +16,17 @@ Today's models and your own vectors join by name::
     simkit.choose(study, ["gram", "embed:timm:vit_small_patch16_224",
                           "embed:open_clip:ViT-B-32.openai", "mine"], device="auto")
 
+How good could a machine be, and why did it pick that pair::
+
+    simkit.tables(study, result, by="familiarity")   # ceilings, tests, per participant group
+    simkit.report(study, result, out="report.html")  # one self-contained HTML file
+    simkit.explain(study, "q001", "gram")            # saliency maps and channel pairs
+
 The package reads as the pipeline: ``study/`` (folders, groups, demo), ``votes/``,
 ``features/`` (images → network → representations), ``methods/`` (the registry and every
-method), ``search/`` (distances, retrieval), ``analysis/`` (tables, published numbers),
-``scale/``, ``fetch/``, ``widgets/``, ``cli/``.
+method), ``search/`` (distances, retrieval), ``analysis/`` (tables, ceilings, tests, published
+numbers, reports), ``scale/``, ``fetch/``, ``serve/`` (the questionnaire as a web page),
+``plots/``, ``widgets/``, ``cli/``.
 
 Importing ``simkit`` loads nothing heavy (no torch, no plotting): the names below are
 imported on first use.
