@@ -281,11 +281,13 @@ def test_tables_by_group_against_brute_force(write_study, seed):
             qs = [q for q, (gg, _) in questions.items() if genre in ("All", gg)]
             for m in methods:
                 r = value(t["by_field_table3"], group=g, genre=genre, method=m)["agree"]
+                sig = value(t["by_field_significance"], group=g, genre=genre, method=m)
                 if not ok:
-                    assert np.isnan(r)
+                    assert np.isnan(r) and np.isnan(sig["p_value"])
                     continue
-                assert r == pytest.approx(100 * sum(choices[q, m] in tops[q] for q in qs)
-                                          / len(qs), abs=ABS)
+                n_agree = sum(choices[q, m] in tops[q] for q in qs)
+                assert r == pytest.approx(100 * n_agree / len(qs), abs=ABS)
+                assert sig["n_agree"] == n_agree and 0 < sig["p_value"] <= 1
                 ps = value(t["by_field_table2"], group=g, genre=genre, method=m)["avg_ps"]
                 assert ps == pytest.approx(100 * sum(votes[p][q] == choices[q, m] for p in ok
                                                      for q in qs) / len(ok) / len(qs), abs=ABS)
@@ -383,7 +385,7 @@ def test_cli_writes_the_by_files(study, tmp_path, capsys):
     for name in ("split_half", "ceiling_fraction", "ps_comparisons", "participant_agreement",
                  "participant_tests",
                  "by_field_groups", "by_field_table2", "by_field_table3", "by_field_ceiling",
-                 "by_field_kappa"):
+                 "by_field_kappa", "by_field_significance", "by_field_comparisons"):
         assert (out / f"{name}.csv").exists(), name
     assert pd.read_csv(out / "ceiling_fraction.csv").columns.tolist() == \
         ["genre", "method", "measure", "value", "ceiling", "fraction"]

@@ -4,13 +4,14 @@ The participants are grouped by the value of one column of ``participants.csv``
 (``familiarity``, ``field`` or any other; a blank cell is its own group, ``(blank)``). Each
 group is analysed as a study of its own — the same questions and machine choices, only that
 group's participants (valid as in the paper: every question answered, no visual
-impairment) — giving Table 2 (Ps), Table 3 (Agree), the human ceiling and Fleiss' kappa per
-group, each with a ``group`` column first, and the sizes of the groups. A number undefined
+impairment) — giving Table 2 (Ps), Table 3 (Agree), the tests against chance and between
+methods, the human ceiling and Fleiss' kappa per group, each with a ``group`` column first,
+and the sizes of the groups. A number undefined
 for a group (no valid participant; fewer than 2 for the ceiling and kappa) is n/a (NaN), never
 0. A column with one value is one group (``attrs["note"]`` says so), not an error.
 
 The tables are keyed ``by_<column>_groups``, ``by_<column>_table2``, ``…_table3``,
-``…_ceiling``, ``…_kappa`` (``<column>`` made safe for a file name).
+``…_significance``, ``…_comparisons``, ``…_ceiling``, ``…_kappa`` (``<column>`` made safe for a file name).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.analysis.ceilings import CEILING_COLUMNS, KAPPA_COLUMNS, fleiss_kappa, human_ceiling
+from simkit.analysis.significance import against_chance, compare_methods
 from simkit.analysis.tables import per_question, table2, table3
 from simkit.errors import UsageError
 from simkit.study.model import Study
@@ -84,7 +86,8 @@ def _undefined(template: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame
 
 def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
               seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Table 2, Table 3, the ceiling and kappa per group of ``column``, and the group sizes.
+    """Tables 2 and 3, the tests, the ceiling and kappa per group of ``column``, and the
+    group sizes.
 
     Parameters
     ----------
@@ -99,7 +102,8 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
     -------
     dict of str to pandas.DataFrame
         ``by_<column>_groups`` (``group, n_participants, n_valid``) and
-        ``by_<column>_table2``, ``_table3``, ``_ceiling``, ``_kappa``: the study-wide
+        ``by_<column>_table2``, ``_table3``, ``_significance``, ``_comparisons``,
+        ``_ceiling``, ``_kappa``: the study-wide
         columns with ``group`` first.
     """
     stem = file_stem(column)
@@ -110,6 +114,10 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
         "table2": _undefined(table2(full), ["avg_ps"]),
         "table3": _undefined(table3(full), ["agree"]).reindex(
             columns=["genre", "method", "agree"]),
+        "significance": _undefined(against_chance(full),
+                                   ["n_agree", "agree", "chance_agree", "p_value"]),
+        "comparisons": _undefined(compare_methods(full), ["a_only", "b_only", "p_value",
+                                                          "p_holm"]),
         "ceiling": pd.DataFrame([{"genre": g, "measure": m} for g in genres
                                  for m in ("agree", "ps")]).reindex(columns=CEILING_COLUMNS),
         "kappa": pd.DataFrame({"genre": genres}).reindex(columns=KAPPA_COLUMNS),
@@ -123,6 +131,7 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
         if n_valid:
             pq = per_question(sub)
             made["table2"], made["table3"] = table2(pq), table3(pq)
+            made["significance"], made["comparisons"] = against_chance(pq), compare_methods(pq)
         if n_valid >= 2:
             made["ceiling"] = human_ceiling(sub, ci=ci, n_boot=n_boot, seed=seed)
             made["kappa"] = fleiss_kappa(pq)
