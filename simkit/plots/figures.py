@@ -29,9 +29,13 @@ __all__ = ["fig1_curve", "vote_bars", "vote_bar_values", "distance_heatmaps", "h
 
 MAJORITY_COLOUR = "#1f77b4"
 OTHER_COLOUR = "#c7c7c7"
-AGREE_COLOURS = {"agrees": "#2ca02c", "disagrees": "#d62728", "mixed": "#ff7f0e",
+#: Okabe & Ito's colour-blind-safe colours (bluish green, vermillion, reddish purple), never
+#: red against green; every view also says it in words or marks (✔ agrees / ✘ disagrees).
+AGREE_COLOURS = {"agrees": "#009E73", "disagrees": "#D55E00", "mixed": "#CC79A7",
                  "no question": "#c7c7c7", "no machine choice": "#7f7f7f"}
 _METHOD_DASH = ["dash", "dot", "dashdot", "longdash", "longdashdot"]
+#: Okabe & Ito's colour-blind-safe palette (without its blue, the people's colour here).
+OKABE_ITO = ["#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 #: Distance heatmaps side by side in one row of :func:`distance_heatmaps`; more wrap.
 HEATMAPS_PER_ROW = 3
 
@@ -63,11 +67,14 @@ def fig1_curve(fig1: pd.DataFrame) -> "go.Figure":
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for col in [c for c in fig1.columns if c.startswith("cma_")]:
-        m = col[len("cma_"):]
-        fig.add_trace(go.Scatter(x=finite(fig1["k"]), y=finite(fig1[col]), mode="lines",
-                                 name=display_name(m),
-                                 line=dict(width=3 if m == "majority" else 2)))
+    methods = [c[len("cma_"):] for c in fig1.columns if c.startswith("cma_")]
+    others = [m for m in methods if m != "majority"]
+    for m in methods:  # the people solid and blue; each method its own colour and dash
+        k = others.index(m) if m in others else -1
+        line = dict(width=3, color=MAJORITY_COLOUR) if k < 0 else dict(
+            width=2, color=OKABE_ITO[k % len(OKABE_ITO)], dash=_METHOD_DASH[k % len(_METHOD_DASH)])
+        fig.add_trace(go.Scatter(x=finite(fig1["k"]), y=finite(fig1[f"cma_{m}"]), mode="lines",
+                                 name=display_name(m), line=line))
     fig.update_layout(title="Fig. 1 — cumulative moving average of Ps, questions sorted by "
                             "Ps(Majority)", xaxis_title="number of questions (easiest first)",
                       yaxis_title="average Ps (%)", height=420, width=720)

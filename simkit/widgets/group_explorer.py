@@ -31,8 +31,8 @@ import pandas as pd
 
 from simkit.analysis.tables import per_question
 from simkit.analysis.report import display_name
-from simkit.plots.figures import (MAJORITY_COLOUR, distance_heatmaps, heatmap_values,
-                                  vote_bar_values, vote_bars)
+from simkit.plots.figures import (AGREE_COLOURS, MAJORITY_COLOUR, distance_heatmaps,
+                                  heatmap_values, vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
 from simkit.widgets.view import View, thumbnail_png
 
@@ -244,7 +244,7 @@ class GroupExplorer(View):
                 tie = " (tie)" if len(s["majority"]) > 1 else ""
                 mark = f'<div style="font-size:85%;color:#555">people{tie}</div>'
             else:
-                colour = "#2ca02c" if agree else "#d62728"
+                colour = AGREE_COLOURS["agrees" if agree else "disagrees"]
                 mark = (f'<div class="simkit-agree" data-method="{key}" data-agree='
                         f'"{str(agree).lower()}" style="color:{colour};font-weight:bold">'
                         f'{"✔ agrees" if agree else "✘ disagrees"}</div>')
