@@ -7,6 +7,7 @@ import csv
 import http.server
 import io
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -94,18 +95,46 @@ def test_bad_rows_are_named(study, tmp_path, capsys, edit, message):
         read_data([tmp_path / "other.csv"], open_study(study))
 
 
-def drive(page, url: str, pid: str, by_keys: bool) -> None:
-    """Answer the whole experiment as one participant: clicks, or keys where possible."""
+def pick(page, pair: str) -> None:
+    """Click the two images of ``pair`` (unpicking any others first), as a participant."""
+    shown, wanted = picked(page), pair.split("-")
+    # unpick first: a third pick would drop the earliest
+    for letter in [c for c in shown if c not in wanted] + [c for c in wanted if c not in shown]:
+        page.locator(f".simkit-image[data-letter={letter}]").click()
+    assert picked(page) == pair.split("-")
+
+
+def picked(page) -> list[str]:
+    """The letters shown as picked, a-e."""
+    return page.eval_on_selector_all(".simkit-image[aria-pressed=true]",
+                                     "bs => bs.map(b => b.dataset.letter)")
+
+
+def drive(page, url: str, pid: str, by_keys: bool, back_and_reload: bool = False) -> None:
+    """Answer the whole experiment as one participant: clicks, or keys where possible.
+    ``back_and_reload``: the first question gets a wrong pick, corrected after Back from
+    the second; the page is reloaded before the last question."""
     page.goto(f"{url}?participant={pid}")
     page.locator("#jspsych-html-button-response-btngroup button").click()   # consent
     page.locator(f"input[name=familiarity][value='{SELF[pid]['familiarity']}']").check()
     page.locator("#simkit-field").fill(SELF[pid]["field"])
     page.locator("input[name=visual_impairment][value='no']").check()
     page.locator("#jspsych-survey-html-form-next").click()
-    for _ in ANSWERS[pid]:
+    for n, _ in enumerate(ANSWERS[pid], 1):
+        if back_and_reload and n == len(ANSWERS[pid]):
+            page.reload()   # the tab reloads: it continues at the last question
+            page.wait_for_selector(".simkit-image")
+            assert page.inner_text(".simkit-progress") == f"Question {n} of {n}"
         page.wait_for_selector(".simkit-image")
         qid = page.evaluate("simkitJsPsych.getCurrentTrial().question_id")
         x, y = ANSWERS[pid][qid].split("-")
+        if back_and_reload and n == 1:   # a first pick the participant changes later
+            wrong = "-".join(sorted(set("abcde") - {x, y})[:2])
+            pick(page, wrong)
+            page.locator(".simkit-next").click()
+            page.locator(".simkit-back").click()
+            assert page.evaluate("simkitJsPsych.getCurrentTrial().question_id") == qid
+            assert picked(page) == wrong.split("-")   # the earlier pick, to change
         if by_keys:
             page.keyboard.press(str("abcde".index(x) + 1))  # 1-5 and a-e both pick
             page.keyboard.press("c" if "c" not in (x, y) else "e" if "e" not in (x, y) else "a")
@@ -113,6 +142,9 @@ def drive(page, url: str, pid: str, by_keys: bool) -> None:
             page.keyboard.press(y)                          # (x dropped) ...
             page.keyboard.press(x)                          # ... so x again, the other dropped
             page.keyboard.press("Enter")
+        elif back_and_reload and n == 1:
+            pick(page, f"{x}-{y}")
+            page.locator(".simkit-next").click()
         else:
             other = "c" if "c" not in (x, y) else "a" if "a" not in (x, y) else "b"
             for letter in (x, other, other, y):   # a second click unpicks
@@ -121,7 +153,8 @@ def drive(page, url: str, pid: str, by_keys: bool) -> None:
             page.locator(".simkit-next").click()
 
 
-JATOS_STANDIN = """window.jatos = { workerId: "7",
+JATOS_STANDIN = """window.jatos = { workerId: "7", studySessionData: {},
+  setStudySessionData: function (d) { this.studySessionData = d; return Promise.resolve(); },
   onLoad: function (f) { setTimeout(f, 0); },
   submitResultData: function (d) { window.submitted = d; return Promise.resolve(); },
   endStudy: function () { window.studyEnded = true; } };"""
@@ -174,14 +207,30 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             errors: list[str] = []
-            page = browser.new_page(accept_downloads=True, viewport={"width": 390, "height": 844})
+            context = browser.new_context(accept_downloads=True,
+                                          viewport={"width": 390, "height": 844})
+            page = context.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
-            drive(page, (out / "index.html").as_uri(), "web-en", by_keys=False)
+            drive(page, (out / "index.html").as_uri(), "web-en", by_keys=False,
+                  back_and_reload=True)
+            code = re.search(r"Your code: (\w{4}-\w{4})", page.inner_text("body")).group(1)
             with page.expect_download() as download:
                 page.locator("#jspsych-html-button-response-btngroup button").click()  # thanks
             assert download.value.suggested_filename == "simkit-web-en.csv"
             download.value.save_as(tmp_path / "web-en.csv")
             assert "Your answers are saved." in page.inner_text("body")
+            rows = pd.read_csv(tmp_path / "web-en.csv", dtype=str)
+            asked = rows.loc[rows["simkit"] == "question", "question_id"]
+            assert sorted(asked) == sorted(ANSWERS["web-en"])   # each once, the last answer
+            # another tab of the same browser, no id in the link: the code resumes
+            page = context.new_page()
+            page.goto((out / "index.html").as_uri())
+            page.locator("#simkit-code").fill("ZZZZ-ZZZZ")
+            page.locator("#simkit-resume").click()
+            assert "no participant with code ZZZZZZZZ" in page.inner_text("#simkit-notice")
+            page.locator("#simkit-code").fill(code.lower())
+            page.locator("#simkit-resume").click()
+            assert "You answered 4 of 4 questions." in page.inner_text("body")
 
             # as JATOS serves a study: over http under /publix/, with jatos.js beside it
             # (here a stand-in that keeps what would be submitted)
@@ -192,6 +241,8 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
                 assert "全4問中 4問に回答しました" in page.inner_text("body")
                 page.locator("#jspsych-html-button-response-btngroup button").click()
                 page.wait_for_function("window.studyEnded === true")
+                kept = page.evaluate("jatos.studySessionData.simkit")   # for a reload
+                assert kept["pid"] == "web-ja" and kept["index"] == 4
                 (tmp_path / "web-ja.json").write_text(page.evaluate("window.submitted"))
             assert not errors, errors
         finally:

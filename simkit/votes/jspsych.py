@@ -191,15 +191,17 @@ def _assessment(where: str, response: Any) -> dict[str, Any]:
 def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
     """Read data files of the experiment :func:`export_experiment` wrote for ``study``.
 
-    Rows of other trials (consent, thank-you, Pavlovia's) are passed over. Raises
-    :class:`JsPsychDataError` naming the file and row for data of another study (its
-    fingerprint), an unknown question, a bad choice, a missing or unusable participant id,
-    a question answered twice differently, or a file with no simkit rows at all.
+    Rows of other trials (consent, Back, thank-you, Pavlovia's) are passed over. A question
+    a participant answered more than once in one file (Back, then a new pick) counts with
+    its last answer, as the questionnaire keeps it. Raises :class:`JsPsychDataError` naming
+    the file and row for data of another study (its fingerprint), an unknown question, a
+    bad choice, a missing or unusable participant id, a question answered differently in two
+    files, or a file with no simkit rows at all.
     """
     fingerprint = study_fingerprint(study.questions)
     known = set(study.questions["question_id"])
     data = JsPsychData()
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], tuple[Path, str]] = {}  # (file, row) of each vote kept
     for path in map(Path, files):
         rows = 0
         for where, trial in _trials(path):
@@ -231,16 +233,18 @@ def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
                 choice = normalize_choice(trial.get("choice"))
             except ValueError as e:
                 raise JsPsychDataError(f"{where}: {e}") from None
-            if (pid, qid) in data.votes and data.votes[(pid, qid)][0] != choice:
+            first = seen.get((pid, qid))
+            if first and first[0] != path and data.votes[(pid, qid)][0] != choice:
                 raise JsPsychDataError(f"{where}: participant {pid!r} answered {qid!r} "
-                                       f"again, differently (first at {seen[(pid, qid)]}); "
+                                       f"again, differently (earlier at {first[1]}); "
                                        f"keep one of the two data files")
             try:
                 seconds = float(trial.get("rt")) / 1000.0
             except (TypeError, ValueError):
                 seconds = None
+            # within one file a later row is a later answer (after Back): it replaces
             data.votes[(pid, qid)] = (choice, seconds if seconds == seconds else None)
-            seen.setdefault((pid, qid), where)
+            seen[(pid, qid)] = (path, where)
         if rows == 0:
             raise JsPsychDataError(f"{path}: holds no rows of a simkit experiment (no "
                                    f"'simkit' column with assessment/question rows); give "

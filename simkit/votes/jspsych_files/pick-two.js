@@ -1,7 +1,9 @@
 /* simkit: a jsPsych 7 plugin that shows five images and lets the participant pick the two
  * most similar ones, by tap, click or keyboard (1-5 or a-e to pick, Enter to go on; the
  * images are buttons, so Tab and Space work too). A third pick replaces the earliest one,
- * as in simkit's Jupyter questionnaire. Data: question_id, choice ("b-d"), rt (ms).
+ * as in simkit's Jupyter questionnaire. `picked` shows an earlier answer ("b-d") to keep or
+ * change; with a `back_label` a Back button ends the trial with simkit "back" instead.
+ * Data: simkit ("question" or "back"), question_id, choice ("b-d"), rt (ms).
  * Written for simkit (MIT licence), no build step: it runs as it is in any browser. */
 var jsPsychSimkitPickTwo = (function (jspsych) {
   "use strict";
@@ -17,6 +19,9 @@ var jsPsychSimkitPickTwo = (function (jspsych) {
       picked_count: { type: P.STRING, default: "{count} of 2 picked" },
       pick_image: { type: P.STRING, default: "pick image ({letter})" },
       next_label: { type: P.STRING, default: "Next" },
+      picked: { type: P.STRING, default: "" },       // an earlier answer, "b-d", or ""
+      back_label: { type: P.STRING, default: "" },   // "" = no Back button
+      code: { type: P.HTML_STRING, default: "" },    // the participant's resume code line
     },
   };
   var LETTERS = ["a", "b", "c", "d", "e"];
@@ -32,9 +37,10 @@ var jsPsychSimkitPickTwo = (function (jspsych) {
 
     trial(display_element, trial) {
       var self = this;
-      var picked = [];
+      var picked = trial.picked ? trial.picked.split("-") : [];
       var start = performance.now();
       var html = '<div class="simkit-question">' +
+        (trial.code ? '<p class="simkit-code">' + trial.code + "</p>" : "") +
         '<div class="simkit-progress" aria-live="polite">' + trial.progress + "</div>" +
         '<h2 class="simkit-prompt">' + trial.prompt + "</h2>" +
         '<p class="simkit-help">' + trial.help + "</p>" +
@@ -49,8 +55,11 @@ var jsPsychSimkitPickTwo = (function (jspsych) {
       });
       html += "</div>" +
         '<p class="simkit-count" aria-live="polite"></p>' +
+        '<div class="simkit-nav">' + (trial.back_label ?
+          '<button type="button" class="jspsych-btn simkit-back">' + esc(trial.back_label) +
+          "</button>" : "") +
         '<button type="button" class="jspsych-btn simkit-next" disabled>' +
-        esc(trial.next_label) + "</button></div>";
+        esc(trial.next_label) + "</button></div></div>";
       display_element.innerHTML = html;
       var buttons = display_element.querySelectorAll(".simkit-image");
       var next = display_element.querySelector(".simkit-next");
@@ -69,14 +78,17 @@ var jsPsychSimkitPickTwo = (function (jspsych) {
         else { picked.push(letter); if (picked.length > 2) picked.shift(); }
         render();
       }
-      function finish() {
-        if (picked.length !== 2) return;
+      function end(data) {
         document.removeEventListener("keydown", onKey);
-        var pair = picked.slice().sort();
-        var data = { simkit: "question", question_id: trial.question_id,
-                     choice: pair[0] + "-" + pair[1], rt: Math.round(performance.now() - start) };
+        data.question_id = trial.question_id;
+        data.rt = Math.round(performance.now() - start);
         display_element.innerHTML = "";
         self.jsPsych.finishTrial(data);
+      }
+      function finish() {
+        if (picked.length !== 2) return;
+        var pair = picked.slice().sort();
+        end({ simkit: "question", choice: pair[0] + "-" + pair[1] });
       }
       function onKey(e) {
         if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -94,6 +106,8 @@ var jsPsychSimkitPickTwo = (function (jspsych) {
         b.addEventListener("click", function () { toggle(b.dataset.letter); });
       });
       next.addEventListener("click", finish);
+      var back = display_element.querySelector(".simkit-back");
+      if (back) back.addEventListener("click", function () { end({ simkit: "back" }); });
       document.addEventListener("keydown", onKey);
       render();
     }
