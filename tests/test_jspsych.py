@@ -76,6 +76,25 @@ def test_csv_json_and_jatos_json_lines_read_alike(study, tmp_path):
     assert partial.votes.keys() == {("web-en", q) for q in ANSWERS["web-en"]}
 
 
+def test_a_question_answered_again_counts_with_its_last_answer(study, tmp_path):
+    s = open_study(study)
+    rows = trials(study, "web-en", ANSWERS["web-en"])
+    common = {k: rows[0][k] for k in ("participant_id", "simkit_fingerprint")}
+    # q1 first answered c-e, then Back from q2 and answered b-d (as in ANSWERS)
+    rows[2:2] = [{"simkit": "question", "question_id": "q1", "choice": "c-e", "rt": 900,
+                  **common},
+                 {"simkit": "back", "question_id": "q2", "rt": 300, **common}]
+    (tmp_path / "again.csv").write_text(as_csv(rows))
+    data = read_data([tmp_path / "again.csv"], s)
+    assert data.votes[("web-en", "q1")] == ("b-d", 1.5)
+    assert {q: c for (_, q), (c, _) in data.votes.items()} == ANSWERS["web-en"]
+    # two files that disagree: which is the last is unknown, so refused
+    (tmp_path / "other.csv").write_text(as_csv(rows[:3]))
+    with pytest.raises(JsPsychDataError, match=r"other.csv, line 4: participant 'web-en' "
+                                               r"answered 'q1' again, differently"):
+        read_data([tmp_path / "again.csv", tmp_path / "other.csv"], s)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda rows: rows[3].update(choice="a-a"), "line 5: choice 'a-a' is not two different"),
     (lambda rows: rows[3].update(question_id="q9"), "line 5: question_id 'q9' is not in"),
