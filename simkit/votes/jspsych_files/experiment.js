@@ -58,7 +58,7 @@
   function jatosState() {
     var data = onJatos() && jatos.studySessionData;
     var state = data && data.simkit;
-    return state && state.pid ? state : null;
+    return state && state.pid && state.fingerprint === S.fingerprint ? state : null;
   }
   function newCode() {
     var code = "";
@@ -84,7 +84,7 @@
     var state = jatosState() || load("localStorage", "p:" + (given || load("sessionStorage", "current") || ""));
     var resumed = !!state;
     if (!state) {
-      state = { pid: given || "p-" + jsPsych.randomization.randomID(8), code: newCode(),
+      state = { fingerprint: S.fingerprint, pid: given || "p-" + jsPsych.randomization.randomID(8), code: newCode(),
                 order: jsPsych.randomization.shuffle(S.questions.map(function (q) { return q.id; })),
                 index: 0, spent: {}, rows: [], done: false };
     }
@@ -124,8 +124,8 @@
           esc(T.consent_title) + "</h2><p>" + esc(T.consent) + "</p><h2>" +
           esc(T.instructions_title) + "</h2><p>" + esc(T.instructions) + "</p></div>",
         choices: [T.consent_agree],
-        prompt: '<div class="simkit-text simkit-resume"><h2><label for="simkit-code">' +
-          esc(T.resume_prompt) + '</label></h2><input id="simkit-code" autocomplete="off" ' +
+        prompt: '<div class="simkit-text simkit-resume"><p><label for="simkit-code">' +
+          esc(T.resume_prompt) + '</label></p><input id="simkit-code" autocomplete="off" ' +
           'autocapitalize="characters" spellcheck="false" maxlength="16" placeholder="' +
           esc(fmt(T.resume_placeholder, { example: "ABCD-EFGH" })) + '"> ' +
           '<button type="button" class="jspsych-btn" id="simkit-resume">' + esc(T.resume) +
