@@ -388,7 +388,7 @@ def test_cli_replicate_needs_data_and_runs_offline(tmp_path, capsys):
                  str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "none/svhn/train_32x32.mat" in err and "none/stl10/stl10_binary/test_X.bin" in err
-    assert "none/bapps/2afc/val/traditional/" in err and "--fabricated" in err
+    assert "none/bapps/2afc/val/{traditional,cnn," in err and "--fabricated" in err
     rng = np.random.default_rng(5)
     _paper_data(tmp_path / "data", rng)
     out = tmp_path / "o"

@@ -337,10 +337,10 @@ def missing_data(paths: dict[str, Path]) -> list[str]:
             out.append(f"{p}  (STL-10 test; --download fetches it)")
     for kind, split, table in (("2afc", "val", BAPPS_2AFC_SUBSETS),
                                ("jnd", "val", BAPPS_JND_SUBSETS)):
-        for sub in table[split]:
-            p = paths["bapps"] / kind / split / sub
-            if not p.is_dir():
-                out.append(f"{p}/  (BAPPS, from {BAPPS_SCRIPT})")
+        gone = [sub for sub in table[split] if not (paths["bapps"] / kind / split / sub).is_dir()]
+        if gone:  # one line per kind, not one per subset
+            subs = gone[0] if len(gone) == 1 else "{" + ",".join(gone) + "}"
+            out.append(f"{paths['bapps'] / kind / split}/{subs}/  (BAPPS, from {BAPPS_SCRIPT})")
     return out
 
 
