@@ -334,11 +334,7 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     else:
         page.get_by_role("button", name="Start").click()       # no consent yet: refused
         assert "agree" in page.locator("#notice").inner_text()
-        page.get_by_label("I agree and want to take part").check()
-        page.get_by_label("4 · quite").check()
-        page.locator("#field").select_option("Engineering")
-        page.get_by_label("No", exact=True).check()
-        page.get_by_role("button", name="Start").click()
+        join_in_english(page)
     page.wait_for_selector("#question:not([hidden])")
     answers = {}
     for i in range(4):
@@ -397,6 +393,15 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     assert page.locator("#welcome").is_visible() and not page.locator("#consent").is_checked()
     context.close()
     return {"pid": state["pid"], "answers": answers}
+
+
+def join_in_english(page) -> None:
+    """Consent, the self-assessment (4 · quite, Engineering, no impairment), Start."""
+    page.get_by_label("I agree and want to take part").check()
+    page.get_by_label("4 · quite").check()
+    page.locator("#field").select_option("Engineering")
+    page.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Start").click()
 
 
 def test_cli_refuses_bad_options_in_one_line(study, capsys):
@@ -580,14 +585,11 @@ def test_through_a_real_jupyter_server_proxy(study, tmp_path):
                 response = page.goto(link + "?token=" + token)   # the hub's login, once
                 # simkit's own security headers reach the browser, not Jupyter's
                 assert "script-src 'nonce-" in response.headers["content-security-policy"]
-                page.get_by_label("I agree and want to take part").check()
-                page.get_by_label("4 · quite").check()
-                page.locator("#field").select_option("Engineering")
-                page.get_by_label("No", exact=True).check()
-                page.get_by_role("button", name="Start").click()
+                join_in_english(page)
                 page.wait_for_selector("#question:not([hidden])")
                 page.wait_for_function("() => [...document.querySelectorAll('#tiles img')]"
-                                       ".every(i => i.complete && i.naturalWidth > 0)")
+                                       ".every(i => i.complete && i.naturalWidth > 0)",
+                                       timeout=10000)
                 images = page.evaluate("[...document.querySelectorAll('#tiles img')]"
                                        ".map(i => i.src)")
                 assert len(images) == 5 and all(u.startswith(link + "img/") for u in images)
