@@ -334,11 +334,7 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     else:
         page.get_by_role("button", name="Start").click()       # no consent yet: refused
         assert "agree" in page.locator("#notice").inner_text()
-        page.get_by_label("I agree and want to take part").check()
-        page.get_by_label("4 · quite").check()
-        page.locator("#field").select_option("Engineering")
-        page.get_by_label("No", exact=True).check()
-        page.get_by_role("button", name="Start").click()
+        join_in_english(page)
     page.wait_for_selector("#question:not([hidden])")
     answers = {}
     for i in range(4):
@@ -397,6 +393,15 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     assert page.locator("#welcome").is_visible() and not page.locator("#consent").is_checked()
     context.close()
     return {"pid": state["pid"], "answers": answers}
+
+
+def join_in_english(page) -> None:
+    """Consent, the self-assessment (4 · quite, Engineering, no impairment), Start."""
+    page.get_by_label("I agree and want to take part").check()
+    page.get_by_label("4 · quite").check()
+    page.locator("#field").select_option("Engineering")
+    page.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Start").click()
 
 
 def test_cli_refuses_bad_options_in_one_line(study, capsys):
@@ -505,3 +510,124 @@ def test_the_same_answers_through_serve_and_through_jspsych_give_the_same_tables
     for name in ("table2", "per_question"):
         pd.testing.assert_frame_equal(ta[name], tb[name])
 
+
+
+# -- through a real jupyter-server-proxy on a Jupyter Server with a hub's base URL -------------
+@pytest.mark.slow
+def test_through_a_real_jupyter_server_proxy(study, tmp_path):
+    """``/user/ana/proxy/PORT/…`` on a Jupyter Server, as on a hub's single-user server:
+    the pages, their images and API calls, the teacher's page and its QR code."""
+    pytest.importorskip("jupyter_server_proxy")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        jport = sock.getsockname()[1]
+    token = "hub-like-token-0123"
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "run"),
+           "IPYTHONDIR": str(home / "ipython")}
+    (home / "config").mkdir(parents=True)
+    # only the proxy: the other installed extensions (JupyterLab…) would slow the start
+    (home / "config" / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {
+            "jupyter_server_proxy": True, "jupyterlab": False, "jupyter_lsp": False,
+            "notebook_shim": False, "jupyter_server_terminals": False}}}))
+    jupyter = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
+         "--ServerApp.ip=127.0.0.1", f"--port={jport}", "--port-retries=0",
+         f"--ServerApp.token={token}", "--ServerApp.base_url=/user/ana/",
+         f"--ServerApp.root_dir={home}"],
+        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    s = Served(study)
+    try:
+        with sync_playwright() as pw:
+            # Chromium starts while Jupyter Server does
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            try:
+                hub = f"http://127.0.0.1:{jport}/user/ana/"
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        urllib.request.urlopen(hub + "api/status?token=" + token, timeout=2)
+                        break
+                    except (urllib.error.URLError, ConnectionError):
+                        assert jupyter.poll() is None, jupyter.stderr.read().decode()[-2000:]
+                        assert time.monotonic() < deadline, "Jupyter Server did not start"
+                        time.sleep(0.1)
+                proxied = f"{hub}proxy/{s.port}/"
+                link = f"{proxied}s/{s.session.session_token}/"
+                teacher = f"{proxied}t/{s.session.teacher_token}/"
+                # without the server's token the proxy lets nobody through
+                request = urllib.request.Request(link, headers={"Accept": "application/json"})
+                with pytest.raises(urllib.error.HTTPError) as e:
+                    urllib.request.build_opener(NoRedirect).open(request)
+                assert e.value.code in (302, 403)
+                # the link without its slash: the relative Location lands on the proxied page
+                request = urllib.request.Request(link[:-1],
+                                                 headers={"Authorization": f"token {token}"})
+                with pytest.raises(urllib.error.HTTPError) as e:
+                    urllib.request.build_opener(NoRedirect).open(request)
+                assert e.value.code in (301, 302)
+                assert urllib.parse.urljoin(link[:-1], e.value.headers["Location"]) == link
+                context = browser.new_context()
+                page = context.new_page()
+                errors, failed = [], []
+                page.on("pageerror", lambda err: errors.append(str(err)))
+                page.on("requestfailed", lambda r: failed.append(r.url))
+                response = page.goto(link + "?token=" + token)   # the hub's login, once
+                # simkit's own security headers reach the browser, not Jupyter's
+                assert "script-src 'nonce-" in response.headers["content-security-policy"]
+                join_in_english(page)
+                page.wait_for_selector("#question:not([hidden])")
+                page.wait_for_function("() => [...document.querySelectorAll('#tiles img')]"
+                                       ".every(i => i.complete && i.naturalWidth > 0)",
+                                       timeout=10000)
+                images = page.evaluate("[...document.querySelectorAll('#tiles img')]"
+                                       ".map(i => i.src)")
+                assert len(images) == 5 and all(u.startswith(link + "img/") for u in images)
+                qid = page.evaluate("JSON.parse(localStorage.getItem("
+                                    "Object.keys(localStorage)[0])).order[0]")
+                tiles = page.locator("#tiles .tile")
+                tiles.nth(1).click()
+                tiles.nth(3).click()
+                page.locator("#next").click()
+                page.wait_for_function("() => document.getElementById('progress-text')"
+                                       ".textContent === 'Question 2 of 4'")
+                page.wait_for_function("() => Object.keys(JSON.parse(localStorage.getItem("
+                                       "Object.keys(localStorage)[0])).pending).length === 0")
+                pid = page.evaluate("JSON.parse(localStorage.getItem("
+                                    "Object.keys(localStorage)[0])).pid")
+                assert [r[:3] for r in rows(study)] == [(pid, qid, "b-d")]
+                # the teacher's page, in the same browser: progress, the link, its QR code
+                page.on("dialog", lambda dialog: dialog.accept())
+                page.goto(teacher)
+                page.wait_for_function("() => document.getElementById('summary')"
+                                       ".textContent.startsWith('1 participants')")
+                assert page.locator("#summary").inner_text() == \
+                    "1 participants · 0 finished · 1 answers"
+                assert page.locator("#link").inner_text() == link
+                page.wait_for_function("() => document.getElementById('qr').naturalWidth > 0")
+                page.locator("#close").click()
+                page.wait_for_function("() => document.getElementById('close').disabled")
+                assert errors == [] and failed == []
+                context.close()
+            finally:
+                browser.close()
+        assert s.session.progress()["closed"] is True
+    finally:
+        s.stop()
+        jupyter.terminate()
+        try:
+            jupyter.wait(10)
+        except subprocess.TimeoutExpired:
+            jupyter.kill()
+            jupyter.wait(5)
+        jupyter.stderr.close()
