@@ -27,9 +27,22 @@ from simkit.features.backbones import WeightsError, WeightsUnavailableError, wei
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Network", "ModelError", "Emit", "random_seed", "is_pretrained", "close_names",
-           "seeded", "check_state_dict", "EMBEDDING", "module_layers", "check_taps",
+__all__ = ["Network", "ModelError", "Emit", "weights_must_fit", "random_seed", "is_pretrained",
+           "close_names", "seeded", "check_state_dict", "EMBEDDING", "module_layers", "check_taps",
            "hook_taps", "hub_file"]
+
+
+@contextlib.contextmanager
+def weights_must_fit(what: str) -> Iterator[None]:
+    """Turn the library's "size mismatch in state_dict" ``RuntimeError`` while building
+    ``what`` (e.g. "timm model vit_small_patch16_224") into a :class:`WeightsError`."""
+    try:
+        yield
+    except RuntimeError as e:
+        if "state_dict" in str(e):
+            raise WeightsError(f"the weights do not fit {what}: {str(e).strip()[:600]}") from None
+        raise
+
 
 #: The layer name every model has: its image embedding (the input of the classifier for
 #: torchvision and timm models, the image tower's projected output for open_clip).

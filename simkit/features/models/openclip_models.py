@@ -21,7 +21,8 @@ from simkit.errors import import_extra
 from simkit.features.backbones import WeightsError
 from simkit.features.models.network import (EMBEDDING, ModelError, Network, check_taps,
                                             close_names, hook_taps, hub_file, is_pretrained,
-                                            module_layers, random_seed, seeded)
+                                            module_layers, random_seed, seeded,
+                                            weights_must_fit)
 
 if TYPE_CHECKING:
     import torch
@@ -84,14 +85,8 @@ def input_size(name: str) -> int:
 
 
 def _build(arch: str, **kwargs) -> "torch.nn.Module":
-    with _quiet():
-        try:
-            return _oc().create_model(arch, **kwargs).visual.eval()
-        except RuntimeError as e:
-            if "state_dict" in str(e):
-                raise WeightsError(f"the weights do not fit open_clip model {arch}: "
-                                   f"{str(e).strip()[:600]}") from None
-            raise
+    with _quiet(), weights_must_fit(f"open_clip model {arch}"):
+        return _oc().create_model(arch, **kwargs).visual.eval()
 
 
 @functools.lru_cache(maxsize=16)

@@ -21,7 +21,8 @@ from simkit.errors import import_extra
 from simkit.features.backbones import WeightsError, fetch_checkpoint
 from simkit.features.models.network import (EMBEDDING, ModelError, Network, check_taps,
                                             close_names, hook_taps, hub_file, is_pretrained,
-                                            module_layers, random_seed, seeded)
+                                            module_layers, random_seed, seeded,
+                                            weights_must_fit)
 
 if TYPE_CHECKING:
     import torch
@@ -61,13 +62,8 @@ def _create(name: str, size: int | None, **kwargs) -> "torch.nn.Module":
     cfg = _cfg(name)
     if size and cfg is not None and cfg.fixed_input_size:
         kwargs["img_size"] = size  # a ViT is built for one input size
-    try:
+    with weights_must_fit(f"timm model {name}"):
         return timm.create_model(name, **kwargs).eval()
-    except RuntimeError as e:
-        if "state_dict" in str(e):
-            raise WeightsError(f"the weights do not fit timm model {name}: "
-                               f"{str(e).strip()[:600]}") from None
-        raise
 
 
 @functools.lru_cache(maxsize=32)

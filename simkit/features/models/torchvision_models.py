@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from simkit.features.backbones import WeightsError
 from simkit.features.models.network import (EMBEDDING, ModelError, Network, check_state_dict, close_names, is_pretrained,
                                             random_seed, seeded)
 
