@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequenc
 
 import numpy as np
 
-from simkit.features.device import PRECISIONS, precision_context
+from simkit.features.device import precision_context
 from simkit.features.images import MAX_PIXELS, ImageError
 from simkit.features.representations import REPRESENTATIONS, tril_size
 
