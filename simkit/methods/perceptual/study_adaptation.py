@@ -15,7 +15,8 @@ import pandas as pd
 from simkit.methods.perceptual.adaptation import adapt, summarise_seeds
 from simkit.methods.perceptual.metrics import (COMPARISONS, PerceptualMetric, combine,
                                               comparison_parts, method_name)
-from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
+from simkit.methods.perceptual.twoafc import (TripletStats, human_ceiling, score_2afc,
+                                             twoafc_per_triplet)
 
 if TYPE_CHECKING:
     import torch
@@ -175,9 +176,8 @@ def cross_validate_study(study: "Study", net: str = "alexnet",
                 qsel = np.flatnonzero(q_fold == k)
                 held_d[seed].reshape(len(qids), 10)[qsel] = d[qrows[qsel]]
                 tsel = t_fold == k
-                held_t[seed][tsel] = np.where(
-                    d[stats.p1[tsel]] < d[stats.p0[tsel]], stats.J[tsel],
-                    np.where(d[stats.p1[tsel]] > d[stats.p0[tsel]], 1 - stats.J[tsel], 0.5))
+                held_t[seed][tsel] = twoafc_per_triplet(d[stats.p0[tsel]], d[stats.p1[tsel]],
+                                                        stats.J[tsel])
         scal[comp] = PerceptualMetric(net, comp, weights, np.mean(ws, 0), size).layer_scalars()
         variants = [("baseline", None, d_base[qrows].ravel(),
                      score_2afc(d_base[stats.p0], d_base[stats.p1], stats.J))]
