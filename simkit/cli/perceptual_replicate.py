@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from simkit.cli.options import WEIGHTS_HELP, Subparsers, add_device_arg, positive_int, warn
+from simkit.cli.options import (WEIGHTS_HELP, Subparsers, add_device_arg, name_list,
+                                positive_int, warn)
 from simkit.errors import UsageError
 from simkit.features.device import resolve_device
 
@@ -23,9 +24,11 @@ __all__ = ["add_parser", "run", "comma_choices"]
 def comma_choices(valid) -> "Callable[[str], list[str]]":
     """An argparse type: a comma-separated list of names from ``valid``."""
     def parse(text: str) -> list[str]:
-        names = [t.strip() for t in str(text).split(",") if t.strip()]
-        bad = [n for n in names if n not in valid]
-        if bad or not names:
+        try:
+            names = name_list(text)
+        except argparse.ArgumentTypeError:  # no name at all: the same message as a bad one
+            names = []
+        if not names or any(n not in valid for n in names):
             raise argparse.ArgumentTypeError(f"{text!r}: use names from {', '.join(valid)}")
         return names
     return parse
