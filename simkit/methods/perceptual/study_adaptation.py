@@ -72,22 +72,22 @@ def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
     Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
     of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,
     distance``, and a warning when a random network was used (else "")."""
+    from simkit.methods.perceptual.datasets import study_pixels
+    from simkit.methods.perceptual.metrics import BASES, pair_statistics
     from simkit.methods.perceptual.networks import load_network
-    from simkit.methods.perceptual.twoafc import Triplets
 
     metrics = list(metrics)
     pairs = question_pairs(study)
     qids = list(study.questions["question_id"])
-    ids = [str(i) for i in study.images["image_id"]]
-    pool = Triplets(ids, [], [], [], [], [], None, [study.image_path(i) for i in ids])
-    out_c, out_d, notes, nets = [], [], [], {}
+    out_c, out_d, notes, nets, pixels = [], [], [], {}, {}
     for m in metrics:
         key = (m.net, m.weights, m.size)
         if key not in nets:
             net = load_network(m.net, m.weights, device=device)
             notes.append(net.weights_note)
-            from simkit.methods.perceptual.metrics import BASES, pair_statistics
-            nets[key] = pair_statistics(net, pool.load_pixels(m.size), pairs, BASES,
+            if m.size not in pixels:  # decoded once per size, whatever the network
+                pixels[m.size] = study_pixels(study, m.size)[1]
+            nets[key] = pair_statistics(net, pixels[m.size], pairs, BASES,
                                         batch_size=batch_size, progress=progress,
                                         desc=f"{m.net} features")
         c, d = choices_from_distances(qids, m.distances_from_stats(nets[key]), m.name)
