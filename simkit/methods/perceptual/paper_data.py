@@ -194,6 +194,21 @@ def _subsets(kind: str, split: str) -> tuple[str, ...]:
     return table[split]
 
 
+def _chosen_subsets(kind: str, split: str, subsets: Sequence[str] | None) -> list[str]:
+    """``subsets`` (all of ``kind``/``split`` when none), each checked to be one of them."""
+    known = _subsets(kind, split)
+    for sub in subsets or ():
+        if sub not in known:
+            raise PerceptualDataError(f"BAPPS {kind} {split} subset {sub!r}: use one of "
+                                      f"{', '.join(known)}")
+    return list(subsets or known)
+
+
+def _pool_ids(paths: Sequence[Path]) -> list[str]:
+    """``SUBSET/PART/NAME`` of each BAPPS image file."""
+    return [f"{p.parent.parent.name}/{p.parent.name}/{p.stem}" for p in paths]
+
+
 def _bapps_folder(root: Path, kind: str, split: str, subset: str, parts: Sequence[str],
                   label: str, limit: int | None) -> tuple[list[str], dict[str, list[Path]],
                                                           np.ndarray]:
@@ -267,12 +282,9 @@ def load_bapps_2afc(root: str | os.PathLike, split: str = "val",
     """BAPPS 2AFC triplets (ref, x0 = p0, x1 = p1, J = judge) of ``subsets`` (all of the
     split by default), the first ``limit`` of each; ``table`` names subset and file."""
     root = Path(root)
-    subsets = list(subsets or _subsets("2afc", split))
+    subsets = _chosen_subsets("2afc", split, subsets)
     paths, rows, J, ref, x0, x1 = [], [], [], [], [], []
     for sub in subsets:
-        if sub not in _subsets("2afc", split):
-            raise PerceptualDataError(f"BAPPS 2afc {split} subset {sub!r}: use one of "
-                                      f"{', '.join(_subsets('2afc', split))}")
         names, files, judge = _bapps_folder(root, "2afc", split, sub, ("ref", "p0", "p1"),
                                             "judge", limit)
         for k, n in enumerate(names):
@@ -284,9 +296,8 @@ def load_bapps_2afc(root: str | os.PathLike, split: str = "val",
             rows.append({"subset": sub, "name": n})
         J.append(judge)
     table = pd.DataFrame(rows, columns=["subset", "name"])
-    ids = [f"{p.parent.parent.name}/{p.parent.name}/{p.stem}" for p in paths]
-    return Triplets(ids, ref, x0, x1, np.concatenate(J) if J else [], np.arange(len(ref)),
-                    None, paths, table, BAPPS_NOTE,
+    return Triplets(_pool_ids(paths), ref, x0, x1, np.concatenate(J) if J else [],
+                    np.arange(len(ref)), None, paths, table, BAPPS_NOTE,
                     {"source": "bapps-2afc", "root": str(root), "split": split,
                      "subsets": subsets})
 
@@ -296,20 +307,16 @@ def load_bapps_jnd(root: str | os.PathLike, split: str = "val",
                    ) -> JndPairs:
     """BAPPS JND pairs (p0, p1, same) of ``subsets`` (all by default)."""
     root = Path(root)
-    subsets = list(subsets or _subsets("jnd", split))
+    subsets = _chosen_subsets("jnd", split, subsets)
     paths, rows, same = [], [], []
     for sub in subsets:
-        if sub not in _subsets("jnd", split):
-            raise PerceptualDataError(f"BAPPS jnd {split} subset {sub!r}: use one of "
-                                      f"{', '.join(_subsets('jnd', split))}")
         names, files, s = _bapps_folder(root, "jnd", split, sub, ("p0", "p1"), "same", limit)
         for k, n in enumerate(names):
             paths += [files["p0"][k], files["p1"][k]]
             rows.append({"subset": sub, "name": n})
         same.append(s)
     n = len(rows)
-    ids = [f"{p.parent.parent.name}/{p.parent.name}/{p.stem}" for p in paths]
-    return JndPairs(ids, np.arange(n) * 2, np.arange(n) * 2 + 1,
+    return JndPairs(_pool_ids(paths), np.arange(n) * 2, np.arange(n) * 2 + 1,
                     np.concatenate(same) if same else np.empty(0), paths,
                     pd.DataFrame(rows, columns=["subset", "name"]), BAPPS_NOTE,
                     {"source": "bapps-jnd", "root": str(root), "split": split,
