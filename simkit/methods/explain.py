@@ -350,7 +350,7 @@ def explain(study: "Study", question_id: str, method: str, pair: str | None = No
     if spec is not None:
         parts = _by_gradient(spec, [paths[a], paths[b]], used, size, policy, device)
     else:
-        parts = _by_occlusion(m, [paths[a], paths[b]], (ids[i], ids[j]), used, size, policy,
+        parts = _by_occlusion(m, [paths[a], paths[b]], (a, b), used, size, policy,
                               device, patch=patch, stride=stride, progress=progress)
     notes = [parts.pop("note"), *result.notes, *parts.pop("notes")]
     return Explanation(str(question_id), m.name, chosen, pick, (a, b), distance=distances[chosen],

@@ -391,7 +391,7 @@ class GroupExplorer(View):
         self._w_x_info.value = (
             notes_html(e.notes, short=True) + f'<div class="simkit-explain-summary" data-method='
             f'"{html.escape(e.method)}" data-pair="{e.pair}" data-technique="{e.technique}">'
-            f'{html.escape(display_name(e.method))}, pair ({e.pair[0]})-({e.pair[2]})'
+            f'{html.escape(display_name(e.method))}, pair ({e.letters[0]})-({e.letters[1]})'
             f'{" (its pick)" if e.pair == e.pick else f" (its pick: {e.pick})"}: '
             f'{html.escape(e.technique)} map — {html.escape(e.map_meaning)}</div>')
         self._x_overlay = go.FigureWidget(saliency_overlay(e, opacity=self._w_x_opacity.value))
