@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import tempfile
 
+    from simkit.features.models.network import random_seed
     from simkit.methods.perceptual import paper_data, replication as rp
     from simkit.methods.perceptual.networks import RANDOM_NOTE
 
@@ -125,11 +126,12 @@ def run(args: argparse.Namespace) -> int:
                                progress=not args.no_progress,
                                log=lambda m: print(m, flush=True))
     summary = rp.summarise(results)
-    meaningless = (protocol.fabricated or str(protocol.weights).startswith("random")
+    random_weights = random_seed(protocol.weights) is not None
+    meaningless = (protocol.fabricated or random_weights
                    or bool(len(results) and not results["meaningful"].all()))
     note = ("MEANINGLESS: " + "; ".join(x for x in (
         "fabricated data" if protocol.fabricated else "",
-        "random weights" if str(protocol.weights).startswith("random") else "",
+        "random weights" if random_weights else "",
         "a quick subset" if protocol.quick else "") if x)) if meaningless else (
         "a quick subset, not the paper's experiment" if protocol.quick else "")
     _write_replication(out, results, summary, note)
@@ -148,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
           .round(4).to_string(index=False))
     for n in summary.notes:
         print("note:", n)
-    if str(protocol.weights).startswith("random"):
+    if random_weights:
         warn(RANDOM_NOTE.format(spec=protocol.weights))
     print(f"results: {out} (table3.csv, table3_vs_paper.csv, correlations.csv, "
           f"results.csv, per_ranking.csv, per_metric.csv, fig2.html, fig3.html)")
