@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.analysis.ceilings import leave_one_out, too_few_participants
-from simkit.analysis.tables import onehot_votes
+from simkit.analysis.tables import genre_masks, onehot_votes
 from simkit.study.model import PAIRS, Study
 
 __all__ = ["participant_agreement", "participant_tests", "PARTICIPANT_COLUMNS",
@@ -75,8 +75,7 @@ def participant_agreement(study: Study) -> pd.DataFrame:
         hits = np.take_along_axis(onehot, np.maximum(idx, 0)[None, :, None], axis=2)[..., 0]
         scores[m] = (hits * has, has)
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         for who, (hits, has) in scores.items():
             use = cols & has
             agree = (hits[:, use].mean(axis=1) * 100 if use.any()
@@ -119,8 +118,7 @@ def participant_tests(study: Study) -> pd.DataFrame:
     choice_index = _choice_index(study, qids)
     genres = study.questions["genre"].to_numpy()
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         block = []
         for m, idx in choice_index.items():
             use = cols & (idx >= 0)

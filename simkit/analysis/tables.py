@@ -25,7 +25,7 @@ __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
     "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
     "require_analysable", "check_boot_args", "onehot_votes", "participant_weights",
-    "percentile_interval", "method_names",
+    "percentile_interval", "method_names", "genre_masks",
 ]
 
 #: §4.3: easy questions have Ps(Majority) above 80 %.
@@ -213,6 +213,12 @@ def participant_weights(n_p: int, n_boot: int, rng: np.random.Generator) -> np.n
     """Bootstrap weights over ``n_p`` participants: (n_boot, n_p) multinomial counts, each
     row one resample of the participants with replacement."""
     return rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_boot).astype(float)
+
+
+def genre_masks(genres: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(genre, mask)`` for each genre of ``genres`` (one per question) in order, then
+    ``("All", every question)``."""
+    return [(g, genres == g) for g in dict.fromkeys(genres)] + [("All", np.ones(len(genres), bool))]
 
 
 def percentile_interval(dist: np.ndarray, level: float) -> tuple[float, float]:
