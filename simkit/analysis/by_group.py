@@ -26,7 +26,7 @@ from simkit.analysis.tables import per_question, table2, table3
 from simkit.errors import UsageError
 from simkit.study.model import Study
 
-__all__ = ["group_values", "split_by", "tables_by", "file_stem", "GROUP_COLUMNS"]
+__all__ = ["group_values", "split_by", "tables_by", "file_stem", "group_stems", "GROUP_COLUMNS"]
 
 GROUP_COLUMNS = ["group", "n_participants", "n_valid"]
 BLANK = "(blank)"
@@ -35,6 +35,12 @@ BLANK = "(blank)"
 def file_stem(column: str) -> str:
     """``by_<column>`` with every character but letters, digits, ``-`` and ``_`` made ``_``."""
     return "by_" + re.sub(r"[^A-Za-z0-9_-]", "_", column)
+
+
+def group_stems(tables) -> list[str]:
+    """The ``by_<column>`` stems of the splits in ``tables`` (each has a ``<stem>_groups``
+    table), in order."""
+    return [k[:-len("_groups")] for k in tables if k.startswith("by_") and k.endswith("_groups")]
 
 
 def group_values(study: Study, column: str) -> pd.Series:

@@ -103,12 +103,12 @@ def _participants(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def _groups(tables: dict[str, pd.DataFrame]) -> list[str]:
+    from simkit.analysis.by_group import group_stems
     from simkit.analysis.report import display_name
 
     lines: list[str] = []
-    for key in [k for k in tables if k.startswith("by_") and k.endswith("_groups")]:
-        stem = key[:-len("_groups")]
-        groups = tables[key]
+    for stem in group_stems(tables):
+        groups = tables[f"{stem}_groups"]
         lines.append(f"  By {stem[3:]}: " + ", ".join(
             f"{r.group} ({r.n_valid} valid of {r.n_participants})" for r in groups.itertuples())
             + (f" — {groups.attrs['note']}" if groups.attrs.get("note") else ""))

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simkit.analysis.tables import (check_boot_args, onehot_votes, participant_weights,
-                                    percentile_interval)
+from simkit.analysis.tables import (check_boot_args, genre_masks, onehot_votes,
+                                    participant_weights, percentile_interval)
 from simkit.study.model import PAIRS, Study
 
 __all__ = ["leave_one_out", "human_ceiling", "fleiss_kappa", "ceiling_fraction",
@@ -103,8 +103,7 @@ def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
     genres = study.questions["genre"].to_numpy()
     weights = participant_weights(n_p, n_boot, np.random.default_rng(seed))  # (B, P)
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         for measure, score in (("agree", agree), ("ps", ps)):
             per_person = score[:, cols].mean(axis=1) * 100  # (P,)
             low, high = (percentile_interval(weights @ per_person / n_p, level) if ci

@@ -12,6 +12,7 @@ import pandas as pd
 
 from simkit.analysis.html_tables import escape, format_value, is_missing
 from simkit.analysis.report import display_name
+from simkit.analysis.tables import method_names
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def questions_section(study: "Study", tables: Mapping[str, pd.DataFrame],
                        thumbnails: Mapping[str, str]) -> str:
     """The questions' section: a legend, then one card per question."""
     frame = question_frame(study, tables)
-    methods = [c[len("choice_"):] for c in frame.columns if c.startswith("choice_")]
+    methods = method_names(frame)
     legend = " ".join(f"<span class='badge' style='border-color:{series_style(k)[0]}'>"
                       f"{series_style(k)[1]} {escape(name)}</span>" for k, name in
                       enumerate(["People (majority)", *map(display_name, methods)]))

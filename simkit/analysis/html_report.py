@@ -55,8 +55,6 @@ border-radius:4px;padding:0 .25em;margin:1px;font-size:.8em;background:#fff}
 """
 
 
-
-
 # -- the page ---------------------------------------------------------------------------------
 def _summary_section(study: "Study", facts: Mapping[str, str]) -> str:
     genres = study.questions["genre"].value_counts(sort=False)

@@ -119,18 +119,17 @@ def _key(v: Any) -> Any:
         return str(v)
 
 
-def _published_cells(df: pd.DataFrame, name: str) -> tuple[dict, pd.DataFrame | None]:
-    """(keys…, column) → (published value, differs), and the replay (None when the paper
-    has no such table or ours cannot be compared)."""
+def _published_cells(df: pd.DataFrame, name: str) -> dict:
+    """(keys…, column) → (published value, differs); empty when the paper has no such table
+    or ours cannot be compared."""
     from simkit.analysis.published import TABLES, replay
 
     keys = TABLES.get(name)
     if keys is None or df.empty or not set(keys) <= set(df.columns):
-        return {}, None
+        return {}
     r = replay(df, name)
-    cells = {(*(_key(v) for v in row[:-3]), row[-3]): (row[-2], bool(row[-1]))
-             for row in r[[*keys, "column", "published", "differs"]].itertuples(index=False)}
-    return cells, r
+    return {(*(_key(v) for v in row[:-3]), row[-3]): (row[-2], bool(row[-1]))
+            for row in r[[*keys, "column", "published", "differs"]].itertuples(index=False)}
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -139,7 +138,7 @@ def _cells(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str], int, i
     one); the key columns; how many values were compared and how many differ."""
     from simkit.analysis.published import TABLES
 
-    pub, _ = _published_cells(df, name)
+    pub = _published_cells(df, name)
     keys = TABLES.get(name, [])
     row_keys = [tuple(map(_key, k)) for k in df[keys].itertuples(index=False)] if pub else []
     out = pd.DataFrame(index=df.index)

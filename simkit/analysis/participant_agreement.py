@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simkit.analysis.tables import onehot_votes
+from simkit.analysis.ceilings import leave_one_out, too_few_participants
+from simkit.analysis.tables import genre_masks, onehot_votes
 from simkit.study.model import PAIRS, Study
 
 __all__ = ["participant_agreement", "participant_tests", "PARTICIPANT_COLUMNS",
@@ -35,6 +36,16 @@ __all__ = ["participant_agreement", "participant_tests", "PARTICIPANT_COLUMNS",
 PARTICIPANT_COLUMNS = ["genre", "participant_id", "who", "agree"]
 PARTICIPANT_TEST_COLUMNS = ["genre", "method", "n_participants", "n_questions",
                             "mean_method", "mean_people", "diff", "p_value", "p_holm"]
+
+
+def _choice_index(study: Study, qids: list[str]) -> dict[str, np.ndarray]:
+    """method → the index in PAIRS of its pair on each question of ``qids`` (-1: no choice)."""
+    pair_index = {p: i for i, p in enumerate(PAIRS)}
+    out = {}
+    for m in study.methods:
+        ch = study.choices[study.choices["method"] == m].set_index("question_id")["choice"]
+        out[m] = np.array([pair_index.get(ch.get(q), -1) for q in qids], dtype=np.int64)
+    return out
 
 
 def participant_agreement(study: Study) -> pd.DataFrame:
@@ -58,18 +69,13 @@ def participant_agreement(study: Study) -> pd.DataFrame:
     genres = study.questions["genre"].to_numpy()
     scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # who → (P, Q) hits, (Q,) has
     if n_p >= 2:
-        others = onehot.sum(axis=0)[None] - onehot
-        scores["people"] = ((others * onehot).sum(axis=2) / (n_p - 1), np.ones(len(qids), bool))
-    pair_index = {p: i for i, p in enumerate(PAIRS)}
-    for m in study.methods:
-        ch = study.choices[study.choices["method"] == m].set_index("question_id")["choice"]
-        idx = np.array([pair_index.get(ch.get(q), -1) for q in qids], dtype=np.int64)
+        scores["people"] = (leave_one_out(onehot)[1], np.ones(len(qids), bool))
+    for m, idx in _choice_index(study, qids).items():
         has = idx >= 0
         hits = np.take_along_axis(onehot, np.maximum(idx, 0)[None, :, None], axis=2)[..., 0]
         scores[m] = (hits * has, has)
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         for who, (hits, has) in scores.items():
             use = cols & has
             agree = (hits[:, use].mean(axis=1) * 100 if use.any()
@@ -100,7 +106,6 @@ def participant_tests(study: Study) -> pd.DataFrame:
         exact sign-flip p-value and Holm's within a genre. Empty, with ``attrs["note"]``,
         for fewer than 2 valid participants.
     """
-    from simkit.analysis.ceilings import too_few_participants
     from simkit.analysis.paired import sign_flip_test
     from simkit.analysis.significance import holm
 
@@ -110,15 +115,12 @@ def participant_tests(study: Study) -> pd.DataFrame:
         return too_few_participants(PARTICIPANT_TEST_COLUMNS, "the participant tests", n_p)
     # whole numbers: the others' votes for each person's pick, per question
     others = ((onehot.sum(axis=0)[None] - onehot) * onehot).sum(axis=2).astype(np.int64)
-    pair_index = {p: i for i, p in enumerate(PAIRS)}
+    choice_index = _choice_index(study, qids)
     genres = study.questions["genre"].to_numpy()
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         block = []
-        for m in study.methods:
-            ch = study.choices[study.choices["method"] == m].set_index("question_id")["choice"]
-            idx = np.array([pair_index.get(ch.get(q), -1) for q in qids], dtype=np.int64)
+        for m, idx in choice_index.items():
             use = cols & (idx >= 0)
             n_q = int(use.sum())
             row = {"genre": genre, "method": m, "n_participants": n_p, "n_questions": n_q,

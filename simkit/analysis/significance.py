@@ -21,6 +21,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from simkit.analysis.tables import method_names
 from simkit.study.model import PAIRS
 
 __all__ = ["chance_tail", "mcnemar_exact", "holm", "against_chance", "compare_methods",
@@ -74,11 +75,6 @@ def holm(p_values) -> np.ndarray:
     out = np.empty(m)
     out[order] = adjusted
     return out
-
-
-def method_names(pq: pd.DataFrame) -> list[str]:
-    """The methods of a :func:`~simkit.analysis.tables.per_question` frame, in order."""
-    return [c[len("choice_"):] for c in pq.columns if c.startswith("choice_")]
 
 
 def genre_blocks(pq: pd.DataFrame):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.analysis.ceilings import too_few_participants
-from simkit.analysis.tables import onehot_votes
+from simkit.analysis.tables import genre_masks, onehot_votes, percentile_interval
 from simkit.errors import UsageError
 from simkit.study.model import Study
 
@@ -110,13 +110,10 @@ def split_half(study: Study, *, n_splits: int = 1000, level: float = 0.95,
     a, b, _ = halves(n_p, n_splits, seed)
     hit = halves_agree(onehot, a, b).astype(float)  # (S, Q)
     genres = study.questions["genre"].to_numpy()
-    alpha = (1 - level) / 2
     rows = []
-    for genre in [*dict.fromkeys(genres), "All"]:
-        cols = np.ones(len(genres), bool) if genre == "All" else genres == genre
+    for genre, cols in genre_masks(genres):
         per_split = hit[:, cols].mean(axis=1) * 100
-        rows.append({"genre": genre, "agree": float(per_split.mean()),
-                     "low": float(np.quantile(per_split, alpha)),
-                     "high": float(np.quantile(per_split, 1 - alpha)),
+        low, high = percentile_interval(per_split, level)
+        rows.append({"genre": genre, "agree": float(per_split.mean()), "low": low, "high": high,
                      "n_splits": len(a), "half_size": n_p // 2})
     return pd.DataFrame(rows, columns=SPLIT_HALF_COLUMNS)

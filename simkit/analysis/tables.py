@@ -25,7 +25,7 @@ __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
     "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
     "require_analysable", "check_boot_args", "onehot_votes", "participant_weights",
-    "percentile_interval",
+    "percentile_interval", "method_names", "genre_masks",
 ]
 
 #: §4.3: easy questions have Ps(Majority) above 80 %.
@@ -100,7 +100,8 @@ def per_question(study: Study) -> pd.DataFrame:
     return rows
 
 
-def _methods(pq: pd.DataFrame) -> list[str]:
+def method_names(pq: pd.DataFrame) -> list[str]:
+    """The methods of a :func:`per_question` frame (its ``choice_<method>`` columns), in order."""
     return [c[len("choice_"):] for c in pq.columns if c.startswith("choice_")]
 
 
@@ -119,13 +120,13 @@ def _by_genre(pq: pd.DataFrame, columns: dict[str, str], value: str,
 
 def table2(pq: pd.DataFrame) -> pd.DataFrame:
     """Table 2: average Ps per genre and All; rows ``majority`` then each method."""
-    cols = {"majority": "ps_majority", **{m: f"ps_{m}" for m in _methods(pq)}}
+    cols = {"majority": "ps_majority", **{m: f"ps_{m}" for m in method_names(pq)}}
     return _by_genre(pq, cols, "avg_ps")
 
 
 def table3(pq: pd.DataFrame) -> pd.DataFrame:
     """Table 3: Agree (share of questions whose majority set holds the method's pair)."""
-    return _by_genre(pq, {m: f"agree_{m}" for m in _methods(pq)}, "agree", scale=100.0)
+    return _by_genre(pq, {m: f"agree_{m}" for m in method_names(pq)}, "agree", scale=100.0)
 
 
 def _ranked(pq: pd.DataFrame, ascending: bool, k: int) -> pd.DataFrame:
@@ -135,7 +136,7 @@ def _ranked(pq: pd.DataFrame, ascending: bool, k: int) -> pd.DataFrame:
                         "question_id": order["question_id"].to_numpy(),
                         "genre": order["genre"].to_numpy(),
                         "ps_majority": order["ps_majority"].to_numpy()})
-    for m in _methods(pq):
+    for m in method_names(pq):
         out[f"match_{m}"] = order[f"agree_{m}"].to_numpy().astype(bool)
     return out
 
@@ -156,7 +157,7 @@ def fig1(pq: pd.DataFrame) -> pd.DataFrame:
     order = pq.sort_values("ps_majority", ascending=False, kind="stable")
     k = np.arange(1, len(order) + 1)
     out = pd.DataFrame({"k": k, "question_id": order["question_id"].to_numpy()})
-    for m in ["majority", *_methods(pq)]:
+    for m in ["majority", *method_names(pq)]:
         out[f"cma_{m}"] = np.cumsum(order[f"ps_{m}"].to_numpy(dtype=float)) / k
     return out
 
@@ -166,7 +167,7 @@ def easy_questions(pq: pd.DataFrame, threshold: float = EASY_THRESHOLD) -> pd.Da
     Majority and of each method over them."""
     sel = pq[pq["ps_majority"] > threshold]
     row = {"threshold": threshold, "count": len(sel)}
-    for m in ["majority", *_methods(pq)]:
+    for m in ["majority", *method_names(pq)]:
         row[f"mean_ps_{m}"] = float(sel[f"ps_{m}"].mean()) if len(sel) else np.nan
     return pd.DataFrame([row])
 
@@ -214,6 +215,12 @@ def participant_weights(n_p: int, n_boot: int, rng: np.random.Generator) -> np.n
     return rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_boot).astype(float)
 
 
+def genre_masks(genres: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(genre, mask)`` for each genre of ``genres`` (one per question) in order, then
+    ``("All", every question)``."""
+    return [(g, genres == g) for g in dict.fromkeys(genres)] + [("All", np.ones(len(genres), bool))]
+
+
 def percentile_interval(dist: np.ndarray, level: float) -> tuple[float, float]:
     """The percentile bootstrap interval of ``dist`` at confidence ``level``."""
     alpha = (1 - level) / 2
@@ -254,7 +261,7 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     """
     check_boot_args(n_boot, level)
     pq = per_question(study)
-    methods = _methods(pq)
+    methods = method_names(pq)
     onehot, qids = onehot_votes(study)
     pair_index = {p: i for i, p in enumerate(PAIRS)}
     method_idx = np.array([[pair_index.get(c, -1) for c in pq[f"choice_{m}"]] for m in methods],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from simkit.analysis.by_group import group_stems
 from simkit.analysis.published import replay
 from simkit.analysis.report import display_name
 from simkit.plots.ceilings import participant_agreement_figure
@@ -160,9 +161,8 @@ class TableReplay(View):
             ["genre", "method_a", "method_b"])
         add("Method against method on Ps (exact sign-flip, Holm) and effect sizes",
             "ps_comparisons", ["genre", "method_a", "method_b"])
-        for key in [k for k in t if k.startswith("by_") and k.endswith("_groups")]:
-            stem = key[:-len("_groups")]
-            add(f"Groups {stem[3:]}: sizes", key, ["group"])
+        for stem in group_stems(t):
+            add(f"Groups {stem[3:]}: sizes", f"{stem}_groups", ["group"])
             add(f"Groups {stem[3:]}: Agree (%)", f"{stem}_table3", ["group", "genre", "method"])
             add(f"Groups {stem[3:]}: human ceiling (%)", f"{stem}_ceiling",
                 ["group", "genre", "measure"])
