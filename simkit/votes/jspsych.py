@@ -70,7 +70,7 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
     """
     from tqdm.auto import tqdm
 
-    from simkit.features.images import load_rgb
+    from simkit.features.thumbnails import encode_thumbnail
     from simkit.fileio import replace_set, write_text
     from simkit.votes.messages import FIELD_KEYS, check_language, messages_for_study
 
@@ -94,9 +94,8 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
     with replace_set(out, OWNED) as stage:
         (stage / "images").mkdir()
         for image_id in tqdm(used, desc="images", unit="image", leave=False):
-            img = load_rgb(study.image_path(image_id))
-            img.thumbnail((image_px, image_px))
-            img.save(stage / names[image_id], "JPEG", quality=88)
+            (stage / names[image_id]).write_bytes(encode_thumbnail(
+                study.image_path(image_id), image_px, "JPEG", quality=88))
         shutil.copytree(FILES / "lib", stage / "lib")
         for name in ("experiment.js", "pick-two.js", "simkit.css", "LICENSE-jspsych.txt"):
             shutil.copyfile(FILES / name, stage / name)
