@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -248,10 +249,8 @@ def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
             raise JsPsychDataError(f"{path}: holds no rows of a simkit experiment (no "
                                    f"'simkit' column with assessment/question rows); give "
                                    f"the data of the experiment 'simkit export jspsych' wrote")
-    answered: dict[str, int] = {}
-    for pid, _ in data.votes:
-        answered[pid] = answered.get(pid, 0) + 1
-    stopped = [p for p in data.participants if answered.get(p, 0) < len(known)]
+    answered = Counter(pid for pid, _ in data.votes)
+    stopped = [p for p in data.participants if answered[p] < len(known)]
     if stopped:
         data.notes.append(f"{len(stopped)} participant(s) did not answer every question "
                           f"(not counted as valid): {', '.join(stopped[:10])}"
