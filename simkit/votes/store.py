@@ -45,9 +45,6 @@ from simkit.votes.participants import (ASSESSMENT, Progress, assessment_values,
                                        study_fingerprint)
 from simkit.votes.schema import check_foreign, create_tables
 
-# The old private names of yes_no and familiarity_level, imported by the questionnaire
-# widget until it uses the public ones; remove at the merge.
-
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
            "Progress", "study_fingerprint", "question_order",
            "DEFAULT_STORE_NAME"]
