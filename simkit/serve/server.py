@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from simkit.serve.pages import (message_page, participant_page, qr_svg, security_headers,
                                 teacher_page)
 from simkit.serve.session import Refused, ServeSession
+from simkit.study.model import LETTERS
 
 __all__ = ["make_app", "run", "MAX_BODY", "listen", "GroupCommit"]
 
@@ -189,7 +190,7 @@ def _participant_routes(base: type, session: ServeSession, store_thread: ThreadP
                     raise Refused(404, "error_server", "no such question")
             except Refused as r:
                 return self.refuse(r)
-            image_id = session.study.question_images(qid)["abcde".index(letter)]
+            image_id = session.study.question_images(qid)[LETTERS.index(letter)]
 
             def draw() -> bytes:
                 try:

@@ -33,7 +33,7 @@ from simkit.errors import SimkitError
 from simkit.study.model import LETTERS, Study, normalize_choice
 from simkit.votes.errors import StoreUnavailable, VoteError
 from simkit.votes.messages import (FIELD_KEYS, LANGUAGES, canonical_field, check_language,
-                                   messages_for_study)
+                                   messages, study_texts)
 from simkit.votes.participants import (familiarity_level, participant_seed, question_order,
                                        yes_no)
 from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore
@@ -102,8 +102,10 @@ class ServeSession:
         self.study = study
         self.root = Path(study.root)
         self.language = check_language(language)
-        # every language's texts, with the study's texts.csv (refused at start if bad)
-        self.texts = {code: messages_for_study(study, code) for code in LANGUAGES}
+        # every language's texts, with the study's texts.csv (read once; refused at start
+        # if bad)
+        overrides = study_texts(study.root)
+        self.texts = {code: messages(code, overrides.get(code)) for code in LANGUAGES}
         self._lock_fh = self._take_lock()
         try:
             self.store = VoteStore(self.root / DEFAULT_STORE_NAME, study, timeout=timeout)

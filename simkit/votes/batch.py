@@ -18,12 +18,12 @@ from typing import Any
 
 from simkit.study.model import normalize_choice
 from simkit.votes.errors import VoteError
-from simkit.votes.participants import check_participant_id, familiarity_level, yes_no
+from simkit.votes.participants import ASSESSMENT, assessment_values, check_participant_id
 
 __all__ = ["Batch", "prepare_batch", "add_batch", "KNOWN"]
 
 #: The self-assessment columns the store keeps in columns of their own.
-KNOWN = ("visual_impairment", "familiarity", "field")
+KNOWN = ASSESSMENT
 _SHOWN_CONFLICTS = 20
 
 
@@ -46,13 +46,7 @@ def prepare_batch(participants: dict[str, dict[str, Any]],
     for pid, answers in participants.items():
         pid = check_participant_id(pid)
         answers = {k: v for k, v in answers.items() if v is not None}
-        values: dict[str, Any] = {}
-        if "visual_impairment" in answers:
-            values["visual_impairment"] = yes_no(answers["visual_impairment"], pid)
-        if "familiarity" in answers:
-            values["familiarity"] = familiarity_level(answers["familiarity"], pid)
-        if "field" in answers:
-            values["field"] = str(answers["field"]).strip()
+        values: dict[str, Any] = assessment_values(answers, pid)
         rows[pid] = (values, {k: str(v) for k, v in answers.items() if k not in KNOWN})
     canon: dict[tuple[str, str], tuple[str, float | None]] = {}
     for (pid, qid), given in votes.items():

@@ -38,6 +38,7 @@ from typing import Any, Iterable
 from simkit.errors import import_extra
 from simkit.study.model import read_table
 from simkit.votes.errors import VoteError
+from simkit.votes.messages import canonical_field
 from simkit.votes.participants import check_participant_id
 
 __all__ = ["parse_pair", "parse_familiarity", "parse_yes_no", "Cell", "WideTable", "ColumnMap",
@@ -108,8 +109,6 @@ def _text(text: str) -> str | None:
 
 
 def _field(text: str) -> str | None:
-    from simkit.votes.messages import canonical_field
-
     return canonical_field(text) if text else None  # one spelling per catalogue field
 
 

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -70,7 +71,7 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
     """
     from tqdm.auto import tqdm
 
-    from simkit.features.images import load_rgb
+    from simkit.features.thumbnails import encode_thumbnail
     from simkit.fileio import replace_set, write_text
     from simkit.votes.messages import FIELD_KEYS, check_language, messages_for_study
 
@@ -94,9 +95,8 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
     with replace_set(out, OWNED) as stage:
         (stage / "images").mkdir()
         for image_id in tqdm(used, desc="images", unit="image", leave=False):
-            img = load_rgb(study.image_path(image_id))
-            img.thumbnail((image_px, image_px))
-            img.save(stage / names[image_id], "JPEG", quality=88)
+            (stage / names[image_id]).write_bytes(encode_thumbnail(
+                study.image_path(image_id), image_px, "JPEG", quality=88))
         shutil.copytree(FILES / "lib", stage / "lib")
         for name in ("experiment.js", "pick-two.js", "simkit.css", "LICENSE-jspsych.txt"):
             shutil.copyfile(FILES / name, stage / name)
@@ -249,10 +249,8 @@ def read_data(files: Iterable[str | os.PathLike], study: Study) -> JsPsychData:
             raise JsPsychDataError(f"{path}: holds no rows of a simkit experiment (no "
                                    f"'simkit' column with assessment/question rows); give "
                                    f"the data of the experiment 'simkit export jspsych' wrote")
-    answered: dict[str, int] = {}
-    for pid, _ in data.votes:
-        answered[pid] = answered.get(pid, 0) + 1
-    stopped = [p for p in data.participants if answered.get(p, 0) < len(known)]
+    answered = Counter(pid for pid, _ in data.votes)
+    stopped = [p for p in data.participants if answered[p] < len(known)]
     if stopped:
         data.notes.append(f"{len(stopped)} participant(s) did not answer every question "
                           f"(not counted as valid): {', '.join(stopped[:10])}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -13,10 +13,13 @@ from simkit.study.model import IMAGE_COLUMNS
 from simkit.votes.errors import VoteError
 
 __all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
-           "check_participant_id", "MAX_ID_LENGTH", "participant_seed"]
+           "check_participant_id", "MAX_ID_LENGTH", "participant_seed", "ASSESSMENT",
+           "assessment_values"]
 
 #: The longest participant id accepted (characters).
 MAX_ID_LENGTH = 200
+#: The self-assessment answers the store keeps in columns of their own.
+ASSESSMENT = ("visual_impairment", "familiarity", "field")
 
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
@@ -109,3 +112,17 @@ def participant_seed(participant_id: str) -> int:
     (in the notebook's questionnaire and in ``simkit serve`` alike)."""
     return int.from_bytes(hashlib.sha256(str(participant_id).encode("utf-8")).digest()[:4],
                           "big")
+
+
+def assessment_values(answers: dict[str, Any], participant_id: str) -> dict[str, str]:
+    """The self-assessment answers among ``answers`` (those of :data:`ASSESSMENT` that are
+    given), normalised as stored: ``yes``/``no``, ``"1"``-``"5"``, the field stripped.
+    Raises :class:`VoteError` for an answer that cannot be read."""
+    values: dict[str, str] = {}
+    if "visual_impairment" in answers:
+        values["visual_impairment"] = yes_no(answers["visual_impairment"], participant_id)
+    if "familiarity" in answers:
+        values["familiarity"] = familiarity_level(answers["familiarity"], participant_id)
+    if "field" in answers:
+        values["field"] = str(answers["field"]).strip()
+    return values

@@ -40,19 +40,17 @@ import pandas as pd
 from simkit.study.model import Study, normalize_choice
 from simkit.votes.errors import StoreMismatch, StoreUnavailable, VoteError, VoteStoreError
 from simkit.votes.export import read_questions, write_with_backup
-from simkit.votes.participants import (Progress, check_participant_id, familiarity_level,
-                                       question_order, study_fingerprint, yes_no)
+from simkit.votes.participants import (ASSESSMENT, Progress, assessment_values,
+                                       check_participant_id, question_order,
+                                       study_fingerprint)
 from simkit.votes.schema import check_foreign, create_tables
-
-# The old private names of yes_no and familiarity_level, imported by the questionnaire
-# widget until it uses the public ones; remove at the merge.
 
 __all__ = ["VoteStore", "VoteStoreError", "StoreMismatch", "StoreUnavailable", "VoteError",
            "Progress", "study_fingerprint", "question_order",
            "DEFAULT_STORE_NAME"]
 
 DEFAULT_STORE_NAME = "votes.sqlite"
-_KNOWN = ("visual_impairment", "familiarity", "field")
+_KNOWN = ASSESSMENT
 T = TypeVar("T")
 
 
@@ -253,13 +251,9 @@ class VoteStore:
         Answers not given keep their earlier value.
         """
         pid = check_participant_id(participant_id)
-        values: dict[str, Any] = {}
-        if "visual_impairment" in answers:
-            values["visual_impairment"] = yes_no(answers.pop("visual_impairment"), pid)
-        if "familiarity" in answers:
-            values["familiarity"] = familiarity_level(answers.pop("familiarity"), pid)
-        if "field" in answers:
-            values["field"] = str(answers.pop("field")).strip()
+        values: dict[str, Any] = assessment_values(answers, pid)
+        for key in _KNOWN:
+            answers.pop(key, None)
         if "seed" in answers:
             values["seed"] = int(answers.pop("seed"))
         if "order" in answers:

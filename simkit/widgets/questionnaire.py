@@ -30,9 +30,9 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from simkit.votes.messages import (DEFAULT_LANGUAGE, FAMILIARITY_KEYS, FIELD_KEYS,
-                                   LANGUAGES, canonical_field, check_language, messages,
-                                   study_texts)
+from simkit.votes.messages import (CATALOGUE, DEFAULT_LANGUAGE, FAMILIARITY_KEYS,
+                                   FIELD_KEYS, LANGUAGES, canonical_field, check_language,
+                                   messages, study_texts)
 from simkit.votes.participants import familiarity_level, participant_seed, yes_no
 from simkit.votes.store import (Progress, StoreUnavailable, VoteError, VoteStore,
                                 question_order)
@@ -42,9 +42,9 @@ from simkit.widgets.view import View, placeholder_png, thumbnail_png
 __all__ = ["Questionnaire", "FIELDS", "FAMILIARITY"]
 
 #: Suggested fields of study, in English (any text is accepted; see the catalogue).
-FIELDS = [messages("en")[k] for k in FIELD_KEYS]
+FIELDS = [CATALOGUE["en"][k] for k in FIELD_KEYS]
 #: The 5-point scale of the self-assessment, in English.
-FAMILIARITY = {i: messages("en")[k] for i, k in enumerate(FAMILIARITY_KEYS, start=1)}
+FAMILIARITY = {i: CATALOGUE["en"][k] for i, k in enumerate(FAMILIARITY_KEYS, start=1)}
 
 _FONT = "22px"  # readable from the back of a room with a projector
 _BIG = "font-size:26px; line-height:1.4"
@@ -399,7 +399,7 @@ class Questionnaire(View):
             self._familiarity.value = level
             # a field picked from the list stays picked, in the new language
             typed = canonical_field(self._field.value)
-            english = messages("en")
+            english = CATALOGUE["en"]  # canonical_field's spelling
             self._field.options = [t[k] for k in FIELD_KEYS]
             self._field.value = next((t[k] for k in FIELD_KEYS if english[k] == typed),
                                      self._field.value)

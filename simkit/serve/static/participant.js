@@ -9,12 +9,15 @@
   const $ = (id) => document.getElementById(id);
 
   // -- state, kept across reloads ---------------------------------------------------------
-  let S = load() || {language: CFG.language, code: null, joined: false, join: null,
-                     order: null, answered: {}, pending: {}, spent: {}, index: 0};
+  let S = load() || blank();
   let picked = [];            // letters, in the order picked
   let shownAt = null;         // when the current question appeared (ms)
   let retryDelay = 1000, retryTimer = null, sending = false, closed = CFG.closed;
 
+  function blank() {          // a new participant's state (a first visit, the next person)
+    return {language: CFG.language, code: null, joined: false, join: null, order: null,
+            answered: {}, pending: {}, spent: {}, index: 0};
+  }
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)); } catch (e) { return null; }
   }
@@ -94,11 +97,8 @@
   // Returns true when nothing more can be sent.
   function refused(r) {
     if (r.status === 410) { closed = true; render(); return true; }
-    if (r.status === 404 && r.key === "error_bad_link" || r.status === 403) {
-      $("notice").textContent = T(r.key); return true;
-    }
     $("notice").textContent = T(r.key);
-    return false;
+    return r.status === 403 || r.status === 404 && r.key === "error_bad_link";
   }
 
   function mergeServer(answered) {
@@ -282,8 +282,7 @@
   $("back").addEventListener("click", () => { back(); });
   $("start-over").addEventListener("click", () => {
     if (Object.keys(S.pending).length) return;   // never drop an unconfirmed answer
-    S = {language: CFG.language, code: null, joined: false, join: null, order: null,
-         answered: {}, pending: {}, spent: {}, index: 0};
+    S = blank();
     for (const el of document.querySelectorAll("#welcome input")) {
       if (el.type === "text") el.value = ""; else el.checked = false;
     }
