@@ -117,6 +117,12 @@ def test_slider_genre_order_and_filter(study, machine):
     assert [top[q] for q in ex.questions] == sorted(top.values(), reverse=True)
     ex.set_view(order="hardest first")
     assert [top[q] for q in ex.questions] == sorted(top.values())
+    # a view option that is not one of its choices is refused, naming them; nothing changes
+    with pytest.raises(ValueError, match=f"unknown genre 'Nope'; choose one of {genres[0]}, "):
+        ex.set_view(genre="Nope")
+    with pytest.raises(ValueError, match="unknown order 'random'; choose one of "):
+        ex.set_view(order="random")
+    assert [top[q] for q in ex.questions] == sorted(top.values())
 
     ex.set_view(order="questions.csv", only_disagreements=True)
     ch = choices.pivot(index="question_id", columns="method", values="choice")
@@ -171,6 +177,11 @@ def test_umap_points_match_the_study_and_link_to_the_group_explorer(study, featu
     ex.select("q002")
     assert ux.state["question_id"] == "q002"
     # colouring by agreement uses the method named like the representation
+    with pytest.raises(ValueError, match="unknown representation 'pixels'; choose one of "
+                                         + ", ".join(features.vectors)):
+        ux.set_view(representation="pixels")
+    with pytest.raises(ValueError, match="unknown colour 'size'; choose one of genre"):
+        ux.set_view(colour="size")
     ux.set_view(representation="cosine", colour="agreement")
     agree = ux.points.set_index("image_id")["agreement"]
     ch = choices[choices["method"] == "cosine"].set_index("question_id")["choice"]

@@ -34,7 +34,7 @@ from simkit.analysis.report import display_name
 from simkit.plots.figures import (AGREE_COLOURS, MAJORITY_COLOUR, distance_heatmaps,
                                   heatmap_values, vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
-from simkit.widgets.view import View, thumbnail_png
+from simkit.widgets.view import View, one_of, thumbnail_png
 
 __all__ = ["GroupExplorer", "thumbnail_png", "ORDERS", "OWN_PICK"]
 
@@ -136,13 +136,9 @@ class GroupExplorer(View):
         """Change the navigation (genre, order, filter); keeps the question when it is
         still in the list, else moves to the first one."""
         if genre is not None:
-            if genre not in self.genres:
-                raise ValueError(f"unknown genre {genre!r}; choose one of {self.genres}")
-            self._genre = genre
+            self._genre = one_of(genre, self.genres, "genre")
         if order is not None:
-            if order not in ORDERS:
-                raise ValueError(f"unknown order {order!r}; choose one of {ORDERS}")
-            self._order = order
+            self._order = one_of(order, ORDERS, "order")
         if only_disagreements is not None:
             self._only_disagreements = bool(only_disagreements)
         qs = self.questions
