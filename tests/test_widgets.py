@@ -5,6 +5,7 @@ with collections.Counter), not with simkit.analysis.tables.
 """
 from __future__ import annotations
 
+import html as htmlmod
 import io
 import json
 from collections import Counter
@@ -70,6 +71,12 @@ def test_changing_the_question_changes_thumbnails_votes_and_pairs(study, machine
         row = study.questions.set_index("question_id").loc[q]
         ids = [row[f"image_{i}"] for i in range(1, 6)]
         assert s["question_id"] == q and s["image_ids"] == ids
+        meta = study.images.set_index("image_id")
+        want = [str(meta.at[i, "title"]).strip() if "title" in meta else "" for i in ids]
+        assert s["titles"] == [t or i for t, i in zip(want, ids)]  # captions: title, else id
+        for k, title in enumerate(s["titles"]):
+            assert f"<b>({'abcde'[k]})</b>" in ex._w_captions[k].value
+            assert htmlmod.escape(title) in ex._w_captions[k].value
         for k, image_id in enumerate(ids):
             png = ex._w_thumbs[k].value
             assert png == thumbnail_png(study.image_path(image_id), ex.thumb_size)

@@ -33,7 +33,7 @@ from simkit.errors import SimkitError
 from simkit.study.model import LETTERS, Study, normalize_choice
 from simkit.votes.errors import StoreUnavailable, VoteError
 from simkit.votes.messages import (FIELD_KEYS, LANGUAGES, canonical_field, check_language,
-                                   messages, study_texts)
+                                   messages, question_titles, study_texts)
 from simkit.votes.participants import (familiarity_level, participant_seed, question_order,
                                        yes_no)
 from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore
@@ -116,11 +116,8 @@ class ServeSession:
         self.question_ids = [str(q) for q in study.questions["question_id"]]
         self._questions = set(self.question_ids)
         self._known = set(self.store.participants())  # the server is the only writer
-        titles = (study.images.set_index("image_id")["title"].to_dict()
-                  if "title" in study.images.columns else {})
         #: question id → the five images' titles (None: no title), for the alt texts
-        self.titles = {q: [str(titles.get(i, "")).strip() or None
-                           for i in study.question_images(q)] for q in self.question_ids}
+        self.titles = question_titles(study, self.question_ids)
 
     # -- lock and state -----------------------------------------------------------------
     def _take_lock(self) -> Any:

@@ -42,11 +42,6 @@ class JsPsychDataError(VoteError):
 
 
 # -- export ----------------------------------------------------------------------------------
-def _alt(texts: dict[str, str], letter: str, title: str) -> str:
-    return (texts["image_alt_titled"].format(letter=letter, title=title) if title
-            else texts["image_alt"].format(letter=letter))
-
-
 def export_experiment(study: Study, out: str | os.PathLike, language: str = "en", *,
                       image_px: int = 800) -> Path:
     """Write the jsPsych experiment of ``study`` into the folder ``out`` and return it.
@@ -73,20 +68,20 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
 
     from simkit.features.thumbnails import encode_thumbnail
     from simkit.fileio import replace_set, write_text
-    from simkit.votes.messages import FIELD_KEYS, check_language, messages_for_study
+    from simkit.votes.messages import (FIELD_KEYS, check_language, image_alt,
+                                       messages_for_study, question_titles)
 
     language = check_language(language)
     texts = messages_for_study(study, language)
-    titles = {}
-    if "title" in study.images.columns:
-        titles = dict(zip(study.images["image_id"], study.images["title"].fillna("")))
+    titles = question_titles(study)
     used = list(dict.fromkeys(v for c in IMAGE_COLUMNS for v in study.questions[c]))
     names = {image_id: f"images/{k + 1:04d}.jpg" for k, image_id in enumerate(used)}
     questions = []
     for row in study.questions.itertuples(index=False):
+        q = str(row.question_id)
         ids = [str(getattr(row, c)) for c in IMAGE_COLUMNS]
-        questions.append({"id": str(row.question_id), "images": [
-            {"src": names[i], "alt": _alt(texts, LETTERS[k], str(titles.get(i, "")).strip())}
+        questions.append({"id": q, "images": [
+            {"src": names[i], "alt": image_alt(texts, LETTERS[k], titles[q][k])}
             for k, i in enumerate(ids)]})
     payload = {"fingerprint": study_fingerprint(study.questions), "language": language,
                "texts": texts, "fields": [texts[k] for k in FIELD_KEYS],

@@ -34,6 +34,7 @@ from simkit.analysis.report import display_name
 from simkit.plots.figures import (AGREE_COLOURS, MAJORITY_COLOUR, distance_heatmaps,
                                   heatmap_values, vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
+from simkit.votes.messages import question_titles
 from simkit.widgets.view import View, one_of, thumbnail_png
 
 __all__ = ["GroupExplorer", "thumbnail_png", "ORDERS", "OWN_PICK"]
@@ -200,8 +201,8 @@ class GroupExplorer(View):
             return {"question_id": None, "genre": self._genre, "questions": []}
         row = self.table.loc[q]
         ids = self.study.question_images(q)
-        meta = self.study.images.set_index("image_id")
-        titles = [str(meta.loc[i, "title"]) if "title" in meta.columns else i for i in ids]
+        # the captions: an image's title, its id where it has none
+        titles = [t or i for t, i in zip(question_titles(self.study, [q])[q], ids)]
         majority = [p for p in str(row["majority"]).split("|") if p]
         qs = self.questions
         return {
