@@ -9,7 +9,8 @@ cognition.run produce them) into registrations and votes for
 :meth:`simkit.votes.store.VoteStore.add_answers`.
 
 The files of the experiment are package data in ``simkit/votes/jspsych_files``;
-``experiment.js`` and ``pick-two.js`` (the pick-two-of-five plugin) are simkit's own.
+``experiment.js``, ``pick-two.js`` (the pick-two-of-five plugin) and ``codes.js`` (resume
+codes, configured by :mod:`simkit.votes.codes`) are simkit's own.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, Study, normalize_choice
+from simkit.votes import codes
 from simkit.votes.errors import VoteError
 from simkit.votes.participants import check_participant_id, study_fingerprint
 
@@ -32,8 +34,8 @@ __all__ = ["export_experiment", "read_data", "JsPsychData", "JsPsychDataError", 
 #: The package data folder with jsPsych and the experiment's own files.
 FILES = Path(__file__).with_name("jspsych_files")
 #: What an export writes into its folder (anything else there is the user's: refused).
-OWNED = ("index.html", "experiment.js", "pick-two.js", "study.js", "simkit.css", "README.md",
-         "LICENSE-jspsych.txt", "lib", "images")
+OWNED = ("index.html", "experiment.js", "pick-two.js", "codes.js", "study.js", "simkit.css",
+         "README.md", "LICENSE-jspsych.txt", "lib", "images")
 
 
 class JsPsychDataError(VoteError):
@@ -85,7 +87,7 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
             for k, i in enumerate(ids)]})
     payload = {"fingerprint": study_fingerprint(study.questions), "language": language,
                "texts": texts, "fields": [texts[k] for k in FIELD_KEYS],
-               "questions": questions}
+               "questions": questions, "codes": codes.client_config()}
     out = Path(out)
     with replace_set(out, OWNED) as stage:
         (stage / "images").mkdir()
@@ -93,7 +95,8 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
             (stage / names[image_id]).write_bytes(encode_thumbnail(
                 study.image_path(image_id), image_px, "JPEG", quality=88))
         shutil.copytree(FILES / "lib", stage / "lib")
-        for name in ("experiment.js", "pick-two.js", "simkit.css", "LICENSE-jspsych.txt"):
+        for name in ("experiment.js", "pick-two.js", "codes.js", "simkit.css",
+                     "LICENSE-jspsych.txt"):
             shutil.copyfile(FILES / name, stage / name)
         write_text("window.SIMKIT = " + json.dumps(payload, ensure_ascii=False, indent=1)
                    + ";\n", stage / "study.js")
