@@ -443,3 +443,22 @@ def test_an_api_403_in_json_is_final_and_a_429_date_is_honoured(museum):
     assert re.search(r"waiting 1[12]\d s", lines[0]), lines
     assert http.get_json(f"{museum.base}/busy") == {"ok": 2}
     assert "HTTP 503" in lines[1] and "waiting 300 s" in lines[1]
+
+
+def test_readers_sit_below_the_list_of_sources():
+    # no import circle: the readers take their records from fetch.records, and only
+    # fetch.sources (which lists the sources) imports the readers; old names still import
+    import ast
+    from pathlib import Path
+
+    import simkit.fetch.records as records
+    import simkit.fetch.sources as sources
+    folder = Path(records.__file__).parent
+    for name in ("aic", "iiif", "met", "records"):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {"simkit.fetch.sources", "simkit.fetch"} & imported, name
+    for public in sources.__all__:
+        assert hasattr(sources, public), public
+    assert sources.Item is records.Item and sources.infer_genre is records.infer_genre

@@ -208,3 +208,20 @@ def test_semicolon_and_utf16_tab_tables(tmp_path):
     assert semi.row_numbers == [3, 5]  # as a spreadsheet numbers them, blank rows counted
     (tmp_path / "excel.txt").write_bytes("Code\tGroup 1\r\np1\t(d)-(e)\r\n".encode("utf-16"))
     assert read_wide(tmp_path / "excel.txt").rows == [["p1", "(d)-(e)"]]
+
+
+def test_yes_no_spellings_are_read_alike_by_import_and_store():
+    # one list of spellings: an imported table and the store (questionnaire, serve) agree
+    from simkit.votes.errors import VoteError
+    from simkit.votes.imports import parse_yes_no
+    from simkit.votes.participants import NO_SPELLINGS, YES_SPELLINGS, yes_no
+    assert "はい" in YES_SPELLINGS and "いいえ" in NO_SPELLINGS
+    for word, answer in [*((w, "yes") for w in YES_SPELLINGS),
+                         *((w, "no") for w in NO_SPELLINGS)]:
+        for text in (word, f" {word.upper()} "):
+            assert parse_yes_no(text) == yes_no(text, "p") == answer
+    assert parse_yes_no("  ") is None and yes_no(True, "p") == "yes"
+    with pytest.raises(ValueError, match="not yes or no"):
+        parse_yes_no("maybe")
+    with pytest.raises(VoteError, match="'maybe'"):
+        yes_no("maybe", "p")

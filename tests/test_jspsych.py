@@ -18,6 +18,7 @@ import pytest
 from simkit.analysis.tables import compute_tables
 from simkit.cli import main
 from simkit.study.model import load_study, open_study
+from simkit.votes.codes import clean_code, normalize_code
 from simkit.votes.jspsych import JsPsychDataError, read_data
 from simkit.votes.messages import canonical_field
 from simkit.votes.participants import study_fingerprint
@@ -232,7 +233,8 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
             page.on("pageerror", lambda e: errors.append(str(e)))
             drive(page, (out / "index.html").as_uri(), "web-en", by_keys=False,
                   back_and_reload=True)
-            code = re.search(r"Your code: (\w{4}-\w{4})", page.inner_text("body")).group(1)
+            code = re.search(r"Your code: (\w{5}-\w{5})", page.inner_text("body")).group(1)
+            assert normalize_code(code) == code.replace("-", "")  # the one alphabet, length
             with page.expect_download() as download:
                 page.locator("#jspsych-html-button-response-btngroup button").click()  # thanks
             assert download.value.suggested_filename == "simkit-web-en.csv"
@@ -250,6 +252,21 @@ def test_exported_experiment_runs_to_the_end_and_imports(study, tmp_path, capsys
             page.locator("#simkit-code").fill(code.lower())
             page.locator("#simkit-resume").click()
             assert "You answered 4 of 4 questions." in page.inner_text("body")
+            # a code of an earlier export (8 characters, L among them) still resumes, typed
+            # full-width; the browser reads what is typed and draws codes as Python does
+            page = context.new_page()
+            page.goto((out / "index.html").as_uri())
+            page.evaluate("([key, code]) => localStorage.setItem(key + 'ABCDEFGL', "
+                          "localStorage.getItem(key + code))",
+                          [f"simkit:{payload['fingerprint']}:code:", code.replace("-", "")])
+            page.locator("#simkit-code").fill("ａｂｃｄ－ｅｆｇｌ")
+            page.locator("#simkit-resume").click()
+            assert "You answered 4 of 4 questions." in page.inner_text("body")
+            typed = ["abcde-fghjk", " Ｘ７ＫＱ２　Ｍ９ＰＷＺ ", "Х7КQ2ーМ9РWZ", "x7_kq.2–m9pwz", "o1l"]
+            assert page.evaluate("(xs) => xs.map(simkitCodes(SIMKIT.codes).clean)", typed) == \
+                [clean_code(t) for t in typed]
+            drawn = page.evaluate("() => Array.from({length: 300}, simkitCodes(SIMKIT.codes).draw)")
+            assert all(normalize_code(c) == c for c in drawn) and len(set(drawn)) == 300
 
             # as JATOS serves a study: over http under /publix/, with jatos.js beside it
             # (here a stand-in that keeps what would be submitted)

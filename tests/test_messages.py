@@ -106,3 +106,45 @@ def test_questionnaire_speaks_the_chosen_language(tmp_path):
     assert person["field"] == "Art / design" and person["language"] == "ja"
     with pytest.raises(MessagesError, match="language 'xx'"):
         Questionnaire(study, store, language="xx")
+
+
+def test_question_titles_and_alt_texts_are_one_in_the_export_and_in_serve(write_study, tmp_path):
+    import json
+
+    from simkit.serve.session import ServeSession
+    from simkit.study.model import load_study
+    from simkit.votes.jspsych import export_experiment
+    from simkit.votes.messages import image_alt, question_titles
+
+    root = write_study({"q1": ("G", ["a1", "a2", "a3", "a4", "a5"]),
+                        "q2": ("G", ["b1", "b2", "b3", "b4", "b5"])}, {}, images=True)
+    untitled = load_study(root)
+    assert question_titles(untitled) == {"q1": [None] * 5, "q2": [None] * 5}
+    images = (root / "images.csv").read_text(encoding="utf-8").splitlines()
+    titles = {"a2": "  Red Fuji ", "a3": " ", "b5": "Wave"}
+    (root / "images.csv").write_text("\n".join(
+        [images[0] + ",title"] + [f'{row},"{titles.get(row.split(",")[0], "")}"'
+                                  for row in images[1:]]) + "\n", encoding="utf-8")
+    study = load_study(root)
+    want = {"q1": [None, "Red Fuji", None, None, None], "q2": [None] * 4 + ["Wave"]}
+    assert question_titles(study) == want
+    assert question_titles(study, ["q2"]) == {"q2": want["q2"]}
+    # an in-memory study with missing titles (NaN) reads alike
+    study.images.loc[study.images["image_id"] == "a3", "title"] = float("nan")
+    assert question_titles(study)["q1"] == want["q1"]
+    en, ja = messages("en"), messages("ja")
+    assert image_alt(en, "b", "Red Fuji") == "(b) Red Fuji"
+    assert image_alt(en, "a", None) == "image (a)" and image_alt(ja, "b", "赤富士") == "（b）赤富士"
+
+    out = export_experiment(study, tmp_path / "experiment", image_px=32)
+    payload = json.loads((out / "study.js").read_text(encoding="utf-8")
+                         .split("=", 1)[1].rstrip().rstrip(";"))
+    assert {q["id"]: [img["alt"] for img in q["images"]] for q in payload["questions"]} == {
+        q: [image_alt(en, letter, t) for letter, t in zip("abcde", ts)]
+        for q, ts in want.items()}
+    session = ServeSession(load_study(root))
+    try:
+        assert session.titles == want
+        assert session.page_config()["titles"] == want  # what the page's script builds on
+    finally:
+        session.release()

@@ -22,6 +22,7 @@ pytest.importorskip("tornado")
 from simkit.serve.server import listen, make_app  # noqa: E402
 from simkit.serve.session import ServeError, ServeSession  # noqa: E402
 from simkit.study.demo import make_demo_study  # noqa: E402
+from simkit.votes.codes import normalize_code, show_code  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -312,6 +313,7 @@ def test_two_participants_on_phones_in_english_and_japanese(tmp_path):
 
 
 PICKS = ["b-d", "a-e", "c-e", "a-b"]
+FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 
 
 def answer_in_browser(browser, link: str, language: str, study) -> dict:
@@ -389,8 +391,20 @@ def answer_in_browser(browser, link: str, language: str, study) -> dict:
     state = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
     assert state["pending"] == {} and errors == []
     page.screenshot(path=str(REPO / "test-artifacts" / f"serve-{language}.png"))
+    assert show_code(state["code"]) in page.locator("#your-code").inner_text()
     page.locator("#start-over").click()      # a kiosk: the next person starts afresh
     assert page.locator("#welcome").is_visible() and not page.locator("#consent").is_checked()
+    # the code the browser drew is of the one alphabet, and resumes typed as people type it
+    # (full-width, an ideographic space); the browser reads it as Python does
+    code = state["code"]
+    assert normalize_code(code) == code
+    typed = f" {show_code(code).lower().translate(FULL_WIDTH).replace('－', '　')} "
+    assert page.evaluate("(t) => simkitCodes(JSON.parse(document.getElementById("
+                         "'simkit-config').textContent).codes).clean(t)", typed) == code
+    page.locator("#resume-code").fill(typed)
+    page.locator("#resume").click()
+    page.wait_for_selector("#done:not([hidden])")
+    page.locator("#start-over").click()
     context.close()
     return {"pid": state["pid"], "answers": answers}
 

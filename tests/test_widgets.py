@@ -5,6 +5,7 @@ with collections.Counter), not with simkit.analysis.tables.
 """
 from __future__ import annotations
 
+import html as htmlmod
 import io
 import json
 from collections import Counter
@@ -70,6 +71,12 @@ def test_changing_the_question_changes_thumbnails_votes_and_pairs(study, machine
         row = study.questions.set_index("question_id").loc[q]
         ids = [row[f"image_{i}"] for i in range(1, 6)]
         assert s["question_id"] == q and s["image_ids"] == ids
+        meta = study.images.set_index("image_id")
+        want = [str(meta.at[i, "title"]).strip() if "title" in meta else "" for i in ids]
+        assert s["titles"] == [t or i for t, i in zip(want, ids)]  # captions: title, else id
+        for k, title in enumerate(s["titles"]):
+            assert f"<b>({'abcde'[k]})</b>" in ex._w_captions[k].value
+            assert htmlmod.escape(title) in ex._w_captions[k].value
         for k, image_id in enumerate(ids):
             png = ex._w_thumbs[k].value
             assert png == thumbnail_png(study.image_path(image_id), ex.thumb_size)
@@ -116,6 +123,12 @@ def test_slider_genre_order_and_filter(study, machine):
     top = {q: max(expected_votes(study, q)[0].values()) for q in study.questions["question_id"]}
     assert [top[q] for q in ex.questions] == sorted(top.values(), reverse=True)
     ex.set_view(order="hardest first")
+    assert [top[q] for q in ex.questions] == sorted(top.values())
+    # a view option that is not one of its choices is refused, naming them; nothing changes
+    with pytest.raises(ValueError, match=f"unknown genre 'Nope'; choose one of {genres[0]}, "):
+        ex.set_view(genre="Nope")
+    with pytest.raises(ValueError, match="unknown order 'random'; choose one of "):
+        ex.set_view(order="random")
     assert [top[q] for q in ex.questions] == sorted(top.values())
 
     ex.set_view(order="questions.csv", only_disagreements=True)
@@ -171,6 +184,11 @@ def test_umap_points_match_the_study_and_link_to_the_group_explorer(study, featu
     ex.select("q002")
     assert ux.state["question_id"] == "q002"
     # colouring by agreement uses the method named like the representation
+    with pytest.raises(ValueError, match="unknown representation 'pixels'; choose one of "
+                                         + ", ".join(features.vectors)):
+        ux.set_view(representation="pixels")
+    with pytest.raises(ValueError, match="unknown colour 'size'; choose one of genre"):
+        ux.set_view(colour="size")
     ux.set_view(representation="cosine", colour="agreement")
     agree = ux.points.set_index("image_id")["agreement"]
     ch = choices[choices["method"] == "cosine"].set_index("question_id")["choice"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from simkit.fetch.http import ApiCache
-from simkit.fetch.sources import PUBLIC_DOMAIN, Item, Source, api_url, infer_genre
+from simkit.fetch.records import PUBLIC_DOMAIN, Item, Source, api_url, infer_genre
 
 __all__ = ["AIC_FIELDS", "AIC_PAGE", "AIC_CAP", "AIC_CAP_NOTE", "aic_items", "aic_params"]
 

@@ -19,7 +19,8 @@ from simkit.fetch.aic import aic_params
 from simkit.fetch.http import ApiCache, FetchError, Http, Unreachable
 from simkit.fetch.iiif import iiif_items
 from simkit.fetch.met import met_v11_base
-from simkit.fetch.sources import SOURCES, api_url
+from simkit.fetch.records import api_url
+from simkit.fetch.sources import SOURCES
 
 __all__ = ["CHECK_TARGETS", "CheckLine", "live_check"]
 

@@ -22,7 +22,7 @@ import re
 from typing import Iterator
 
 from simkit.fetch.http import ApiCache, ItemGone, require_http
-from simkit.fetch.sources import CC0, PUBLIC_DOMAIN, Item, infer_genre, safe_id
+from simkit.fetch.records import CC0, PUBLIC_DOMAIN, Item, infer_genre, safe_id
 
 __all__ = ["ARTIST_LABELS", "DATE_LABELS", "lang_text", "label_meaning", "manifest_metadata",
            "item_licence", "service_base", "service_version", "service_level",

@@ -18,7 +18,7 @@ import urllib.parse
 from typing import Iterator
 
 from simkit.fetch.http import ApiCache, ItemGone
-from simkit.fetch.sources import CC0, Item, Source, api_url, infer_genre
+from simkit.fetch.records import CC0, Item, Source, api_url, infer_genre
 
 __all__ = ["MET_PAGE", "met_items", "met_item", "met_search_ids", "met_v11_base"]
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from simkit.votes import codes
+
 __all__ = ["participant_page", "teacher_page", "message_page", "security_headers", "asset",
            "qr_svg"]
 
@@ -105,6 +107,7 @@ def participant_page(config: dict[str, Any], nonce: str) -> str:
 <noscript>This questionnaire needs JavaScript.</noscript>
 """
     script = (_json_script("simkit-config", config)
+              + f'<script nonce="{nonce}">{codes.script()}</script>'
               + f'<script nonce="{nonce}">{asset("participant.js")}</script>')
     return _shell(t["title"], config["language"], nonce, body, script)
 

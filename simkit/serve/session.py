@@ -4,10 +4,10 @@ request must pass before anything is written to the vote store.
 Free of HTTP: :mod:`simkit.serve.server` turns requests into calls here and a
 :class:`Refused` into its HTTP status. The rules:
 
-- A participant is known by a **code** of 10 characters that their own browser draws at
-  random (the only credential; it is also what they type to resume). Their participant id in
-  the store is ``p-`` + a keyed hash of the code, so the id reveals nothing about the code,
-  and joining again with the same code (a retried request) is the same participant.
+- A participant is known by a **code** (:mod:`simkit.votes.codes`) that their own browser
+  draws at random (the only credential; it is also what they type to resume). Their
+  participant id in the store is ``p-`` + a keyed hash of the code, so the id reveals nothing
+  about the code, and joining again with the same code (a retried request) is the same participant.
 - Every answer is an upsert on ``(participant, question)``: sending it twice, after a
   reload or a lost connection, stores it once.
 - A session has a participant token (in the link handed out) and a teacher token (the
@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -31,9 +30,11 @@ from typing import Any
 
 from simkit.errors import SimkitError
 from simkit.study.model import LETTERS, Study, normalize_choice
+from simkit.votes import codes
+from simkit.votes.codes import CODE_ALPHABET, CODE_LENGTH
 from simkit.votes.errors import StoreUnavailable, VoteError
 from simkit.votes.messages import (FIELD_KEYS, LANGUAGES, canonical_field, check_language,
-                                   messages, study_texts)
+                                   messages, question_titles, study_texts)
 from simkit.votes.participants import (familiarity_level, participant_seed, question_order,
                                        yes_no)
 from simkit.votes.store import DEFAULT_STORE_NAME, VoteStore
@@ -43,13 +44,9 @@ __all__ = ["Refused", "ServeSession", "ServeError", "STATE_NAME", "LOCK_NAME",
 
 STATE_NAME = "votes.serve.json"
 LOCK_NAME = "votes.serve.lock"
-#: The characters of a participant code: no 0/O, 1/I/L look-alikes (typed from paper).
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 10
 MAX_FIELD_LENGTH = 200
 #: The longest time on one question that is believed (seconds); longer is a sleeping tab.
 MAX_SECONDS = 24 * 3600.0
-_CODE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
 class ServeError(SimkitError):
@@ -70,14 +67,12 @@ class Refused(Exception):
 
 
 def normalize_code(code: object) -> str:
-    """A participant code as stored: upper case, without spaces or dashes; raises
-    :class:`Refused` (400) unless it has :data:`CODE_LENGTH` characters of
-    :data:`CODE_ALPHABET`."""
-    text = re.sub(r"[\s-]", "", str(code)).upper() if isinstance(code, str) else ""
-    if not _CODE.match(text):
-        raise Refused(400, "error_unknown_code",
-                      f"code must be {CODE_LENGTH} characters of {CODE_ALPHABET}")
-    return text
+    """A participant code as :func:`simkit.votes.codes.normalize_code` reads it; a code
+    that is none is :class:`Refused` (400)."""
+    try:
+        return codes.normalize_code(code)
+    except ValueError as e:
+        raise Refused(400, "error_unknown_code", str(e)) from None
 
 
 class ServeSession:
@@ -116,11 +111,8 @@ class ServeSession:
         self.question_ids = [str(q) for q in study.questions["question_id"]]
         self._questions = set(self.question_ids)
         self._known = set(self.store.participants())  # the server is the only writer
-        titles = (study.images.set_index("image_id")["title"].to_dict()
-                  if "title" in study.images.columns else {})
         #: question id → the five images' titles (None: no title), for the alt texts
-        self.titles = {q: [str(titles.get(i, "")).strip() or None
-                           for i in study.question_images(q)] for q in self.question_ids}
+        self.titles = question_titles(study, self.question_ids)
 
     # -- lock and state -----------------------------------------------------------------
     def _take_lock(self) -> Any:
@@ -326,6 +318,5 @@ class ServeSession:
         return {"texts": self.texts, "language": self.language, "languages": LANGUAGES,
                 "titles": self.titles, "total": len(self.question_ids),
                 "session": self.session_token, "closed": self.closed,
-                "letters": list(LETTERS), "code_alphabet": CODE_ALPHABET,
-                "field_keys": list(FIELD_KEYS),
-                "code_length": CODE_LENGTH}
+                "letters": list(LETTERS), "codes": codes.client_config(),
+                "field_keys": list(FIELD_KEYS)}

@@ -39,7 +39,7 @@ from simkit.errors import import_extra
 from simkit.study.model import read_table
 from simkit.votes.errors import VoteError
 from simkit.votes.messages import canonical_field
-from simkit.votes.participants import check_participant_id
+from simkit.votes.participants import check_participant_id, read_yes_no
 
 __all__ = ["parse_pair", "parse_familiarity", "parse_yes_no", "Cell", "WideTable", "ColumnMap",
            "WideImport", "ImportResult", "WideImportError", "UnreadableCells", "read_wide",
@@ -51,8 +51,6 @@ ANSWER_SPELLINGS = ("two different letters a-e in any order, e.g. 'd-e', '(d)-(e
 
 # Separators between the two letters (and decoration around them), replaced by spaces.
 _SEPARATORS = re.compile(r"\band\b|\bimages?\b|[-–—―‐‑−,;/&+・、，と()\[\]（）「」]")
-_YES = {"yes", "y", "true", "1", "はい"}
-_NO = {"no", "n", "false", "0", "いいえ"}
 
 
 def parse_pair(text: object) -> str | None:
@@ -94,14 +92,12 @@ def parse_familiarity(text: object) -> str | None:
 def parse_yes_no(text: object) -> str | None:
     """A visual-impairment answer as ``"yes"``/``"no"``; ``None`` when blank;
     ``ValueError`` otherwise."""
-    raw = "" if text is None else str(text).strip().lower()
-    if not raw:
+    if text is None or not str(text).strip():
         return None
-    if raw in _YES:
-        return "yes"
-    if raw in _NO:
-        return "no"
-    raise ValueError("is not yes or no")
+    answer = read_yes_no(text)
+    if answer is None:
+        raise ValueError("is not yes or no")
+    return answer
 
 
 def _text(text: str) -> str | None:

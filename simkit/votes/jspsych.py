@@ -9,7 +9,8 @@ cognition.run produce them) into registrations and votes for
 :meth:`simkit.votes.store.VoteStore.add_answers`.
 
 The files of the experiment are package data in ``simkit/votes/jspsych_files``;
-``experiment.js`` and ``pick-two.js`` (the pick-two-of-five plugin) are simkit's own.
+``experiment.js``, ``pick-two.js`` (the pick-two-of-five plugin) and ``codes.js`` (resume
+codes, configured by :mod:`simkit.votes.codes`) are simkit's own.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, Study, normalize_choice
+from simkit.votes import codes
 from simkit.votes.errors import VoteError
 from simkit.votes.participants import check_participant_id, study_fingerprint
 
@@ -32,8 +34,8 @@ __all__ = ["export_experiment", "read_data", "JsPsychData", "JsPsychDataError", 
 #: The package data folder with jsPsych and the experiment's own files.
 FILES = Path(__file__).with_name("jspsych_files")
 #: What an export writes into its folder (anything else there is the user's: refused).
-OWNED = ("index.html", "experiment.js", "pick-two.js", "study.js", "simkit.css", "README.md",
-         "LICENSE-jspsych.txt", "lib", "images")
+OWNED = ("index.html", "experiment.js", "pick-two.js", "codes.js", "study.js", "simkit.css",
+         "README.md", "LICENSE-jspsych.txt", "lib", "images")
 
 
 class JsPsychDataError(VoteError):
@@ -42,11 +44,6 @@ class JsPsychDataError(VoteError):
 
 
 # -- export ----------------------------------------------------------------------------------
-def _alt(texts: dict[str, str], letter: str, title: str) -> str:
-    return (texts["image_alt_titled"].format(letter=letter, title=title) if title
-            else texts["image_alt"].format(letter=letter))
-
-
 def export_experiment(study: Study, out: str | os.PathLike, language: str = "en", *,
                       image_px: int = 800) -> Path:
     """Write the jsPsych experiment of ``study`` into the folder ``out`` and return it.
@@ -73,24 +70,24 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
 
     from simkit.features.thumbnails import encode_thumbnail
     from simkit.fileio import replace_set, write_text
-    from simkit.votes.messages import FIELD_KEYS, check_language, messages_for_study
+    from simkit.votes.messages import (FIELD_KEYS, check_language, image_alt,
+                                       messages_for_study, question_titles)
 
     language = check_language(language)
     texts = messages_for_study(study, language)
-    titles = {}
-    if "title" in study.images.columns:
-        titles = dict(zip(study.images["image_id"], study.images["title"].fillna("")))
+    titles = question_titles(study)
     used = list(dict.fromkeys(v for c in IMAGE_COLUMNS for v in study.questions[c]))
     names = {image_id: f"images/{k + 1:04d}.jpg" for k, image_id in enumerate(used)}
     questions = []
     for row in study.questions.itertuples(index=False):
+        q = str(row.question_id)
         ids = [str(getattr(row, c)) for c in IMAGE_COLUMNS]
-        questions.append({"id": str(row.question_id), "images": [
-            {"src": names[i], "alt": _alt(texts, LETTERS[k], str(titles.get(i, "")).strip())}
+        questions.append({"id": q, "images": [
+            {"src": names[i], "alt": image_alt(texts, LETTERS[k], titles[q][k])}
             for k, i in enumerate(ids)]})
     payload = {"fingerprint": study_fingerprint(study.questions), "language": language,
                "texts": texts, "fields": [texts[k] for k in FIELD_KEYS],
-               "questions": questions}
+               "questions": questions, "codes": codes.client_config()}
     out = Path(out)
     with replace_set(out, OWNED) as stage:
         (stage / "images").mkdir()
@@ -98,7 +95,8 @@ def export_experiment(study: Study, out: str | os.PathLike, language: str = "en"
             (stage / names[image_id]).write_bytes(encode_thumbnail(
                 study.image_path(image_id), image_px, "JPEG", quality=88))
         shutil.copytree(FILES / "lib", stage / "lib")
-        for name in ("experiment.js", "pick-two.js", "simkit.css", "LICENSE-jspsych.txt"):
+        for name in ("experiment.js", "pick-two.js", "codes.js", "simkit.css",
+                     "LICENSE-jspsych.txt"):
             shutil.copyfile(FILES / name, stage / name)
         write_text("window.SIMKIT = " + json.dumps(payload, ensure_ascii=False, indent=1)
                    + ";\n", stage / "study.js")

@@ -25,13 +25,14 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Iterable, Mapping
 
 from simkit.errors import SimkitError
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "CATALOGUE", "PLACEHOLDERS", "TEXTS_FILE",
            "FIELD_KEYS", "FAMILIARITY_KEYS", "MessagesError", "messages", "check_language",
-           "study_texts", "messages_for_study", "placeholders", "canonical_field"]
+           "study_texts", "messages_for_study", "placeholders", "canonical_field",
+           "question_titles", "image_alt"]
 
 #: The optional file in a study folder that overrides texts of the catalogue.
 TEXTS_FILE = "texts.csv"
@@ -345,3 +346,34 @@ def messages_for_study(study_or_root: object, language: str = DEFAULT_LANGUAGE
     root = study_or_root.root if hasattr(study_or_root, "questions") else study_or_root
     code = check_language(language)
     return messages(code, study_texts(root).get(code))
+
+
+def question_titles(study: Any, question_ids: Iterable[str] | None = None
+                    ) -> dict[str, list[str | None]]:
+    """Question id → the titles of its five images a–e, as a participant sees them.
+
+    A title is ``images.csv``'s ``title``, stripped; ``None`` where it is blank or the study
+    has no titles. ``question_ids``: these questions only (default: all, in order). Used
+    for the images' alt texts (:func:`image_alt`) in the served questionnaire and the
+    jsPsych export, and for the captions of :class:`simkit.widgets.GroupExplorer`.
+    """
+    import pandas as pd
+
+    images = study.images
+    titles = (dict(zip(images["image_id"].astype(str), images["title"]))
+              if "title" in images.columns else {})
+
+    def title(image_id: str) -> str | None:
+        value = titles.get(image_id)
+        return None if value is None or pd.isna(value) else str(value).strip() or None
+
+    ids = study.questions["question_id"] if question_ids is None else question_ids
+    return {str(q): [title(i) for i in study.question_images(str(q))] for q in ids}
+
+
+def image_alt(texts: Mapping[str, str], letter: str, title: str | None) -> str:
+    """The alt text of image ``letter`` in the language of ``texts`` (a :func:`messages`
+    catalogue): "(a) TITLE", or "image (a)" without a title. The served page's script
+    builds the same from the same two texts."""
+    return (texts["image_alt_titled"].format(letter=letter, title=title) if title
+            else texts["image_alt"].format(letter=letter))

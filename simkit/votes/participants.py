@@ -14,15 +14,17 @@ from simkit.votes.errors import VoteError
 
 __all__ = ["Progress", "study_fingerprint", "question_order", "yes_no", "familiarity_level",
            "check_participant_id", "MAX_ID_LENGTH", "participant_seed", "ASSESSMENT",
-           "assessment_values"]
+           "assessment_values", "YES_SPELLINGS", "NO_SPELLINGS", "read_yes_no"]
 
 #: The longest participant id accepted (characters).
 MAX_ID_LENGTH = 200
 #: The self-assessment answers the store keeps in columns of their own.
 ASSESSMENT = ("visual_impairment", "familiarity", "field")
 
-_YES = {"yes", "true", "1", "y"}
-_NO = {"no", "false", "0", "n"}
+#: How a yes and a no may be spelt (compared in lower case, stripped): in the questionnaire,
+#: ``simkit serve``, the store and imported tables alike.
+YES_SPELLINGS = frozenset({"yes", "y", "true", "1", "はい"})
+NO_SPELLINGS = frozenset({"no", "n", "false", "0", "いいえ"})
 
 
 @dataclass(frozen=True)
@@ -82,15 +84,20 @@ def question_order(question_ids: Iterable[str], seed: int) -> list[str]:
     return order
 
 
-def yes_no(value: object, participant_id: str) -> str:
-    """A visual-impairment answer as ``"yes"`` / ``"no"``; raises :class:`VoteError`."""
+def read_yes_no(value: object) -> str | None:
+    """``"yes"`` or ``"no"`` for a bool or one of :data:`YES_SPELLINGS` /
+    :data:`NO_SPELLINGS` (any case, spaces around); ``None`` for anything else."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = str(value).strip().lower()
-    if text in _YES:
-        return "yes"
-    if text in _NO:
-        return "no"
+    return "yes" if text in YES_SPELLINGS else "no" if text in NO_SPELLINGS else None
+
+
+def yes_no(value: object, participant_id: str) -> str:
+    """A visual-impairment answer as ``"yes"`` / ``"no"``; raises :class:`VoteError`."""
+    answer = read_yes_no(value)
+    if answer is not None:
+        return answer
     raise VoteError(f"participant {participant_id!r}: visual_impairment {value!r} is not "
                     f"yes/no (or True/False)")
 

@@ -34,7 +34,8 @@ from simkit.analysis.report import display_name
 from simkit.plots.figures import (AGREE_COLOURS, MAJORITY_COLOUR, distance_heatmaps,
                                   heatmap_values, vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters
-from simkit.widgets.view import View, thumbnail_png
+from simkit.votes.messages import question_titles
+from simkit.widgets.view import View, one_of, thumbnail_png
 
 __all__ = ["GroupExplorer", "thumbnail_png", "ORDERS", "OWN_PICK"]
 
@@ -136,13 +137,9 @@ class GroupExplorer(View):
         """Change the navigation (genre, order, filter); keeps the question when it is
         still in the list, else moves to the first one."""
         if genre is not None:
-            if genre not in self.genres:
-                raise ValueError(f"unknown genre {genre!r}; choose one of {self.genres}")
-            self._genre = genre
+            self._genre = one_of(genre, self.genres, "genre")
         if order is not None:
-            if order not in ORDERS:
-                raise ValueError(f"unknown order {order!r}; choose one of {ORDERS}")
-            self._order = order
+            self._order = one_of(order, ORDERS, "order")
         if only_disagreements is not None:
             self._only_disagreements = bool(only_disagreements)
         qs = self.questions
@@ -204,8 +201,8 @@ class GroupExplorer(View):
             return {"question_id": None, "genre": self._genre, "questions": []}
         row = self.table.loc[q]
         ids = self.study.question_images(q)
-        meta = self.study.images.set_index("image_id")
-        titles = [str(meta.loc[i, "title"]) if "title" in meta.columns else i for i in ids]
+        # the captions: an image's title, its id where it has none
+        titles = [t or i for t, i in zip(question_titles(self.study, [q])[q], ids)]
         majority = [p for p in str(row["majority"]).split("|") if p]
         qs = self.questions
         return {

@@ -22,7 +22,7 @@ from simkit.analysis.published import replay
 from simkit.analysis.report import display_name
 from simkit.plots.ceilings import participant_agreement_figure
 from simkit.plots.figures import fig1_curve
-from simkit.widgets.view import View
+from simkit.widgets.view import View, one_of
 
 __all__ = ["TableReplay", "TABLE_NAMES", "CEILINGS"]
 
@@ -75,9 +75,7 @@ class TableReplay(View):
         return {**TABLE_NAMES, **extra}
 
     def select(self, name: str) -> None:
-        if name not in self.views:
-            raise ValueError(f"unknown table {name!r}; choose one of {', '.join(self.views)}")
-        self._name = name
+        self._name = one_of(name, self.views, "table")
         if self._widget is not None:
             self._redraw()
 

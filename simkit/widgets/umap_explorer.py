@@ -29,7 +29,7 @@ from simkit.analysis.tables import per_question
 from simkit.analysis.report import display_name
 from simkit.plots.figures import umap_map, umap_question_traces
 from simkit.study.model import LETTERS, Study, pair_letters
-from simkit.widgets.view import View, thumbnail_png
+from simkit.widgets.view import View, one_of, thumbnail_png
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
@@ -76,13 +76,9 @@ class UmapExplorer(View):
             for c in ("image_1", "image_2", "image_3", "image_4", "image_5"):
                 self._questions_of.setdefault(getattr(row, c), []).append(row.question_id)
         self.table = per_question(study).set_index("question_id", drop=False)
-        self._rep = representation or next(iter(featureset.vectors))
-        if self._rep not in featureset.vectors:
-            raise ValueError(f"no representation {self._rep!r}; have "
-                             f"{', '.join(featureset.vectors)}")
-        if colour not in COLOUR_BY:
-            raise ValueError(f"colour must be one of {COLOUR_BY}")
-        self._colour = colour
+        self._rep = one_of(representation or next(iter(featureset.vectors)),
+                           featureset.vectors, "representation")
+        self._colour = one_of(colour, COLOUR_BY, "colour")
         self._question: str | None = None
         self._hovered: str | None = None
         self._xy: dict[str, np.ndarray] = {}
@@ -139,13 +135,9 @@ class UmapExplorer(View):
 
     def set_view(self, *, representation: str | None = None, colour: str | None = None) -> None:
         if representation is not None:
-            if representation not in self.featureset.vectors:
-                raise ValueError(f"no representation {representation!r}")
-            self._rep = representation
+            self._rep = one_of(representation, self.featureset.vectors, "representation")
         if colour is not None:
-            if colour not in COLOUR_BY:
-                raise ValueError(f"colour must be one of {COLOUR_BY}")
-            self._colour = colour
+            self._colour = one_of(colour, COLOUR_BY, "colour")
         if self._widget is not None:
             self._rebuild()
 

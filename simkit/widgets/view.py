@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-__all__ = ["View", "thumbnail_png", "placeholder_png", "THUMBNAIL_CACHE_SIZE"]
+__all__ = ["View", "thumbnail_png", "placeholder_png", "THUMBNAIL_CACHE_SIZE", "one_of"]
 
 #: Thumbnails kept in memory (a few kB each), shared by all views; the oldest go first.
 THUMBNAIL_CACHE_SIZE = 2048
@@ -25,6 +25,16 @@ class View:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def one_of(value: Any, choices: Iterable[Any], what: str) -> Any:
+    """``value`` when it is one of ``choices``, else ``ValueError`` naming ``what`` (a view
+    option: a genre, an order, a representation …) and every choice."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of "
+                         f"{', '.join(map(str, choices))}")
+    return value
 
 
 def thumbnail_png(path: str | Path, size: int = 160) -> bytes:

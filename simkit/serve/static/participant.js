@@ -29,12 +29,7 @@
     for (const [k, v] of Object.entries(values || {})) text = text.split("{" + k + "}").join(String(v));
     return text;
   }
-  function newCode() {
-    const a = CFG.code_alphabet, bytes = new Uint8Array(CFG.code_length);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => a[b % a.length]).join("");
-  }
-  function showCode(code) { return code.slice(0, 5) + "-" + code.slice(5); }
+  const CODES = simkitCodes(CFG.codes);   // codes.js: simkit.votes.codes in the browser
 
   // -- talking to the server ---------------------------------------------------------------
   // ok: the JSON answer; refused: {status, key}; network trouble or 5xx: throws "retry".
@@ -114,7 +109,7 @@
     const field = $("field").value;
     if (!$("consent").checked) { $("notice").textContent = T("error_consent"); return; }
     if (!fam || !vi || !field) { $("notice").textContent = T("error_assessment"); return; }
-    S.code = newCode();
+    S.code = CODES.draw();
     S.join = {code: S.code, consent: true, familiarity: Number(fam.value), field: field,
               visual_impairment: vi.value, language: S.language};
     S.joined = false; S.index = 0; save();
@@ -124,7 +119,7 @@
   }
 
   async function resume() {
-    const code = $("resume-code").value.replace(/[\s-]/g, "").toUpperCase();
+    const code = CODES.clean($("resume-code").value);
     if (!code) return;
     try {
       const r = await post("resume", {code: code});
@@ -188,7 +183,7 @@
     for (const el of document.querySelectorAll("[data-t]")) el.textContent = T(el.dataset.t);
     for (const id of ["welcome", "joining", "question", "done", "closed"]) $(id).hidden = id !== page;
     $("your-code").hidden = !S.code || page === "welcome" || page === "closed";
-    if (S.code) $("your-code").textContent = T("your_code", {code: showCode(S.code)});
+    if (S.code) $("your-code").textContent = T("your_code", {code: CODES.show(S.code)});
     if (page === "welcome") renderWelcome();
     if (page === "question") renderQuestion();
     if (page === "done") {
@@ -220,7 +215,7 @@
     sel.replaceChildren(new Option(T("field_placeholder"), ""));
     for (const k of CFG.field_keys) sel.appendChild(new Option(T(k), T(k)));
     sel.selectedIndex = Math.max(0, keep);
-    $("resume-code").placeholder = T("resume_placeholder", {example: "ABCDE-FGHJK"});
+    $("resume-code").placeholder = T("resume_placeholder", {example: CODES.example});
   }
 
   function radio(name, value, text, keep) {

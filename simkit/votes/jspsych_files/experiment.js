@@ -21,7 +21,7 @@
   var S = window.SIMKIT;
   var T = S.texts;
   var KEY = "simkit:" + S.fingerprint + ":";   // one study's entries, whatever the page's URL
-  var CODE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";   // no 0/O, 1/I: read aloud, typed
+  var CODES = simkitCodes(S.codes);   // codes.js, configured by simkit.votes.codes
 
   function fmt(text, values) {
     return String(text).replace(/\{(\w+)\}/g, function (m, k) {
@@ -60,12 +60,6 @@
     var state = data && data.simkit;
     return state && state.pid && state.fingerprint === S.fingerprint ? state : null;
   }
-  function newCode() {
-    var code = "";
-    for (var i = 0; i < 8; i++) code += CODE_CHARS[Math.floor(Math.random() * CODE_CHARS.length)];
-    return code;
-  }
-  function showCode(code) { return code.slice(0, 4) + "-" + code.slice(4); }
 
   function run() {
     var jsPsych = initJsPsych({
@@ -84,7 +78,7 @@
     var state = jatosState() || load("localStorage", "p:" + (given || load("sessionStorage", "current") || ""));
     var resumed = !!state;
     if (!state) {
-      state = { fingerprint: S.fingerprint, pid: given || "p-" + jsPsych.randomization.randomID(8), code: newCode(),
+      state = { fingerprint: S.fingerprint, pid: given || "p-" + jsPsych.randomization.randomID(8), code: CODES.draw(),
                 order: jsPsych.randomization.shuffle(S.questions.map(function (q) { return q.id; })),
                 index: 0, spent: {}, rows: [], done: false };
     }
@@ -127,14 +121,14 @@
         prompt: '<div class="simkit-text simkit-resume"><p><label for="simkit-code">' +
           esc(T.resume_prompt) + '</label></p><input id="simkit-code" autocomplete="off" ' +
           'autocapitalize="characters" spellcheck="false" maxlength="16" placeholder="' +
-          esc(fmt(T.resume_placeholder, { example: "ABCD-EFGH" })) + '"> ' +
+          esc(fmt(T.resume_placeholder, { example: CODES.example })) + '"> ' +
           '<button type="button" class="jspsych-btn" id="simkit-resume">' + esc(T.resume) +
           '</button><p id="simkit-notice" class="simkit-notice" role="alert"></p></div>',
         data: { simkit: "consent" },
         on_load: function () {
           var input = document.getElementById("simkit-code");
           function resume() {
-            var code = input.value.replace(/[\s-]/g, "").toUpperCase();
+            var code = CODES.clean(input.value);   // codes handed out earlier (8 characters) too
             if (!code) return;
             var pid = load("localStorage", "code:" + code);
             var found = pid && load("localStorage", "p:" + pid);
@@ -197,7 +191,7 @@
         images: function () { return byId[current()].images; },
         picked: function () { return earlier(current()); },
         progress: function () { return esc(fmt(T.progress, { n: state.index + 1, total: total })); },
-        code: function () { return esc(fmt(T.your_code, { code: showCode(state.code) })); },
+        code: function () { return esc(fmt(T.your_code, { code: CODES.show(state.code) })); },
         prompt: esc(T.question_prompt),
         help: esc(T.question_help),
         picked_count: T.picked_count,
@@ -230,7 +224,7 @@
         var saved = onJatos() || window.jsPsychPavlovia ? "<p>" + esc(T.saved) + "</p>" : "";
         return '<div class="simkit-text"><h1>' + esc(T.thanks_title) + "</h1><p>" +
           esc(fmt(T.thanks, { answered: answered(), total: total })) + "</p>" + saved +
-          '<p class="simkit-code">' + esc(fmt(T.your_code, { code: showCode(state.code) })) +
+          '<p class="simkit-code">' + esc(fmt(T.your_code, { code: CODES.show(state.code) })) +
           "</p></div>";
       },
       choices: [T.finish],
