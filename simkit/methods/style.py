@@ -381,7 +381,7 @@ def _family_names() -> list[str]:
 
 def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs):
     """Each method's choice per question of ``study`` (as
-    :func:`simkit.methods.choices.choose_from_features`), every method compared with its own
+    :func:`simkit.methods.closest.choose_from_features`), every method compared with its own
     metric (:attr:`simkit.methods.registry.Method.metric`); default: all three methods.
 
     Returns ``(choices, pair_distances, featureset)``; ``kwargs`` go to
@@ -390,7 +390,7 @@ def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs
     """
     import pandas as pd
 
-    from simkit.methods.choices import choose_from_features
+    from simkit.methods.closest import choose_from_features
     from simkit.methods.registry import get_method
 
     methods = _family_names() if methods is None else list(dict.fromkeys(methods))
