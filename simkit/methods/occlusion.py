@@ -122,11 +122,13 @@ def occluder(method: "Method", weights: str, size: int, policy: str, device
                     ims, method.name, queries=[ref], progress=False))[0])
     if method.family == "perceptual":
         from simkit.methods.perceptual.metrics import PerceptualMetric
+        from simkit.methods.perceptual.networks import load_network
 
         metric = PerceptualMetric.baseline(method.params["net"], method.params["comparison"],
                                            weights=weights)
+        net = load_network(metric.net, metric.weights, device=device)  # once, not per batch
         return (lambda p: prepared_rgb(p, "resize", metric.size),
-                lambda ims, ref: _perceptual_distance(metric, ims, ref, device))
+                lambda ims, ref: _perceptual_distance(metric, ims, ref, net))
     return None
 
 
@@ -145,10 +147,10 @@ def _style_distance(method: "Method", images: list[np.ndarray], ref: np.ndarray,
     return np.linalg.norm(x[:-1] - x[-1], axis=1)
 
 
-def _perceptual_distance(metric, images: list[np.ndarray], ref: np.ndarray, device
+def _perceptual_distance(metric, images: list[np.ndarray], ref: np.ndarray, network
                          ) -> np.ndarray:
     import torch
 
     a = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     b = torch.from_numpy(ref).permute(2, 0, 1)[None].expand_as(a).contiguous()
-    return metric.distance(a, b, device=device)
+    return metric.distance(a, b, network)
