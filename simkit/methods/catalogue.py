@@ -13,9 +13,9 @@ from functools import lru_cache
 
 from simkit.errors import SimkitError
 
-__all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
-           "list_methods", "method_names", "family_methods", "register_method",
-           "unregister_method", "named_method", "SURF_NOTE"]
+__all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS",
+           "DEFAULT_RETRIEVAL_METHODS", "list_methods", "method_names", "family_methods",
+           "register_method", "unregister_method", "named_method", "SURF_NOTE"]
 
 #: The three methods of Wei et al. (2022).
 DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
