@@ -188,6 +188,22 @@ def test_colour_is_explained_by_occlusion(study, cache):
     assert e.maps[0][0, 0] == pytest.approx(change)
 
 
+def test_style_occlusion_writes_no_file(study, cache, monkeypatch, tmp_path):
+    """Occluded prints stay in memory: with no usable temporary folder and a warm feature
+    cache, explaining ``style`` by occlusion still works and the cache gains no file."""
+    kw = dict(weights="random:0", size=SIZE, patch=16, stride=16, cache_dir=cache,
+              progress=False, device="cpu")
+    first = explain(study, "q1", "style", "a-b", **kw)  # warms the cache with the prints
+    before = sorted(p for p in cache.rglob("*"))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    e = explain(study, "q1", "style", "a-b", **kw)
+    assert sorted(p for p in cache.rglob("*")) == before
+    assert not (tmp_path / "no-such-folder").exists()
+    assert e.technique == "occlusion" and np.isfinite(e.maps[0]).all()
+    assert np.array_equal(e.maps[0], first.maps[0]) and np.array_equal(e.maps[1], first.maps[1])
+
+
 def test_bad_input_is_a_clear_error(study, cache):
     kw = dict(weights="random:0", size=SIZE, cache_dir=cache, progress=False)
     with pytest.raises(ExplainError, match="unknown question 'q9'.*q1"):

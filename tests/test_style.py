@@ -168,3 +168,29 @@ def test_local_choices_pick_the_identical_pair_and_surf_is_explained(twin_study)
     assert len(dists) == 20 and (dists["distance"] > 0).all()
     with pytest.raises(ValueError, match="patented"):
         descriptors(texture(0), "surf")
+
+
+# -- images in memory (occlusion) ------------------------------------------------------------
+def test_pixel_vectors_are_those_of_the_same_pixels_as_files(tmp_path):
+    """style_pixel_vectors on arrays = style_features on PNG files of the same pixels, bit
+    for bit: two shapes (keep-aspect) and more images than one batch of the engine."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(9)]
+    arrays.insert(4, rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    paths = []
+    for k, a in enumerate(arrays):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(a).save(paths[-1])
+    opts = dict(weights="random:0", size=32, policy="keep-aspect", layers=("conv1_1", "conv2_1"),
+                cnn_layer="conv2_2", device="cpu")
+    files = style.style_features(paths, cache_dir=tmp_path / "cache", progress=False, **opts)
+    # the network loaded once serves a series of calls (here two: ids 0-3, then the rest)
+    net = style.style_network(**{k: opts[k] for k in ("weights", "size", "layers", "cnn_layer",
+                                                      "device")})
+    parts = [style.style_pixel_vectors(arrays[:4], network=net, **opts),
+             style.style_pixel_vectors(arrays[4:], network=net, **opts)]
+    got = {m: np.concatenate([p[m] for p in parts]) for m in parts[0]}
+    assert sorted(got) == sorted(files.vectors) == ["cnn", "colour", "style"]
+    for m, v in got.items():
+        assert v.dtype == files.vectors[m].dtype and np.array_equal(v, files.vectors[m]), m
+    assert style.style_network(["colour"], weights="random:0") is None  # no network needed

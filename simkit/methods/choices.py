@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from simkit.methods.closest import choose_from_features
 from simkit.methods.registry import DEFAULT_METHODS, Method, resolve_methods
-from simkit.search.distances import check_metric, pair_distances
-from simkit.study.model import LETTERS, PAIRS
+from simkit.study.model import LETTERS
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
@@ -146,39 +146,6 @@ class MachineChoices:
         table = (self.choices.pivot(index="question_id", columns="method", values="choice")
                  .reindex(columns=self.methods).head(10).to_html())
         return f"<div>{notes}<p>{head}</p>{table}</div>"
-
-
-def choose_from_features(study: "Study", featureset: "FeatureSet",
-                         methods: Iterable[str] | None = None, metric: str = "euclidean"
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each vector method's choice for every question, from vectors already computed.
-
-    ``methods``: representation names in ``featureset.vectors`` (default: all of them).
-    Returns ``(choices, pair_distances)``: ``question_id, method, choice`` and
-    ``question_id, method, pair, distance`` (10 rows per question and method), in
-    questions.csv order, then method order, then ``PAIRS`` order.
-    """
-    check_metric(metric)
-    methods = list(featureset.vectors) if methods is None else list(methods)
-    missing = [m for m in methods if m not in featureset.vectors]
-    if missing:
-        raise ValueError(f"no feature vectors for method(s) {', '.join(missing)}; have "
-                         f"{', '.join(featureset.vectors)}")
-    choice_rows, dist_rows = [], []
-    for qid in study.questions["question_id"]:
-        qid = str(qid)
-        try:
-            rows = [featureset.index(i) for i in study.question_images(qid)]
-        except KeyError as e:
-            raise ValueError(f"question {qid!r}: {e.args[0]}; extract features for every "
-                             f"image of the study") from None
-        for m in methods:
-            d = pair_distances(featureset.vectors[m][rows], metric)
-            choice_rows.append((qid, m, PAIRS[int(np.argmin(d))]))  # first minimum wins
-            dist_rows.extend((qid, m, p, float(x)) for p, x in zip(PAIRS, d))
-    choices = pd.DataFrame(choice_rows, columns=["question_id", "method", "choice"])
-    dists = pd.DataFrame(dist_rows, columns=["question_id", "method", "pair", "distance"])
-    return choices, dists
 
 
 def study_choices(study: "Study", *, weights: str | os.PathLike = "imagenet",

@@ -32,8 +32,8 @@ channels both sum to ``d²`` exactly. For a pooled embedding compared by Euclide
 each channel contributes its squared difference (no pairs).
 
 With random weights every :class:`Explanation` says so in :attr:`Explanation.notes`, and
-every view of it shows the notes. Pure computation: no files are written (occlusion of the
-``style`` family writes its images to a temporary folder that is removed).
+every view of it shows the notes. Pure computation: no files are written (occluded prints
+stay in memory).
 """
 from __future__ import annotations
 

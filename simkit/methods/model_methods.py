@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from simkit.features.representations import REPRESENTATIONS as MATRICES
-from simkit.methods.registry import Method, UnknownMethodError, register_method
+from simkit.methods.catalogue import Method, UnknownMethodError, register_method
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet

@@ -109,8 +109,11 @@ def occluder(method: "Method", weights: str, size: int, policy: str, device
     from each of some images to a reference image; ``None`` for a method that does not
     look at the prints (your own vectors)."""
     if method.family == "style":
+        from simkit.methods.style import style_network
+
+        net = style_network([method.name], weights=weights, size=size, device=device)
         return (lambda p: prepared_rgb(p, policy, size),
-                lambda ims, ref: _style_distance(method, ims, ref, weights, size, policy, device))
+                lambda ims, ref: _style_distance(method, ims, ref, net, size, policy))
     if method.family == "local":
         from simkit.methods.local import match_counts, matches_to_distance
 
@@ -119,43 +122,35 @@ def occluder(method: "Method", weights: str, size: int, policy: str, device
                     ims, method.name, queries=[ref], progress=False))[0])
     if method.family == "perceptual":
         from simkit.methods.perceptual.metrics import PerceptualMetric
+        from simkit.methods.perceptual.networks import load_network
 
         metric = PerceptualMetric.baseline(method.params["net"], method.params["comparison"],
                                            weights=weights)
+        net = load_network(metric.net, metric.weights, device=device)  # once, not per batch
         return (lambda p: prepared_rgb(p, "resize", metric.size),
-                lambda ims, ref: _perceptual_distance(metric, ims, ref, device))
+                lambda ims, ref: _perceptual_distance(metric, ims, ref, net))
     return None
 
 
-def _style_distance(method: "Method", images: list[np.ndarray], ref: np.ndarray,
-                    weights: str, size: int, policy: str, device) -> np.ndarray:
-    import tempfile
-    from pathlib import Path
-
-    from PIL import Image
-
-    from simkit.methods.style import style_features
+def _style_distance(method: "Method", images: list[np.ndarray], ref: np.ndarray, network,
+                    size: int, policy: str) -> np.ndarray:
+    # in memory, on the one network of this occlusion: no image file and no cache entry
+    # for an occluded print, and the vectors are those of the prints as files
+    from simkit.methods.style import style_pixel_vectors
     from simkit.search.distances import unit_rows
 
-    with tempfile.TemporaryDirectory(prefix="simkit-occlusion-") as tmp:
-        paths = []
-        for k, im in enumerate([*images, ref]):
-            paths.append(Path(tmp) / f"{k}.png")  # lossless: the method sees these pixels
-            Image.fromarray(im).save(paths[-1])
-        # a feature store of its own: occluded prints never enter the user's cache
-        fs = style_features(paths, methods=[method.name], weights=weights, size=size,
-                            policy=policy, cache_dir=tmp, progress=False, device=device)
-    x = fs.vectors[method.name].astype(np.float64)
+    x = style_pixel_vectors([*images, ref], [method.name], network=network, size=size,
+                            policy=policy)[method.name].astype(np.float64)
     if method.metric == "cosine":
         u = unit_rows(x).astype(np.float64)
         return 1.0 - u[:-1] @ u[-1]
     return np.linalg.norm(x[:-1] - x[-1], axis=1)
 
 
-def _perceptual_distance(metric, images: list[np.ndarray], ref: np.ndarray, device
+def _perceptual_distance(metric, images: list[np.ndarray], ref: np.ndarray, network
                          ) -> np.ndarray:
     import torch
 
     a = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     b = torch.from_numpy(ref).permute(2, 0, 1)[None].expand_as(a).contiguous()
-    return metric.distance(a, b, device=device)
+    return metric.distance(a, b, network)

@@ -24,6 +24,7 @@ naming the file and the ids or values, and saying how to fix it.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import zipfile
 from dataclasses import dataclass
@@ -299,8 +300,8 @@ def _read_file(path: Path, image_ids: Any) -> VectorTable:
         raise VectorsError(f"{where}: unknown vectors file type {suffix or '(no suffix)'!r}; "
                            f"{_FORMATS}")
     if suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
+        try:  # only to say which extra is missing, before pandas would
+            importlib.import_module("pyarrow")
         except ImportError as e:
             raise missing_extra(f"reading vectors from {where}", "parquet", e) from e
     try:

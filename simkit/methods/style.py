@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ __all__ = [
     "DEFAULT_STYLE_LAYERS", "DEFAULT_N", "DEFAULT_SAMPLES",
     "DEFAULT_COLOUR_WEIGHT", "CNN_LAYER", "COLOUR_SIZE", "colour_histogram",
     "colour_image", "full_gram_equivalent", "combine_style", "colour_vectors",
-    "deep_vectors", "style_features", "style_choices",
+    "deep_vectors", "style_features", "style_choices", "style_network", "style_pixel_vectors",
 ]
 
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -115,9 +115,14 @@ def colour_histogram(image: "np.ndarray | PILImage.Image", n: int = DEFAULT_N,
 def colour_image(path: str | os.PathLike, size: int = COLOUR_SIZE) -> np.ndarray:
     """The file decoded safely (:func:`simkit.features.images.load_rgb`) and resized to size x size,
     as the uint8 array :func:`colour_histogram` counts."""
-    from simkit.features.images import load_rgb, resize_policy
+    from simkit.features.images import load_rgb
 
-    return np.asarray(resize_policy(load_rgb(path), "resize", size), dtype=np.uint8)
+    return _colour_pixels(load_rgb(path), size)
+
+
+def _colour_pixels(image: "PILImage.Image", size: int) -> np.ndarray:
+    from simkit.features.images import resize_policy
+    return np.asarray(resize_policy(image, "resize", size), dtype=np.uint8)
 
 
 # -- combining Gram layers and colour ----------------------------------------------------
@@ -324,22 +329,13 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
     from simkit.features.backbones import weights_note
     from simkit.features.extract import FeatureSet
 
-    family = _family_names()
-    methods = family if methods is None else list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in family]
-    if unknown or not methods:
-        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from "
-                         f"{', '.join(family)}")
+    methods = _selected(methods)
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
     ids, _ = _inputs(paths_or_study)
     if len(set(ids)) != len(ids):
         raise ValueError("image ids must be unique")
-    gram_layers = list(layers) if "style" in methods else []
-    if "style" in methods and colour_weight is not None and float(colour_weight) == 1.0:
-        gram_layers = []  # the Gram part has weight 0: skip the network
-    pooled = [cnn_layer] if "cnn" in methods else []
-    needs_colour = "colour" in methods or "style" in methods  # style = Gram ⊕ colour cube
+    gram_layers, pooled, needs_colour = _plan(methods, layers, colour_weight, cnn_layer)
     colour = dict(n=n, samples=samples, seed=seed) if needs_colour else None
     per, errors = _parts(paths_or_study, colour, gram_layers, pooled,
                          dict(weights=weights, size=size, policy=policy,
@@ -352,14 +348,7 @@ def style_features(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Se
         where = {k: j for j, k in enumerate(pid)}
         return X[[where[i] for i in keep]]
 
-    vectors: dict[str, np.ndarray] = {}
-    if "style" in methods:
-        vectors["style"] = combine_style([rows(f"gram:{l}") for l in gram_layers],
-                                         rows("colour"), colour_weight)
-    if "colour" in methods:
-        vectors["colour"] = rows("colour")
-    if "cnn" in methods:
-        vectors["cnn"] = rows(f"gap:{cnn_layer}")
+    vectors = _assemble(methods, rows, gram_layers, cnn_layer, colour_weight)
     uses_net = bool(gram_layers) or "cnn" in methods
     config = {"methods": methods, "n": int(n), "samples": int(samples), "seed": int(seed),
               "colour_size": COLOUR_SIZE}
@@ -379,9 +368,114 @@ def _family_names() -> list[str]:
     return [m.name for m in family_methods("style")]
 
 
+def _selected(methods: Iterable[str] | None) -> list[str]:
+    """The methods of the family asked for, each once (default: all three)."""
+    family = _family_names()
+    chosen = family if methods is None else list(dict.fromkeys(methods))
+    unknown = [m for m in chosen if m not in family]
+    if unknown or not chosen:
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(family)}")
+    return chosen
+
+
+def _plan(methods: list[str], layers: Sequence[str], colour_weight: float | None,
+          cnn_layer: str) -> tuple[list[str], list[str], bool]:
+    """``(Gram layers, pooled layers, whether colour cubes)`` that ``methods`` need."""
+    gram_layers = list(layers) if "style" in methods else []
+    if "style" in methods and colour_weight is not None and float(colour_weight) == 1.0:
+        gram_layers = []  # the Gram part has weight 0: skip the network
+    pooled = [cnn_layer] if "cnn" in methods else []
+    needs_colour = "colour" in methods or "style" in methods  # style = Gram ⊕ colour cube
+    return gram_layers, pooled, needs_colour
+
+
+def _assemble(methods: list[str], rows: Callable[[str], np.ndarray], gram_layers: list[str],
+              cnn_layer: str, colour_weight: float | None) -> dict[str, np.ndarray]:
+    """Each method's vectors from its parts' rows (``colour``, ``gram:LAYER``, ``gap:LAYER``)."""
+    vectors: dict[str, np.ndarray] = {}
+    if "style" in methods:
+        vectors["style"] = combine_style([rows(f"gram:{l}") for l in gram_layers],
+                                         rows("colour"), colour_weight)
+    if "colour" in methods:
+        vectors["colour"] = rows("colour")
+    if "cnn" in methods:
+        vectors["cnn"] = rows(f"gap:{cnn_layer}")
+    return vectors
+
+
+# -- images in memory (occlusion) ------------------------------------------------------------
+def style_network(methods: Iterable[str] | None = None, *,
+                  weights: str | os.PathLike = "imagenet", size: int = 224,
+                  layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+                  colour_weight: float | None = DEFAULT_COLOUR_WEIGHT,
+                  cnn_layer: str = CNN_LAYER, device: str | None = "auto"):
+    """The VGG-19 that ``methods`` run on, as :func:`style_features` loads it (``None``
+    for ``colour`` alone): load it once for a series of :func:`style_pixel_vectors` calls."""
+    from simkit.features.models import load_model
+    gram_layers, pooled, _ = _plan(_selected(methods), layers, colour_weight, cnn_layer)
+    if not gram_layers and not pooled:
+        return None
+    return load_model("vgg19", weights, [*dict.fromkeys(gram_layers), *dict.fromkeys(pooled)],
+                      device, size)
+
+
+def style_pixel_vectors(images: Sequence[np.ndarray], methods: Iterable[str] | None = None,
+                        *, network=None, weights: str | os.PathLike = "imagenet",
+                        size: int = 224, policy: str = "resize", precision: str = "fp32",
+                        layers: Sequence[str] = DEFAULT_STYLE_LAYERS, n: int = DEFAULT_N,
+                        samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                        colour_weight: float | None = DEFAULT_COLOUR_WEIGHT,
+                        cnn_layer: str = CNN_LAYER, batch_size: int = 8,
+                        device: str | None = "auto") -> dict[str, np.ndarray]:
+    """``{method: N x D float32}``: what :func:`style_features` gives for files of these
+    pixels, bit for bit, from uint8 ``H x W x 3`` images in memory (no file read or written,
+    nothing cached). ``network``: :func:`style_network`'s (default: loaded here); the other
+    settings are :func:`style_features`'."""
+    from PIL import Image
+    methods = _selected(methods)
+    gram_layers, pooled, needs_colour = _plan(methods, layers, colour_weight, cnn_layer)
+    pictures = [Image.fromarray(np.asarray(a, dtype=np.uint8), "RGB") for a in images]
+    per: dict[str, np.ndarray] = {}
+    if needs_colour:
+        per["colour"] = np.stack([colour_histogram(_colour_pixels(p, COLOUR_SIZE), n,
+                                                   samples, seed) for p in pictures])
+    if gram_layers or pooled:
+        net = network if network is not None else style_network(
+            methods, weights=weights, size=size, layers=layers, colour_weight=colour_weight,
+            cnn_layer=cnn_layer, device=device)
+        wanted = [("gram", l) for l in dict.fromkeys(gram_layers)]
+        wanted += [("gap", l) for l in dict.fromkeys(pooled)]
+        per.update(_deep_pixels(pictures, net, wanted, policy, size, precision, batch_size))
+    return _assemble(methods, per.__getitem__, gram_layers, cnn_layer, colour_weight)
+
+
+def _deep_pixels(pictures: list, net, wanted: list[tuple[str, str]], policy: str, size: int,
+                 precision: str, batch_size: int) -> dict[str, np.ndarray]:
+    """``{"KIND:LAYER": N x D}``, batched as the engine batches files (runs of one shape,
+    at most ``batch_size``, channels-last): the vectors of :func:`deep_vectors`."""
+    import torch
+
+    from simkit.features.engine import forward
+    from simkit.features.images import preprocess
+    xs = [preprocess(p, policy, net.size or size, mean=net.mean, std=net.std)
+          for p in pictures]
+    parts: dict[tuple[str, str], list[np.ndarray]] = {o: [] for o in wanted}
+    start = 0
+    while start < len(xs):
+        end = start + 1
+        while end < len(xs) and end - start < batch_size and xs[end].shape == xs[start].shape:
+            end += 1
+        x = torch.stack(xs[start:end]).contiguous(memory_format=torch.channels_last)
+        for o, t in forward(net, x, wanted, precision).items():
+            parts[o].append(t.cpu().numpy())
+        start = end
+    return {f"{kind}:{layer}": np.concatenate(parts[kind, layer]) for kind, layer in wanted}
+
+
 def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs):
     """Each method's choice per question of ``study`` (as
-    :func:`simkit.methods.choices.choose_from_features`), every method compared with its own
+    :func:`simkit.methods.closest.choose_from_features`), every method compared with its own
     metric (:attr:`simkit.methods.registry.Method.metric`); default: all three methods.
 
     Returns ``(choices, pair_distances, featureset)``; ``kwargs`` go to
@@ -390,7 +484,7 @@ def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs
     """
     import pandas as pd
 
-    from simkit.methods.choices import choose_from_features
+    from simkit.methods.closest import choose_from_features
     from simkit.methods.registry import get_method
 
     methods = _family_names() if methods is None else list(dict.fromkeys(methods))

@@ -21,6 +21,8 @@ Perceptual Metric*. One idea per module:
   BAPPS 2AFC and JND (their on-disk layout); tiny fabricated ones in the same formats
 - :mod:`~simkit.methods.perceptual.replication` the paper's protocol (random rankings, baseline
   vs adapted, resumable), its Table 3 and correlations beside the published ones
+- :mod:`~simkit.methods.perceptual.errors`      :class:`PerceptualDataError`, the one error
+  every module raises (below them all)
 - :mod:`~simkit.cli.perceptual`     ``simkit perceptual score|adapt`` (terminal), and
   :mod:`~simkit.cli.perceptual_replicate` ``simkit perceptual replicate``
 
@@ -46,6 +48,7 @@ _EXPORTS = {
     "load_bapps_jnd": "paper_data",
     "Protocol": "replication", "replicate": "replication", "paper_rankings": "replication",
     "summarise": "replication",
+    "PerceptualDataError": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.methods.perceptual.datasets import PerceptualDataError
+from simkit.methods.perceptual.errors import PerceptualDataError
 from simkit.methods.perceptual.metrics import PerceptualMetric, combine, comparison_parts
 from simkit.methods.perceptual.twoafc import TripletStats, human_ceiling, score_2afc
 

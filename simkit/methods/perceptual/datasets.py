@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.errors import SimkitError
-from simkit.study.model import LETTERS, PAIRS
+from simkit.methods.perceptual.errors import PerceptualDataError
 from simkit.methods.perceptual.twoafc import Triplets
+from simkit.study.model import LETTERS, PAIRS
 
 if TYPE_CHECKING:
     import torch
@@ -38,10 +38,6 @@ MATERIAL_IMAGES = {"stpeters": "havran1_stpeters_256x256_LDR",
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 SYNTHETIC_NOTE = ("synthetic context: J comes from a ranking of distortions, not from people")
 HUMAN_NOTE = "human judgments"
-
-
-class PerceptualDataError(SimkitError, ValueError):
-    """A triplet source is unusable; the message names the file/value and how to fix it."""
 
 
 # -- images ------------------------------------------------------------------------------

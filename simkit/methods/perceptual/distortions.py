@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simkit.methods.perceptual.errors import PerceptualDataError
+
 if TYPE_CHECKING:
     import torch
 
@@ -39,8 +41,6 @@ RANGES = {
 
 def check_ranking(ranking) -> list[str]:
     """A ranking is the six distortion names, each once, least disruptive first."""
-    from simkit.methods.perceptual.datasets import PerceptualDataError
-
     r = [str(x).strip() for x in (ranking.split(",") if isinstance(ranking, str) else ranking)]
     if sorted(r) != sorted(DISTORTIONS):
         unknown = [x for x in r if x not in DISTORTIONS]

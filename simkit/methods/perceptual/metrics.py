@@ -374,9 +374,9 @@ def load_scalars(path: str | os.PathLike) -> PerceptualMetric:
     """Read a metric written by :meth:`PerceptualMetric.save`; checks every layer's size.
 
     A file that is not one raises
-    :class:`~simkit.methods.perceptual.datasets.PerceptualDataError` naming it."""
+    :class:`~simkit.methods.perceptual.errors.PerceptualDataError` naming it."""
+    from simkit.methods.perceptual.errors import PerceptualDataError
     from simkit.paths import open_regular
-    from simkit.methods.perceptual.datasets import PerceptualDataError
     from simkit.methods.perceptual.networks import NETWORKS
 
     path = Path(path)

@@ -75,13 +75,11 @@ NETWORKS: dict[str, NetworkSpec] = {
 }
 
 
-
 def _spec(name: str) -> NetworkSpec:
-    try:
-        return NETWORKS[name]
-    except KeyError:
+    if name not in NETWORKS:
         raise ValueError(f"unknown loss network {name!r}; choose one of "
-                         f"{', '.join(NETWORKS)}") from None
+                         f"{', '.join(NETWORKS)}")
+    return NETWORKS[name]
 
 
 def ensure_registered() -> None:

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.methods.perceptual.datasets import IMAGE_SUFFIXES, PerceptualDataError
+from simkit.methods.perceptual.datasets import IMAGE_SUFFIXES
+from simkit.methods.perceptual.errors import PerceptualDataError
 from simkit.methods.perceptual.twoafc import JndPairs, Triplets
 
 if TYPE_CHECKING:

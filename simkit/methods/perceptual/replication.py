@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.methods.perceptual.datasets import (PerceptualDataError, concat_triplets,
-                                               draw_triplets, labels)
+from simkit.methods.perceptual.datasets import concat_triplets, draw_triplets, labels
+from simkit.methods.perceptual.errors import PerceptualDataError
 
 if TYPE_CHECKING:
     import torch

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.methods.closest import choices_from_distances
 from simkit.methods.perceptual.adaptation import adapt, summarise_seeds
 from simkit.methods.perceptual.metrics import (COMPARISONS, PerceptualMetric, combine,
                                               comparison_parts, method_name)
@@ -48,26 +49,12 @@ def pair_rows(stats: TripletStats, pairs: np.ndarray) -> np.ndarray:
     return np.array([key[(int(a), int(b))] for a, b in zip(lo, hi)], dtype=np.int64)
 
 
-def choices_from_distances(qids: Sequence[str], d: np.ndarray, method: str
-                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``method``'s choice (closest pair; ties to the first in PAIRS order) per question,
-    and its pair distances, from ``d``: the 10 pair distances of each of ``qids``."""
-    from simkit.study.model import PAIRS
-    d = d.reshape(len(qids), len(PAIRS))
-    pick = np.argmin(d, axis=1)  # first minimum: ties go to the first pair in PAIRS order
-    choices = pd.DataFrame({"question_id": list(qids), "method": method,
-                            "choice": [PAIRS[k] for k in pick]})
-    dist = pd.DataFrame({"question_id": np.repeat(list(qids), len(PAIRS)), "method": method,
-                         "pair": PAIRS * len(qids), "distance": d.ravel()})
-    return choices, dist
-
-
 def study_choices(study: "Study", metrics: Iterable[PerceptualMetric], *,
                   batch_size: int = 32, progress: bool = True,
                   device: "str | torch.device" = "auto"
                   ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Each perceptual metric's choice for every question, like
-    :func:`simkit.methods.choices.choose_from_features`, with the networks on ``device``.
+    :func:`simkit.methods.closest.choose_from_features`, with the networks on ``device``.
 
     Returns ``(choices, pair_distances, note)``: ``question_id, method, choice`` (the closest
     of the 10 pairs; ties to the first pair in PAIRS order), ``question_id, method, pair,

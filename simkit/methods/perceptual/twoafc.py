@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from simkit.methods.perceptual.networks import LossNetwork
 
 __all__ = ["Triplets", "TripletStats", "score_2afc", "twoafc_per_triplet", "human_ceiling",
-           "jnd_map", "triplet_statistics", "load_pool", "JndPairs", "jnd_statistics"]
+           "jnd_map", "triplet_statistics", "load_pool", "positions", "JndPairs",
+           "jnd_statistics"]
 
 
 def twoafc_per_triplet(d0: np.ndarray, d1: np.ndarray, J: np.ndarray) -> np.ndarray:
@@ -115,9 +116,7 @@ class Triplets:
 
     def subset(self, mask_or_index) -> "Triplets":
         """The triplets selected by a boolean mask or index array (same image pool)."""
-        idx = np.asarray(mask_or_index)
-        if idx.dtype == bool:
-            idx = np.flatnonzero(idx)
+        idx = positions(mask_or_index)
         table = None if self.table is None else self.table.iloc[idx].reset_index(drop=True)
         return Triplets(self.image_ids, self.ref[idx], self.x0[idx], self.x1[idx],
                         self.J[idx], self.group[idx], self.pixels, self.paths, table,
@@ -138,6 +137,12 @@ class Triplets:
         if size not in cache:
             cache[size] = load_pool(self.paths, size, progress=progress)
         return cache[size]
+
+
+def positions(mask_or_index) -> np.ndarray:
+    """The positions a boolean mask selects, or an index array as it is."""
+    idx = np.asarray(mask_or_index)
+    return np.flatnonzero(idx) if idx.dtype == bool else idx
 
 
 def load_pool(paths: Sequence[Path], size: int = 64, *, progress: bool = False
@@ -178,9 +183,8 @@ class TripletStats:
         return len(self.p0)
 
     def subset(self, idx) -> "TripletStats":
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            idx = np.flatnonzero(idx)
+        """The triplets selected by a boolean mask or index array (same pairs)."""
+        idx = positions(idx)
         return TripletStats(self.pairs, self.stats, self.p0[idx], self.p1[idx], self.J[idx],
                             self.group[idx], self.net, self.weights, self.is_random,
                             self.size, self.weights_note)
