@@ -14,7 +14,8 @@ import pytest
 from simkit.analysis.ceilings import fleiss_kappa, human_ceiling
 from simkit.analysis.significance import (against_chance, chance_tail, compare_methods, holm,
                                           mcnemar_exact)
-from simkit.analysis.tables import compute_tables, per_question
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import per_question
 from simkit.study.model import PAIRS, load_study
 
 from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES, value

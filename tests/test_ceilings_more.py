@@ -17,7 +17,8 @@ from simkit.analysis.by_group import tables_by
 from simkit.analysis.paired import ps_comparisons, rank_biserial, sign_flip_exact
 from simkit.analysis.participant_agreement import participant_agreement
 from simkit.analysis.split_half import split_half
-from simkit.analysis.tables import compute_tables, per_question
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import per_question
 from simkit.study.model import PAIRS, load_study
 
 from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES, value

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import pandas as pd
 
 from simkit.analysis.html_tables import escape, format_value, is_missing
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.analysis.tables import method_names
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS
 

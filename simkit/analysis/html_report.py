@@ -22,7 +22,7 @@ import pandas as pd
 
 from simkit.analysis.html_questions import questions_section
 from simkit.analysis.html_tables import escape, tables_section
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.errors import SimkitError, UsageError
 
 if TYPE_CHECKING:
@@ -195,7 +195,8 @@ def thumbnails(study: "Study", size: int = 120, *, progress: bool = True
 
 def _tables_or_none(study: "Study", ci: bool, n_boot: int) -> tuple[dict, list[str]]:
     """The tables of ``study``; none (and why) while it has no valid participant."""
-    from simkit.analysis.tables import compute_tables, require_analysable
+    from simkit.analysis.all_tables import compute_tables
+    from simkit.analysis.tables import require_analysable
 
     if not study.questions.empty and not study.valid_participants:
         try:

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simkit.analysis.names import display_name
 from simkit.fileio import write_csv
 
-__all__ = ["display_name", "format_tables", "format_replay", "save_tables", "RESULT_FILES"]
+__all__ = ["format_tables", "format_replay", "save_tables", "RESULT_FILES"]
 
 #: The names a results folder of ``simkit tables`` may hold (glob patterns): the tables
 #: and the machine choices computed for them. A folder holding anything else is the
@@ -24,18 +25,6 @@ RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.
                 "pair_distances.csv", "ceiling.csv", "significance.csv", "comparisons.csv",
                 "kappa.csv", "split_half.csv", "ceiling_fraction.csv", "ps_comparisons.csv",
                 "participant_agreement.csv", "participant_tests.csv", "by_*.csv")
-
-def display_name(method: str) -> str:
-    """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;
-    ``majority`` (the people) → ``Majority``; a name the registry does not know, as it is."""
-    from simkit.methods.registry import UnknownMethodError, get_method
-
-    if method == "majority":
-        return "Majority"
-    try:
-        return get_method(method).display_name
-    except UnknownMethodError:
-        return method
 
 
 def _pct(v) -> str:

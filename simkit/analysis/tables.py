@@ -10,8 +10,10 @@ Definitions (paper §4.1, §4.4), for a question with N valid participants:
 - ``Agree(method)`` — 1 when the method's pair is *in* the majority set (the §4.4 tie rule),
   so a method agreeing with any of several tied majority pairs counts as agreeing.
 
->>> tables = compute_tables(study)             # doctest: +SKIP
->>> tables["table2"]                            # doctest: +SKIP
+>>> pq = per_question(study)                   # doctest: +SKIP
+>>> table2(pq)                                  # doctest: +SKIP
+
+Every table at once: :func:`simkit.analysis.all_tables.compute_tables`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from simkit.study.model import PAIRS, Study, StudyError
 
 __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
-    "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
+    "easy_questions", "chance_levels", "bootstrap_ci", "EASY_THRESHOLD",
     "require_analysable", "check_boot_args", "onehot_votes", "participant_weights",
     "percentile_interval", "method_names", "genre_masks",
 ]
@@ -319,43 +321,3 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
                        table3(pq).rename(columns={"agree": "value"}).assign(table="table3")])
     ci = point.merge(ci, on=["table", "genre", "method"], how="right")
     return ci[["table", "genre", "method", "value", "resample", "ci_low", "ci_high"]]
-
-
-def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
-                   seed: int = 0, by: str | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of the paper, keyed by the name of its CSV file (without ``.csv``):
-    per_question, table2, table3, table4, table5, fig1, easy, chance, (``ci=True``)
-    table2_ci and table3_ci, and the ceilings and tests of issue 15: ceiling, significance,
-    comparisons, kappa (see :mod:`simkit.analysis.ceilings`,
-    :mod:`simkit.analysis.significance`), split_half (:mod:`simkit.analysis.split_half`),
-    ceiling_fraction, ps_comparisons (:mod:`simkit.analysis.paired`),
-    participant_agreement and participant_tests
-    (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
-    column of participants.csv), also ``by_<column>_groups``, ``…_table2``, ``…_table3``,
-    ``…_ceiling`` and ``…_kappa`` (:mod:`simkit.analysis.by_group`)."""
-    from simkit.analysis.by_group import tables_by
-    from simkit.analysis.ceilings import ceiling_fraction, fleiss_kappa, human_ceiling
-    from simkit.analysis.paired import ps_comparisons
-    from simkit.analysis.participant_agreement import participant_agreement, participant_tests
-    from simkit.analysis.significance import against_chance, compare_methods
-    from simkit.analysis.split_half import split_half
-
-    pq = per_question(study)
-    tables = {"per_question": pq, "table2": table2(pq), "table3": table3(pq),
-              "table4": table4(pq), "table5": table5(pq), "fig1": fig1(pq),
-              "easy": easy_questions(pq), "chance": chance_levels(pq),
-              "ceiling": human_ceiling(study, ci=ci, n_boot=n_boot, seed=seed),
-              "significance": against_chance(pq), "comparisons": compare_methods(pq),
-              "kappa": fleiss_kappa(pq), "split_half": split_half(study, seed=seed),
-              "ps_comparisons": ps_comparisons(pq, n_boot=n_boot, seed=seed),
-              "participant_agreement": participant_agreement(study),
-              "participant_tests": participant_tests(study)}
-    tables["ceiling_fraction"] = ceiling_fraction(tables["table2"], tables["table3"],
-                                                  tables["ceiling"])
-    if by is not None:
-        tables.update(tables_by(study, by, ci=ci, n_boot=n_boot, seed=seed))
-    if ci:
-        boot = bootstrap_ci(study, n_boot=n_boot, seed=seed)
-        for name in ("table2", "table3"):
-            tables[f"{name}_ci"] = boot[boot["table"] == name].drop(columns="table").reset_index(drop=True)
-    return tables

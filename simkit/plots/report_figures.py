@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Mapping
 import pandas as pd
 
 from simkit.analysis.html_questions import PALETTE
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.figures import fig1_curve, finite
 
 if TYPE_CHECKING:
