@@ -17,7 +17,8 @@ from simkit.analysis.participant_agreement import participant_agreement, partici
 from simkit.analysis.significance import against_chance, compare_methods
 from simkit.analysis.split_half import split_half
 from simkit.analysis.tables import (bootstrap_ci, chance_levels, easy_questions, fig1,
-                                    per_question, table2, table3, table4, table5)
+                                    onehot_votes, per_question, table2, table3, table4,
+                                    table5)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,22 +81,25 @@ def compute_tables(study: "Study", *, ci: bool = True, n_boot: int = 2000,
     (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
     column of participants.csv), also ``by_<column>_groups``, ``…_table2``, ``…_table3``,
     ``…_ceiling`` and ``…_kappa`` (:mod:`simkit.analysis.by_group`)."""
+    # The votes are read off the study once, as a frame (pq) and as an array (onehot), and
+    # every table below takes them from here.
     pq = per_question(study)
+    onehot, _ = onehot_votes(study)
     tables = {"per_question": pq, "table2": table2(pq), "table3": table3(pq),
               "table4": table4(pq), "table5": table5(pq), "fig1": fig1(pq),
               "easy": easy_questions(pq), "chance": chance_levels(pq),
-              "ceiling": human_ceiling(study, ci=ci, n_boot=n_boot, seed=seed),
+              "ceiling": human_ceiling(study, ci=ci, n_boot=n_boot, seed=seed, onehot=onehot),
               "significance": against_chance(pq), "comparisons": compare_methods(pq),
-              "kappa": fleiss_kappa(pq), "split_half": split_half(study, seed=seed),
+              "kappa": fleiss_kappa(pq), "split_half": split_half(study, seed=seed, onehot=onehot),
               "ps_comparisons": ps_comparisons(pq, n_boot=n_boot, seed=seed),
-              "participant_agreement": participant_agreement(study),
-              "participant_tests": participant_tests(study)}
+              "participant_agreement": participant_agreement(study, onehot=onehot),
+              "participant_tests": participant_tests(study, onehot=onehot)}
     tables["ceiling_fraction"] = ceiling_fraction(tables["table2"], tables["table3"],
                                                   tables["ceiling"])
     if by is not None:
-        tables.update(tables_by(study, by, ci=ci, n_boot=n_boot, seed=seed))
+        tables.update(tables_by(study, by, ci=ci, n_boot=n_boot, seed=seed, pq=pq))
     if ci:
-        boot = bootstrap_ci(study, n_boot=n_boot, seed=seed)
+        boot = bootstrap_ci(study, n_boot=n_boot, seed=seed, pq=pq, onehot=onehot)
         for name in ("table2", "table3"):
             tables[f"{name}_ci"] = boot[boot["table"] == name].drop(columns="table").reset_index(drop=True)
     return tables
