@@ -235,7 +235,7 @@ def test_ceiling_interval_is_the_participant_bootstrap(study):
 
 
 def test_result_files_are_written(study, tmp_path):
-    from simkit.analysis.report import RESULT_FILES, save_tables
+    from simkit.reports.files import RESULT_FILES, save_tables
     from simkit.fileio import replace_set
 
     with replace_set(tmp_path / "out", RESULT_FILES) as stage:

@@ -311,7 +311,7 @@ def test_one_valued_column_is_one_group(study):
     assert "one group" in t["by_field_groups"].attrs["note"]
     ours = t["by_field_table3"].drop(columns="group")
     pd.testing.assert_frame_equal(ours, t["table3"])
-    from simkit.analysis.report import format_tables
+    from simkit.reports.text import format_tables
     assert "By field: art (4 valid of 6)" in format_tables(t)
 
 
@@ -326,7 +326,7 @@ def test_one_valid_participant(write_study):
     pa = t["participant_agreement"]
     assert set(pa["who"]) == {"gram"} and "left out" in pa.attrs["note"]
     assert value(pa, genre="All", who="gram")["agree"] == 50.0
-    from simkit.analysis.report import format_tables
+    from simkit.reports.text import format_tables
     assert "Human ceiling: n/a (needs at least 2 valid participants)" in format_tables(t)
 
 

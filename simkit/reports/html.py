@@ -7,8 +7,8 @@ is inlined once (with the first figure), the thumbnails are data URIs, the style
 the fonts are the reader's own.
 
 Its parts: the study's summary and every note (random weights…) at the top, the figures,
-every table (:mod:`simkit.analysis.html_tables`: the paper's values beside ours) and every
-question (:mod:`simkit.analysis.html_questions`: thumbnails, the people's and each method's
+every table (:mod:`simkit.reports.tables_html`: the paper's values beside ours) and every
+question (:mod:`simkit.reports.questions_html`: thumbnails, the people's and each method's
 pair). :func:`write_report` writes the page atomically (:func:`simkit.fileio.write_text`);
 :func:`report` (``simkit.report``) does it all from a study.
 """
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 import pandas as pd
 
-from simkit.analysis.html_questions import questions_section
-from simkit.analysis.html_tables import escape, tables_section
 from simkit.analysis.names import display_name
 from simkit.errors import SimkitError, UsageError
+from simkit.reports.questions_html import questions_section
+from simkit.reports.tables_html import escape, tables_section
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

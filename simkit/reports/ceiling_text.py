@@ -1,5 +1,5 @@
 """The measures of "how good could a machine be?" as compact text, for the tables that
-``simkit tables`` prints (:func:`simkit.analysis.report.format_tables`): the ``All`` rows of
+``simkit tables`` prints (:func:`simkit.reports.text.format_tables`): the ``All`` rows of
 the ceiling, split-half, kappa, tests and comparison files, the participant view and the
 groups of ``--by``. The CSV files hold every genre at full precision.
 """
