@@ -142,7 +142,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from simkit.study.model import load_study
 from simkit.methods.choices import study_choices
-from simkit.analysis.tables import compute_tables
+from simkit.analysis.all_tables import compute_tables
 study = load_study(sys.argv[1])
 out = {}
 for run in ("cold", "warm"):

@@ -25,8 +25,8 @@ How good could a machine be, and why did it pick that pair::
 The package reads as the pipeline: ``study/`` (folders, groups, demo), ``votes/``,
 ``features/`` (images → network → representations), ``methods/`` (the registry and every
 method), ``search/`` (distances, retrieval), ``analysis/`` (tables, ceilings, tests, published
-numbers, reports), ``scale/``, ``fetch/``, ``serve/`` (the questionnaire as a web page),
-``plots/``, ``widgets/``, ``cli/``.
+numbers), ``scale/``, ``fetch/``, ``serve/`` (the questionnaire as a web page),
+``plots/``, ``reports/`` (text, CSV files, the HTML report), ``widgets/``, ``cli/``.
 
 Importing ``simkit`` loads nothing heavy (no torch, no plotting): the names below are
 imported on first use.
@@ -40,7 +40,7 @@ from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
     from simkit.analysis.all_tables import tables
-    from simkit.analysis.html_report import report
+    from simkit.reports.html import report
     from simkit.features.models import list_models, model_layers
     from simkit.methods.choices import MachineChoices, choose
     from simkit.methods.explain import explain
@@ -59,7 +59,7 @@ _EXPORTS = {
     "get_method": "simkit.methods.registry",
     "choose": "simkit.methods.choices", "MachineChoices": "simkit.methods.choices",
     "tables": "simkit.analysis.all_tables",
-    "report": "simkit.analysis.html_report",
+    "report": "simkit.reports.html",
     "list_models": "simkit.features.models", "model_layers": "simkit.features.models",
     "register_vectors": "simkit.methods.own_vectors",
     "explain": "simkit.methods.explain",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simkit.analysis.tables import (bootstrap_ci, chance_levels, compute_tables, easy_questions, fig1,
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import (bootstrap_ci, chance_levels, easy_questions, fig1,
                              per_question, table2, table3, table4, table5)
 from simkit.study.model import load_study
 

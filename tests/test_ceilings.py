@@ -14,7 +14,8 @@ import pytest
 from simkit.analysis.ceilings import fleiss_kappa, human_ceiling
 from simkit.analysis.significance import (against_chance, chance_tail, compare_methods, holm,
                                           mcnemar_exact)
-from simkit.analysis.tables import compute_tables, per_question
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import per_question
 from simkit.study.model import PAIRS, load_study
 
 from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES, value
@@ -234,7 +235,7 @@ def test_ceiling_interval_is_the_participant_bootstrap(study):
 
 
 def test_result_files_are_written(study, tmp_path):
-    from simkit.analysis.report import RESULT_FILES, save_tables
+    from simkit.reports.files import RESULT_FILES, save_tables
     from simkit.fileio import replace_set
 
     with replace_set(tmp_path / "out", RESULT_FILES) as stage:

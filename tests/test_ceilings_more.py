@@ -17,7 +17,8 @@ from simkit.analysis.by_group import tables_by
 from simkit.analysis.paired import ps_comparisons, rank_biserial, sign_flip_exact
 from simkit.analysis.participant_agreement import participant_agreement
 from simkit.analysis.split_half import split_half
-from simkit.analysis.tables import compute_tables, per_question
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import per_question
 from simkit.study.model import PAIRS, load_study
 
 from test_analysis import CHOICES, PARTICIPANTS, QUESTIONS, VOTES, value
@@ -206,7 +207,7 @@ def test_random_studies_against_brute_force(write_study, seed):
 
 def test_paired_intervals_are_the_documented_bootstrap(study):
     pq = per_question(study)
-    got = ps_comparisons(pq, n_boot=300, seed=3)
+    got = ps_comparisons(pq, n_boot=200, seed=3)
     rng = np.random.default_rng(3)
     # gram − cosine per question: Agree 100, 100, −100; Ps 50, 50, −50 (points)
     for genre, ag, ps in (("G1", [100, 100], [50, 50]), ("G2", [-100], [-50]),
@@ -310,7 +311,7 @@ def test_one_valued_column_is_one_group(study):
     assert "one group" in t["by_field_groups"].attrs["note"]
     ours = t["by_field_table3"].drop(columns="group")
     pd.testing.assert_frame_equal(ours, t["table3"])
-    from simkit.analysis.report import format_tables
+    from simkit.reports.text import format_tables
     assert "By field: art (4 valid of 6)" in format_tables(t)
 
 
@@ -325,7 +326,7 @@ def test_one_valid_participant(write_study):
     pa = t["participant_agreement"]
     assert set(pa["who"]) == {"gram"} and "left out" in pa.attrs["note"]
     assert value(pa, genre="All", who="gram")["agree"] == 50.0
-    from simkit.analysis.report import format_tables
+    from simkit.reports.text import format_tables
     assert "Human ceiling: n/a (needs at least 2 valid participants)" in format_tables(t)
 
 
@@ -469,3 +470,28 @@ def test_sign_flip_monte_carlo_beyond_the_exact_limit(monkeypatch):
                     >= abs(sum(d))).sum()) for _ in range(4))
     assert mc == (1 + hits) / 4001
     assert mc == pytest.approx(exact, abs=0.02)  # 4,000 draws: within ~4 standard errors
+
+
+def test_shared_votes_give_each_function_its_own_answer(write_study):
+    # compute_tables reads the votes once and hands them on; each table must be what its
+    # function computes from the study alone (a random study: 6 valid of 8, two genres).
+    from simkit.analysis.ceilings import human_ceiling
+    from simkit.analysis.participant_agreement import participant_tests
+    from simkit.analysis.tables import bootstrap_ci
+
+    st = random_study(write_study, random.Random(917), "shared")[0]
+    assert len(st.valid_participants) == 6
+    ids = st.participants["participant_id"]
+    add_column(st.root, {p: ("x", "y")[i % 2] for i, p in enumerate(ids)})
+    st = load_study(st.root)
+    t = compute_tables(st, n_boot=20, seed=3, by="field")
+    alone = {"ceiling": human_ceiling(st, n_boot=20, seed=3),
+             "split_half": split_half(st, seed=3),
+             "participant_agreement": participant_agreement(st),
+             "participant_tests": participant_tests(st),
+             **tables_by(st, "field", n_boot=20, seed=3)}
+    boot = bootstrap_ci(st, n_boot=20, seed=3)
+    for name in ("table2", "table3"):
+        alone[f"{name}_ci"] = boot[boot["table"] == name].drop(columns="table").reset_index(drop=True)
+    for name, want in alone.items():
+        pd.testing.assert_frame_equal(t[name], want, check_exact=True, obj=name)

@@ -13,7 +13,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from simkit.analysis.tables import compute_tables
+from simkit.analysis.all_tables import compute_tables
 from simkit.study.model import open_study
 from simkit.votes.store import (StoreMismatch, StoreUnavailable, VoteError, VoteStore,
                                 VoteStoreError, question_order)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED_DATA
-from simkit.analysis.tables import compute_tables
+from simkit.analysis.all_tables import compute_tables
 from simkit.study.demo import make_demo_study, make_print_study
 from simkit.study.model import IMAGE_COLUMNS, load_study
 

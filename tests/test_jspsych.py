@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simkit.analysis.tables import compute_tables
+from simkit.analysis.all_tables import compute_tables
 from simkit.cli import main
 from simkit.study.model import load_study, open_study
 from simkit.votes.codes import clean_code, normalize_code

@@ -32,7 +32,7 @@ def test_notebook_10_shows_how_good_a_machine_could_be(notebook_env, tmp_path, m
     # the same study, computed here: the notebook printed its numbers (the people's
     # measures do not depend on the machines' choices, so no network is run here)
     import simkit
-    from simkit.analysis.ceiling_text import format_ceilings
+    from simkit.reports.ceiling_text import format_ceilings
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import simkit
-from simkit.analysis.tables import compute_tables
+from simkit.analysis.all_tables import compute_tables
 from simkit.methods.choices import MachineChoices, choose, choose_for_group
 from simkit.methods.registry import (DEFAULT_METHODS, UnknownMethodError, family_methods,
                                      get_method, list_methods, method_names)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import simkit
-from simkit.analysis.html_report import render_report
-from simkit.analysis.html_tables import TITLES
+from simkit.reports.html import render_report
+from simkit.reports.tables_html import TITLES
 from simkit.analysis.published import published
 from simkit.cli.app import main
 from simkit.methods.choices import MachineChoices

@@ -490,7 +490,7 @@ def test_the_same_answers_through_serve_and_through_jspsych_give_the_same_tables
     # collected the same answers give the same tables.
     from test_jspsych import ANSWERS, QUESTIONS, SELF, as_csv, trials
 
-    from simkit.analysis.tables import compute_tables
+    from simkit.analysis.all_tables import compute_tables
     from simkit.cli.app import main
     from simkit.study.model import load_study, open_study
     from simkit.votes.messages import canonical_field

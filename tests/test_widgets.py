@@ -198,7 +198,7 @@ def test_umap_points_match_the_study_and_link_to_the_group_explorer(study, featu
 
 
 def test_table_replay_highlights_exactly_the_differences(study, machine):
-    from simkit.analysis.tables import compute_tables
+    from simkit.analysis.all_tables import compute_tables
     from simkit.analysis.published import published, replay
 
     choices, _ = machine
@@ -265,7 +265,7 @@ def assert_strict_json_state(root) -> None:
 
 
 def test_no_view_sends_nan_to_the_browser(study, features, machine, sent, tmp_path):
-    from simkit.analysis.tables import compute_tables
+    from simkit.analysis.all_tables import compute_tables
     from simkit.widgets import CollectionMap
 
     choices, distances = machine  # the heatmaps have NaN on their diagonals

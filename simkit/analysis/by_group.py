@@ -22,7 +22,7 @@ import pandas as pd
 
 from simkit.analysis.ceilings import CEILING_COLUMNS, KAPPA_COLUMNS, fleiss_kappa, human_ceiling
 from simkit.analysis.significance import against_chance, compare_methods
-from simkit.analysis.tables import per_question, table2, table3
+from simkit.analysis.tables import onehot_votes, per_question, table2, table3
 from simkit.errors import UsageError
 from simkit.study.model import Study
 
@@ -91,7 +91,7 @@ def _undefined(template: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame
 
 
 def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
-              seed: int = 0) -> dict[str, pd.DataFrame]:
+              seed: int = 0, pq: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Tables 2 and 3, the tests, the ceiling and kappa per group of ``column``, and the
     group sizes.
 
@@ -103,6 +103,9 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
         The participant column to group by.
     ci, n_boot, seed
         The ceiling's bootstrap interval (as :func:`simkit.analysis.ceilings.human_ceiling`).
+    pq : pandas.DataFrame, optional
+        :func:`simkit.analysis.tables.per_question` of the whole ``study``, when it is
+        already made (it gives the tables' rows where a group's numbers are undefined).
 
     Returns
     -------
@@ -114,7 +117,7 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
     """
     stem = file_stem(column)
     groups = split_by(study, column)
-    full = per_question(study)
+    full = per_question(study) if pq is None else pq
     genres = [*dict.fromkeys(study.questions["genre"]), "All"]
     templates = {
         "table2": _undefined(table2(full), ["avg_ps"]),
@@ -139,7 +142,8 @@ def tables_by(study: Study, column: str, *, ci: bool = True, n_boot: int = 2000,
             made["table2"], made["table3"] = table2(pq), table3(pq)
             made["significance"], made["comparisons"] = against_chance(pq), compare_methods(pq)
         if n_valid >= 2:
-            made["ceiling"] = human_ceiling(sub, ci=ci, n_boot=n_boot, seed=seed)
+            made["ceiling"] = human_ceiling(sub, ci=ci, n_boot=n_boot, seed=seed,
+                                            onehot=onehot_votes(sub)[0])
             made["kappa"] = fleiss_kappa(pq)
         for k, df in made.items():
             df = df.reindex(columns=templates[k].columns)  # table3 without methods: no rows

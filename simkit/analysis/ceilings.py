@@ -71,7 +71,8 @@ def leave_one_out(onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
-                  level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                  level: float = 0.95, seed: int = 0,
+                  onehot: np.ndarray | None = None) -> pd.DataFrame:
     """The leave-one-out ceiling of Agree and Ps per genre and ``All``, with intervals.
 
     Parameters
@@ -86,6 +87,9 @@ def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
         Confidence level of the percentile interval.
     seed : int
         Seed of the resampling.
+    onehot : numpy.ndarray, optional
+        :func:`simkit.analysis.tables.onehot_votes` of ``study``, when it is already made
+        (every table of :func:`~simkit.analysis.all_tables.compute_tables` shares one).
 
     Returns
     -------
@@ -95,7 +99,8 @@ def human_ceiling(study: Study, *, ci: bool = True, n_boot: int = 2000,
         participants.
     """
     check_boot_args(n_boot, level)
-    onehot, _ = onehot_votes(study)
+    if onehot is None:
+        onehot, _ = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
         return too_few_participants(CEILING_COLUMNS, "the human ceiling", n_p)

@@ -48,13 +48,16 @@ def _choice_index(study: Study, qids: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def participant_agreement(study: Study) -> pd.DataFrame:
+def participant_agreement(study: Study, *, onehot: np.ndarray | None = None) -> pd.DataFrame:
     """Each valid participant's agreement with each method and with the other people.
 
     Parameters
     ----------
     study : Study
         A study with valid participants (and machine choices for the method rows).
+    onehot : numpy.ndarray, optional
+        :func:`simkit.analysis.tables.onehot_votes` of ``study``, when it is already made
+        (every table of :func:`~simkit.analysis.all_tables.compute_tables` shares one).
 
     Returns
     -------
@@ -63,7 +66,9 @@ def participant_agreement(study: Study) -> pd.DataFrame:
         method name; per genre and ``All``. A method without a choice for any question of a
         genre has ``agree`` n/a there.
     """
-    onehot, qids = onehot_votes(study)
+    if onehot is None:
+        onehot, _ = onehot_votes(study)
+    qids = list(study.questions["question_id"])  # onehot's questions, in this order
     pids = study.valid_participants
     n_p = onehot.shape[0]
     genres = study.questions["genre"].to_numpy()
@@ -89,7 +94,7 @@ def participant_agreement(study: Study) -> pd.DataFrame:
     return out
 
 
-def participant_tests(study: Study) -> pd.DataFrame:
+def participant_tests(study: Study, *, onehot: np.ndarray | None = None) -> pd.DataFrame:
     """Does each method match individual people as often as other people do? Per genre
     and ``All`` (see the module).
 
@@ -97,6 +102,9 @@ def participant_tests(study: Study) -> pd.DataFrame:
     ----------
     study : Study
         A study with at least 2 valid participants and machine choices.
+    onehot : numpy.ndarray, optional
+        :func:`simkit.analysis.tables.onehot_votes` of ``study``, when it is already made
+        (every table of :func:`~simkit.analysis.all_tables.compute_tables` shares one).
 
     Returns
     -------
@@ -109,7 +117,9 @@ def participant_tests(study: Study) -> pd.DataFrame:
     from simkit.analysis.paired import sign_flip_test
     from simkit.analysis.significance import holm
 
-    onehot, qids = onehot_votes(study)
+    if onehot is None:
+        onehot, _ = onehot_votes(study)
+    qids = list(study.questions["question_id"])  # onehot's questions, in this order
     n_p = onehot.shape[0]
     if n_p < 2:
         return too_few_participants(PARTICIPANT_TEST_COLUMNS, "the participant tests", n_p)

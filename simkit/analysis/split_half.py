@@ -78,7 +78,7 @@ def halves_agree(onehot: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 
 
 def split_half(study: Study, *, n_splits: int = 1000, level: float = 0.95,
-               seed: int = 0) -> pd.DataFrame:
+               seed: int = 0, onehot: np.ndarray | None = None) -> pd.DataFrame:
     """Split-half agreement of the people's majority, per genre and ``All``.
 
     Parameters
@@ -91,6 +91,9 @@ def split_half(study: Study, *, n_splits: int = 1000, level: float = 0.95,
         Width of the range over splits (``low``, ``high``).
     seed : int
         Seed of the random splits.
+    onehot : numpy.ndarray, optional
+        :func:`simkit.analysis.tables.onehot_votes` of ``study``, when it is already made
+        (every table of :func:`~simkit.analysis.all_tables.compute_tables` shares one).
 
     Returns
     -------
@@ -103,7 +106,8 @@ def split_half(study: Study, *, n_splits: int = 1000, level: float = 0.95,
                          f"number of at least 1 (1000 by default)")
     if not 0 < level < 1:
         raise UsageError(f"level {level!r}: must be between 0 and 1, e.g. 0.95")
-    onehot, _ = onehot_votes(study)
+    if onehot is None:
+        onehot, _ = onehot_votes(study)
     n_p = onehot.shape[0]
     if n_p < 2:
         return too_few_participants(SPLIT_HALF_COLUMNS, "the split-half agreement", n_p)

@@ -10,8 +10,10 @@ Definitions (paper §4.1, §4.4), for a question with N valid participants:
 - ``Agree(method)`` — 1 when the method's pair is *in* the majority set (the §4.4 tie rule),
   so a method agreeing with any of several tied majority pairs counts as agreeing.
 
->>> tables = compute_tables(study)             # doctest: +SKIP
->>> tables["table2"]                            # doctest: +SKIP
+>>> pq = per_question(study)                   # doctest: +SKIP
+>>> table2(pq)                                  # doctest: +SKIP
+
+Every table at once: :func:`simkit.analysis.all_tables.compute_tables`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from simkit.study.model import PAIRS, Study, StudyError
 
 __all__ = [
     "vote_counts", "per_question", "table2", "table3", "table4", "table5", "fig1",
-    "easy_questions", "chance_levels", "bootstrap_ci", "compute_tables", "EASY_THRESHOLD",
+    "easy_questions", "chance_levels", "bootstrap_ci", "EASY_THRESHOLD",
     "require_analysable", "check_boot_args", "onehot_votes", "participant_weights",
     "percentile_interval", "method_names", "genre_masks",
 ]
@@ -240,8 +242,8 @@ def _scores(counts: np.ndarray, n: np.ndarray, method_idx: np.ndarray):
     return ps_major, np.stack(ps_m, 1) if ps_m else None, np.stack(agree_m, 1) if agree_m else None
 
 
-def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> pd.DataFrame:
+def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95, seed: int = 0, *,
+                 pq: pd.DataFrame | None = None, onehot: np.ndarray | None = None) -> pd.DataFrame:
     """Percentile bootstrap confidence intervals for Table 2 and Table 3 values.
 
     Two resampling schemes, each answering its own question:
@@ -254,22 +256,23 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     Returns ``table, genre, method, value, resample, ci_low, ci_high`` (percent). An
     interval from resampling fewer than 2 participants (or, per genre, questions) would
     have zero width whatever the data, so it is undefined: ``ci_low`` and ``ci_high``
-    are NaN (n/a).
+    are NaN (n/a). ``pq`` (:func:`per_question`) and ``onehot`` (:func:`onehot_votes`) of
+    ``study`` are made here unless given.
 
     Raises :class:`~simkit.errors.UsageError` for ``n_boot`` < 1 or ``level`` outside
     (0, 1), and :class:`~simkit.study.model.StudyError` as :func:`per_question` does.
     """
     check_boot_args(n_boot, level)
-    pq = per_question(study)
+    pq = per_question(study) if pq is None else pq
     methods = method_names(pq)
-    onehot, qids = onehot_votes(study)
+    onehot = onehot_votes(study)[0] if onehot is None else onehot
+    n_p, n_q = onehot.shape[:2]
     pair_index = {p: i for i, p in enumerate(PAIRS)}
     method_idx = np.array([[pair_index.get(c, -1) for c in pq[f"choice_{m}"]] for m in methods],
-                          dtype=np.int64).reshape(len(methods), len(qids))
+                          dtype=np.int64).reshape(len(methods), n_q)
     genres = pq["genre"].to_numpy()
     genre_names = list(dict.fromkeys(genres))
     rng = np.random.default_rng(seed)
-    n_p = onehot.shape[0]
 
     out = []
 
@@ -293,18 +296,18 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     pw = participant_weights(n_p, n_boot, rng)  # (B, P)
     counts = np.einsum("bp,pqk->bqk", pw, onehot)
     ps_major, ps_m, agree_m = _scores(counts, n_p, method_idx)
-    masks = {g: np.broadcast_to((genres == g).astype(float), (n_boot, len(qids))) for g in genre_names}
-    masks["All"] = np.ones((n_boot, len(qids)))
+    masks = {g: np.broadcast_to((genres == g).astype(float), (n_boot, n_q)) for g in genre_names}
+    masks["All"] = np.ones((n_boot, n_q))
     summarise("participants", ps_major, ps_m, agree_m, masks, dict.fromkeys(masks, n_p))
 
     # -- over questions: resample within each genre, keep the people's votes as they are
     counts1 = onehot.sum(axis=0)[None]  # (1, Q, 10)
     ps_major1, ps_m1, agree_m1 = _scores(counts1, n_p, method_idx)
     qw = {}
-    total = np.zeros((n_boot, len(qids)))
+    total = np.zeros((n_boot, n_q))
     for g in genre_names:
         idx = np.flatnonzero(genres == g)
-        w = np.zeros((n_boot, len(qids)))
+        w = np.zeros((n_boot, n_q))
         w[:, idx] = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=n_boot)
         qw[g] = w
         total += w
@@ -312,50 +315,10 @@ def bootstrap_ci(study: Study, n_boot: int = 2000, level: float = 0.95,
     rep = lambda a: None if a is None else np.broadcast_to(a, (n_boot, *a.shape[1:]))
     per_genre = {g: int((genres == g).sum()) for g in genre_names}
     summarise("questions", rep(ps_major1), rep(ps_m1), rep(agree_m1), qw,
-              {**per_genre, "All": len(qids)})
+              {**per_genre, "All": n_q})
 
     ci = pd.DataFrame(out)
     point = pd.concat([table2(pq).rename(columns={"avg_ps": "value"}).assign(table="table2"),
                        table3(pq).rename(columns={"agree": "value"}).assign(table="table3")])
     ci = point.merge(ci, on=["table", "genre", "method"], how="right")
     return ci[["table", "genre", "method", "value", "resample", "ci_low", "ci_high"]]
-
-
-def compute_tables(study: Study, *, ci: bool = True, n_boot: int = 2000,
-                   seed: int = 0, by: str | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of the paper, keyed by the name of its CSV file (without ``.csv``):
-    per_question, table2, table3, table4, table5, fig1, easy, chance, (``ci=True``)
-    table2_ci and table3_ci, and the ceilings and tests of issue 15: ceiling, significance,
-    comparisons, kappa (see :mod:`simkit.analysis.ceilings`,
-    :mod:`simkit.analysis.significance`), split_half (:mod:`simkit.analysis.split_half`),
-    ceiling_fraction, ps_comparisons (:mod:`simkit.analysis.paired`),
-    participant_agreement and participant_tests
-    (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
-    column of participants.csv), also ``by_<column>_groups``, ``…_table2``, ``…_table3``,
-    ``…_ceiling`` and ``…_kappa`` (:mod:`simkit.analysis.by_group`)."""
-    from simkit.analysis.by_group import tables_by
-    from simkit.analysis.ceilings import ceiling_fraction, fleiss_kappa, human_ceiling
-    from simkit.analysis.paired import ps_comparisons
-    from simkit.analysis.participant_agreement import participant_agreement, participant_tests
-    from simkit.analysis.significance import against_chance, compare_methods
-    from simkit.analysis.split_half import split_half
-
-    pq = per_question(study)
-    tables = {"per_question": pq, "table2": table2(pq), "table3": table3(pq),
-              "table4": table4(pq), "table5": table5(pq), "fig1": fig1(pq),
-              "easy": easy_questions(pq), "chance": chance_levels(pq),
-              "ceiling": human_ceiling(study, ci=ci, n_boot=n_boot, seed=seed),
-              "significance": against_chance(pq), "comparisons": compare_methods(pq),
-              "kappa": fleiss_kappa(pq), "split_half": split_half(study, seed=seed),
-              "ps_comparisons": ps_comparisons(pq, n_boot=n_boot, seed=seed),
-              "participant_agreement": participant_agreement(study),
-              "participant_tests": participant_tests(study)}
-    tables["ceiling_fraction"] = ceiling_fraction(tables["table2"], tables["table3"],
-                                                  tables["ceiling"])
-    if by is not None:
-        tables.update(tables_by(study, by, ci=ci, n_boot=n_boot, seed=seed))
-    if ci:
-        boot = bootstrap_ci(study, n_boot=n_boot, seed=seed)
-        for name in ("table2", "table3"):
-            tables[f"{name}_ci"] = boot[boot["table"] == name].drop(columns="table").reset_index(drop=True)
-    return tables

@@ -1,5 +1,5 @@
 """``simkit report STUDY --out report.html``: the report for colleagues, one self-contained
-HTML file (see :func:`simkit.analysis.html_report.report`)."""
+HTML file (see :func:`simkit.reports.html.report`)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ __all__ = ["add_parser", "run", "report_file"]
 
 def report_file(text: str) -> str:
     """An argparse type: the report's file, not a folder."""
-    from simkit.analysis.html_report import check_report_path
+    from simkit.reports.html import check_report_path
 
     try:
         check_report_path(text)
@@ -44,7 +44,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report of ``args.study`` to ``--out``."""
-    from simkit.analysis.html_report import report
+    from simkit.reports.html import report
     from simkit.analysis.tables import require_analysable
     from simkit.study.model import load_study
 

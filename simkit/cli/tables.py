@@ -122,8 +122,10 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
                   out: Path, paper: bool) -> int:
     """Compute, save and print the tables of ``study_dir`` (choices computed if none)."""
     from simkit.analysis.published import TABLES, replay
-    from simkit.analysis.report import RESULT_FILES, format_replay, format_tables, save_tables
-    from simkit.analysis.tables import compute_tables, require_analysable
+    from simkit.reports.files import RESULT_FILES, save_tables
+    from simkit.reports.text import format_replay, format_tables
+    from simkit.analysis.all_tables import compute_tables
+    from simkit.analysis.tables import require_analysable
     from simkit.fileio import replace_set, write_csv
     from simkit.study.model import load_study
 

@@ -1,7 +1,7 @@
 """Thumbnails: an image shrunk to fit a square, encoded as PNG or JPEG bytes.
 
 The views show them (:func:`simkit.widgets.view.thumbnail_png` caches them) and the HTML
-report embeds them as data URIs (:mod:`simkit.analysis.html_report`). Decoding goes through
+report embeds them as data URIs (:mod:`simkit.reports.html`). Decoding goes through
 :func:`simkit.features.images.load_rgb`, so CMYK, 16-bit, alpha and EXIF rotation are
 handled, and an unreadable file raises :class:`~simkit.features.images.ImageError`.
 """

@@ -480,7 +480,7 @@ def style_choices(study: "Study", methods: Iterable[str] | None = None, **kwargs
 
     Returns ``(choices, pair_distances, featureset)``; ``kwargs`` go to
     :func:`style_features`. The choices concatenate with those of ``gram`` etc. into one
-    ``choices.csv`` for :func:`simkit.analysis.tables.compute_tables`.
+    ``choices.csv`` for :func:`simkit.analysis.all_tables.compute_tables`.
     """
     import pandas as pd
 

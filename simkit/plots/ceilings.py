@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.figures import finite
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.fileio import atomic_write
 from simkit.study.model import LETTERS, PAIRS
 

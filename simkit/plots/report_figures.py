@@ -13,17 +13,28 @@ from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
 
-from simkit.analysis.html_questions import PALETTE
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.figures import fig1_curve, finite
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["genre_bars", "kappa_bars", "report_figures", "save_figures", "PATTERNS"]
+__all__ = ["genre_bars", "kappa_bars", "report_figures", "save_figures", "series_style",
+           "PALETTE", "SYMBOLS", "PATTERNS"]
 
+#: Okabe & Ito's (2008) colour-blind-safe palette: the people (black) first, then one per
+#: method in order (yellow last: it is faint on white).
+PALETTE = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
+           "#F0E442")
+#: A symbol per series, beside its colour, so that no mark is told apart by colour alone.
+SYMBOLS = ("●", "■", "▲", "◆", "★", "✚", "▼", "⬟")
 #: A fill pattern per series (the people's bars are solid).
 PATTERNS = ("", "/", "x", ".", "\\", "+", "-", "|")
+
+
+def series_style(k: int) -> tuple[str, str]:
+    """(colour, symbol) of series ``k``: 0 the people, 1… each method in order."""
+    return PALETTE[k % len(PALETTE)], SYMBOLS[k % len(SYMBOLS)]
 
 
 def _interval(sub: pd.DataFrame, intervals: pd.DataFrame | None, genres: list[str],

@@ -46,7 +46,7 @@ def title(builder: "GroupBuilder", image_id: str) -> str:
 
 def machine_html(builder: "GroupBuilder") -> str:
     """The verdict and the table of pair distances (each method's pick in bold) as HTML."""
-    from simkit.analysis.report import display_name
+    from simkit.analysis.names import display_name
 
     if not builder.full:
         return (f"<i>{len(builder.group)} of {GROUP_SIZE} prints chosen; the machines' "

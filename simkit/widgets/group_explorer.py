@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.analysis.tables import per_question
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.figures import (AGREE_COLOURS, MAJORITY_COLOUR, distance_heatmaps,
                                   heatmap_values, vote_bar_values, vote_bars)
 from simkit.study.model import LETTERS, PAIRS, Study, pair_letters

@@ -19,7 +19,7 @@ import pandas as pd
 
 from simkit.analysis.by_group import group_stems
 from simkit.analysis.published import replay
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.ceilings import participant_agreement_figure
 from simkit.plots.figures import fig1_curve
 from simkit.widgets.view import View, one_of
@@ -52,13 +52,13 @@ def _fmt(v) -> str:
 
 
 class TableReplay(View):
-    """Computed tables (from :func:`simkit.analysis.tables.compute_tables`) beside the paper's."""
+    """Computed tables (from :func:`simkit.analysis.all_tables.compute_tables`) beside the paper's."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], *, name: str = "table2") -> None:
         missing = [n for n in TABLE_NAMES if n not in tables]
         if missing:
             raise ValueError(f"tables lacks {', '.join(missing)}; pass the dict returned by "
-                             f"simkit.analysis.tables.compute_tables(study)")
+                             f"simkit.analysis.all_tables.compute_tables(study)")
         self.tables = tables
         self._name = name
         self._widget = None

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simkit.analysis.tables import per_question
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.plots.figures import umap_map, umap_question_traces
 from simkit.study.model import LETTERS, Study, pair_letters
 from simkit.widgets.view import View, one_of, thumbnail_png

@@ -127,7 +127,7 @@ def test_failed_tables_leave_the_old_set(demo, tmp_path, monkeypatch):
 
     def broken(*a, **k):
         raise RuntimeError("boom")
-    monkeypatch.setattr("simkit.analysis.tables.compute_tables", broken)
+    monkeypatch.setattr("simkit.analysis.all_tables.compute_tables", broken)
     with pytest.raises(RuntimeError):  # machine choices computed, then the tables fail
         cli.main(["tables", str(demo), "--no-ci", "--weights", "random:0", "--size", "32",
                   "--methods", "gram", "--cache-dir", str(tmp_path / "cache")])

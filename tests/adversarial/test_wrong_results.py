@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 import simkit.cli.app as cli
-from simkit.analysis.report import format_tables
-from simkit.analysis.tables import bootstrap_ci, compute_tables, per_question
+from simkit.reports.text import format_tables
+from simkit.analysis.all_tables import compute_tables
+from simkit.analysis.tables import bootstrap_ci, per_question
 from simkit.errors import SimkitError, UsageError
 from simkit.study.model import StudyError, load_study
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 
 __all__ = ["TITLES", "FOLD_ROWS", "escape", "is_missing", "format_value", "table_html",
            "tables_section"]

@@ -2,7 +2,8 @@
 people's majority pair(s) (ties all shown) and each method's pair.
 
 Each series (the people, then each method) has a colour of Okabe & Ito's colour-blind-safe
-palette *and* a symbol and its name in text, so that no mark relies on colour alone.
+palette *and* a symbol and its name in text, so that no mark relies on colour alone
+(:func:`simkit.plots.report_figures.series_style`: the figures' colours).
 """
 from __future__ import annotations
 
@@ -10,22 +11,16 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas as pd
 
-from simkit.analysis.html_tables import escape, format_value, is_missing
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.analysis.tables import method_names
+from simkit.plots.report_figures import series_style
+from simkit.reports.tables_html import escape, format_value, is_missing
 from simkit.study.model import IMAGE_COLUMNS, LETTERS, PAIRS
 
 if TYPE_CHECKING:
     from simkit.study.model import Study
 
-__all__ = ["PALETTE", "SYMBOLS", "series_style", "question_frame", "questions_section"]
-
-#: Okabe & Ito's (2008) colour-blind-safe palette: the people (black) first, then one per
-#: method in order (yellow last: it is faint on white).
-PALETTE = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
-           "#F0E442")
-#: A symbol per series, beside its colour, so that no mark is told apart by colour alone.
-SYMBOLS = ("●", "■", "▲", "◆", "★", "✚", "▼", "⬟")
+__all__ = ["question_frame", "questions_section"]
 
 # -- questions --------------------------------------------------------------------------------
 def question_frame(study: "Study", tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -41,11 +36,6 @@ def question_frame(study: "Study", tables: Mapping[str, pd.DataFrame]) -> pd.Dat
         wide = wide[study.methods].add_prefix("choice_").reset_index()
         return base.merge(wide, on="question_id", how="left")
     return base
-
-
-def series_style(k: int) -> tuple[str, str]:
-    """(colour, symbol) of series ``k``: 0 the people, 1… each method in order."""
-    return PALETTE[k % len(PALETTE)], SYMBOLS[k % len(SYMBOLS)]
 
 
 def _pair_text(pair: str) -> str:

@@ -7,8 +7,8 @@ is inlined once (with the first figure), the thumbnails are data URIs, the style
 the fonts are the reader's own.
 
 Its parts: the study's summary and every note (random weights…) at the top, the figures,
-every table (:mod:`simkit.analysis.html_tables`: the paper's values beside ours) and every
-question (:mod:`simkit.analysis.html_questions`: thumbnails, the people's and each method's
+every table (:mod:`simkit.reports.tables_html`: the paper's values beside ours) and every
+question (:mod:`simkit.reports.questions_html`: thumbnails, the people's and each method's
 pair). :func:`write_report` writes the page atomically (:func:`simkit.fileio.write_text`);
 :func:`report` (``simkit.report``) does it all from a study.
 """
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 import pandas as pd
 
-from simkit.analysis.html_questions import questions_section
-from simkit.analysis.html_tables import escape, tables_section
-from simkit.analysis.report import display_name
+from simkit.analysis.names import display_name
 from simkit.errors import SimkitError, UsageError
+from simkit.reports.questions_html import questions_section
+from simkit.reports.tables_html import escape, tables_section
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -195,7 +195,8 @@ def thumbnails(study: "Study", size: int = 120, *, progress: bool = True
 
 def _tables_or_none(study: "Study", ci: bool, n_boot: int) -> tuple[dict, list[str]]:
     """The tables of ``study``; none (and why) while it has no valid participant."""
-    from simkit.analysis.tables import compute_tables, require_analysable
+    from simkit.analysis.all_tables import compute_tables
+    from simkit.analysis.tables import require_analysable
 
     if not study.questions.empty and not study.valid_participants:
         try:

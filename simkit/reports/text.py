@@ -1,41 +1,19 @@
-"""Tables as people read them (the paper's layout) and as tools read them (CSV files).
+"""Tables as people read them: the paper's layout, as text.
 
 ``format_tables(tables)`` prints Tables 2–5 and the §4.3 summary like the paper (percent,
-2 decimals); ``save_tables(tables, out_dir)`` writes every table at full precision, each file
-atomically.
+2 decimals), then the ceilings and tests (:mod:`simkit.reports.ceiling_text`);
+``format_replay`` shows a replay beside the published values. The CSV files, at full
+precision, are :mod:`simkit.reports.files`.
 """
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from simkit.fileio import write_csv
+from simkit.analysis.names import display_name
+from simkit.reports.ceiling_text import format_ceilings
 
-__all__ = ["display_name", "format_tables", "format_replay", "save_tables", "RESULT_FILES"]
-
-#: The names a results folder of ``simkit tables`` may hold (glob patterns): the tables
-#: and the machine choices computed for them. A folder holding anything else is the
-#: user's and is not replaced (see :func:`simkit.fileio.replace_set`).
-RESULT_FILES = ("per_question.csv", "table[2-5].csv", "table[23]_ci.csv", "fig1.csv",
-                "easy.csv", "chance.csv", "vote_counts.csv", "choices.csv",
-                "pair_distances.csv", "ceiling.csv", "significance.csv", "comparisons.csv",
-                "kappa.csv", "split_half.csv", "ceiling_fraction.csv", "ps_comparisons.csv",
-                "participant_agreement.csv", "participant_tests.csv", "by_*.csv")
-
-def display_name(method: str) -> str:
-    """The paper's name of a method (``gram_cosine`` → ``Gram·Cosine``), from the registry;
-    ``majority`` (the people) → ``Majority``; a name the registry does not know, as it is."""
-    from simkit.methods.registry import UnknownMethodError, get_method
-
-    if method == "majority":
-        return "Majority"
-    try:
-        return get_method(method).display_name
-    except UnknownMethodError:
-        return method
+__all__ = ["format_tables", "format_replay"]
 
 
 def _pct(v) -> str:
@@ -94,7 +72,6 @@ def format_tables(tables: dict[str, pd.DataFrame], title: str = "") -> str:
                  + ", ".join(f"mean Ps({display_name(m)}) {_pct(easy[f'mean_ps_{m}'])} %"
                              for m in methods))
     if "ceiling" in tables:  # issue 15: how good could a machine be?
-        from simkit.analysis.ceiling_text import format_ceilings
         parts += ["", format_ceilings(tables)]
     return "\n".join(parts)
 
@@ -124,16 +101,3 @@ def format_replay(replayed: pd.DataFrame, name: str) -> str:
     n = int(replayed["differs"].sum())
     return (f"{name} replayed — ours | paper ({n} of {len(df)} values differ, marked *)\n"
             + wide.to_string())
-
-
-def save_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike) -> list[Path]:
-    """Write each table to ``out_dir/<name>.csv`` (full precision; booleans as true/false)."""
-    out = Path(out_dir)
-    written = []
-    for name, df in tables.items():
-        df = df.copy()
-        for c in df.columns:
-            if df[c].dtype == bool:
-                df[c] = df[c].map({True: "true", False: "false"})
-        written.append(write_csv(df, out / f"{name}.csv"))
-    return written

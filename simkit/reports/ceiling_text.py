@@ -1,11 +1,13 @@
 """The measures of "how good could a machine be?" as compact text, for the tables that
-``simkit tables`` prints (:func:`simkit.analysis.report.format_tables`): the ``All`` rows of
+``simkit tables`` prints (:func:`simkit.reports.text.format_tables`): the ``All`` rows of
 the ceiling, split-half, kappa, tests and comparison files, the participant view and the
 groups of ``--by``. The CSV files hold every genre at full precision.
 """
 from __future__ import annotations
 
 import pandas as pd
+
+from simkit.analysis.names import display_name
 
 __all__ = ["format_ceilings"]
 
@@ -24,7 +26,7 @@ def _all(df: pd.DataFrame | None) -> pd.DataFrame:
 
 def format_ceilings(tables: dict[str, pd.DataFrame]) -> str:
     """The ceilings, tests and participant view of ``tables`` (from
-    :func:`simkit.analysis.tables.compute_tables`) as a few lines of text (All questions).
+    :func:`simkit.analysis.all_tables.compute_tables`) as a few lines of text (All questions).
 
     Parameters
     ----------
@@ -35,8 +37,6 @@ def format_ceilings(tables: dict[str, pd.DataFrame]) -> str:
     -------
     str
     """
-    from simkit.analysis.report import display_name
-
     lines = ["How good could a machine be?  (All questions; every genre in the CSV files)"]
     ceil = _all(tables.get("ceiling"))
     if ceil.empty:
@@ -85,8 +85,6 @@ def format_ceilings(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def _participants(tables: dict[str, pd.DataFrame]) -> list[str]:
-    from simkit.analysis.report import display_name
-
     lines: list[str] = []
     part = _all(tables.get("participant_agreement"))
     if not part.empty:
@@ -104,8 +102,6 @@ def _participants(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 def _groups(tables: dict[str, pd.DataFrame]) -> list[str]:
     from simkit.analysis.by_group import group_stems
-    from simkit.analysis.report import display_name
-
     lines: list[str] = []
     for stem in group_stems(tables):
         groups = tables[f"{stem}_groups"]
