@@ -56,6 +56,16 @@ def test_loads_and_normalises(folder):
     assert "participants: 2 recruited, 2 valid, 0 excluded" in study.summary()
 
 
+def test_image_paths_of_every_image_in_one_pass(folder, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "i3.png"  # an absolute file is the user's choice
+    edit(folder / "images.csv", "i3,images/i3.png", f"i3,{elsewhere}")
+    study = load_study(folder)
+    paths = study.image_paths()
+    assert list(paths) == [f"i{k}" for k in range(1, 11)]  # images.csv order
+    assert paths == {i: study.image_path(i) for i in study.images["image_id"]}
+    assert paths["i1"] == folder / "images" / "i1.png" and paths["i3"] == elsewhere
+
+
 def test_utf8_bom_is_fine(folder):
     p = folder / "images.csv"
     p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())

@@ -129,10 +129,19 @@ class Study:
         return [str(v) for v in row.iloc[0][IMAGE_COLUMNS]]
 
     def image_path(self, image_id: str) -> Path:
+        """The file of one image (see :meth:`image_paths`)."""
         row = self.images.loc[self.images["image_id"] == image_id]
         if row.empty:
             raise KeyError(f"unknown image_id {image_id!r}")
-        file = str(row.iloc[0]["file"])
+        return self._file_path(image_id, str(row.iloc[0]["file"]))
+
+    def image_paths(self) -> dict[str, Path]:
+        """``{image_id: file}`` of every image, in images.csv order: one pass over the
+        table (:meth:`image_path` for each id would scan it once per image)."""
+        return {str(i): self._file_path(str(i), str(f))
+                for i, f in zip(self.images["image_id"], self.images["file"])}
+
+    def _file_path(self, image_id: str, file: str) -> Path:
         if self.root is None:
             return Path(file)
         # An absolute path is the user's choice; a relative one must stay in the study.
