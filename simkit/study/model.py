@@ -205,6 +205,16 @@ def read_study_csv(path: Path, kind: str | None = None, *, optional: bool = Fals
     return read_table(path, required)
 
 
+class _Lines(list):
+    """The line numbers of a table's rows (``df.attrs["lines"]``), written once and never
+    changed: pandas deep-copies ``attrs`` into the result of every operation on the table,
+    which for a plain list costs a Python loop over every row, each time (most of the
+    time of a per-image look-up in a large images.csv); this list is shared instead."""
+
+    def __deepcopy__(self, memo: dict) -> "_Lines":
+        return self
+
+
 def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
     """Read a CSV file as a table of strings (stripped), checked as study files are.
 
@@ -239,7 +249,7 @@ def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -
         lines.append(lineno)
     df = pd.DataFrame(body, columns=header, dtype=str) if body else pd.DataFrame(
         {h: pd.Series(dtype=str) for h in header})
-    df.attrs["lines"] = lines
+    df.attrs["lines"] = _Lines(lines)
     df.attrs["path"] = str(path)
     return df
 
