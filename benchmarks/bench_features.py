@@ -1,6 +1,6 @@
 """Benchmark of deep-feature extraction, distances and the cold/warm study (issue 3).
 
-Run:  .venv/bin/python benchmarks/bench_features.py [--quick] [--out FILE]
+Run:  .venv/bin/python benchmarks/bench_features.py [--quick] [--study-only] [--out FILE]
 
 Measures, in one run on this machine (random:0 weights: speed does not depend on them):
 
@@ -71,7 +71,7 @@ def forward_flops(net, size=224):
     return flops
 
 
-def bench_forward(batch=8, repeat=3):
+def bench_forward(batch=8, repeat=3, bf16=True):
     import torch
     from simkit.features.backbones import load_backbone
     from simkit.features.device import precision_context
@@ -79,12 +79,14 @@ def bench_forward(batch=8, repeat=3):
 
     net = load_backbone("vgg19", "random:0", "conv5_1")
     x = torch.randn(batch, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    t_bf16 = float("nan")  # not measured (bf16=False)
     with torch.inference_mode():
         fmap = net(x)
         t_fp32 = best_time(lambda: net(x), repeat=repeat)
         t_rep = best_time(lambda: compute(fmap.float()), repeat=repeat)
-        with precision_context("bf16"):
-            t_bf16 = best_time(lambda: net(x), repeat=repeat)
+        if bf16:
+            with precision_context("bf16"):
+                t_bf16 = best_time(lambda: net(x), repeat=repeat)
     return {"flops_per_image": forward_flops(net), "batch": batch,
             "forward_s_per_image": t_fp32 / batch,
             "forward_bf16_s_per_image": t_bf16 / batch,
@@ -224,6 +226,9 @@ def main(argv=None):
     ap.add_argument("--no-bf16-study", action="store_true",
                     help="skip the bf16 extraction of the study (on a CPU without bfloat16 "
                          "instructions, AVX2 only, it is emulated and takes 8-10x fp32's time)")
+    ap.add_argument("--study-only", action="store_true",
+                    help="the matmul peak, the fp32 forward pass and the cold/warm fp32 study "
+                         "only (no bf16, no all-pairs distances)")
     args = ap.parse_args(argv)
     import torch
 
@@ -243,7 +248,7 @@ def main(argv=None):
 
     save()
     print("forward pass at 224x224 ...", flush=True)
-    f = bench_forward()
+    f = bench_forward(bf16=not args.study_only)
     fl = f["flops_per_image"]
     res.update({
         "forward_gflop_per_image": fl / 1e9,
@@ -251,14 +256,16 @@ def main(argv=None):
         "forward_gflops": fl / f["forward_s_per_image"] / 1e9,
         "forward_fraction_of_peak": fl / f["forward_s_per_image"] / peak,
         "physical_limit_images_per_s": peak / fl,
-        "bf16_forward_speedup": f["forward_s_per_image"] / f["forward_bf16_s_per_image"],
+        "bf16_forward_speedup": (None if args.study_only  # n/a: not measured
+                                 else f["forward_s_per_image"] / f["forward_bf16_s_per_image"]),
         "representations_overhead_pct": 100 * f["representations_s_per_image"]
         / f["forward_s_per_image"],
     })
     print(f"  {fl / 1e9:.2f} GFLOP/image, {res['forward_images_per_s']:.2f} img/s, "
           f"{res['forward_gflops']:.1f} GFLOP/s = {100 * res['forward_fraction_of_peak']:.0f}% "
           f"of peak; representations +{res['representations_overhead_pct']:.1f}%; "
-          f"bf16 x{res['bf16_forward_speedup']:.2f}")
+          + (f"bf16 x{res['bf16_forward_speedup']:.2f}" if not args.study_only
+             else "bf16 not measured (--study-only)"))
 
     save()
     with tempfile.TemporaryDirectory(prefix="simkit-bench-") as tmp:
@@ -276,11 +283,19 @@ def main(argv=None):
         res["study_images"] = n_img
         res.update({f"study_{k}": v for k, v in s32.items()})
         res["extraction_images_per_s_end_to_end"] = n_img / s32["cold_features_s"]
+        # what the network alone would take for these images, at this run's forward speed
+        res["study_forward_share"] = n_img / res["forward_images_per_s"] / s32["cold_s"]
         print(f"  cold {s32['cold_s']:.1f} s ({res['extraction_images_per_s_end_to_end']:.2f} "
-              f"img/s end to end), warm {s32['warm_s']:.2f} s, peak RSS "
+              f"img/s end to end; the forward pass {100 * res['study_forward_share']:.0f}% of "
+              f"it), warm {s32['warm_s']:.2f} s, peak RSS "
               f"{s32['peak_rss_gib_after_cold']:.2f} GiB")
 
         save()
+        if args.study_only:
+            res["machine"]["loadavg_end"] = os.getloadavg()
+            save()
+            print(f"wrote {out}")
+            return
         x32 = np.load(v32)
         if not args.no_bf16_study:
             bench_bf16_study(res, tmp, c32, x32)

@@ -28,6 +28,38 @@ def test_layer_names_and_conv5_1_cut():
     assert len(load_backbone("vgg19", "random:0", "conv3_4").module) == 18
 
 
+@pytest.mark.parametrize("name,cfg", [("vgg19", "E"), ("vgg16", "D")])
+def test_vgg_trunks_equal_torchvisions_module_for_module(name, cfg):
+    # simkit builds the VGG trunks itself (importing torchvision costs seconds); they
+    # must be torchvision's: same modules, same settings, same state_dict names and shapes
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from simkit.features.backbones import _VGG_CFGS
+
+    assert list(_VGG_CFGS[cfg]) == list(cfgs[cfg])
+    with torch.device("meta"):
+        ours, ref = BACKBONES[name].make_features(), make_layers(cfgs[cfg], batch_norm=False)
+    assert repr(ours) == repr(ref)
+    assert ({k: v.shape for k, v in ours.state_dict().items()}
+            == {k: v.shape for k, v in ref.state_dict().items()})
+
+
+def test_a_random_vgg_and_its_vectors_need_no_torchvision(tmp_path, monkeypatch):
+    import sys
+
+    from PIL import Image
+
+    from simkit.features.extract import extract_features
+
+    # every torchvision module made unimportable: an import of it fails at once
+    for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(tmp_path / "a.png")
+    fs = extract_features([tmp_path / "a.png"], weights="random:0", size=32,
+                          use_cache=False, progress=False, device="cpu")
+    assert fs.vectors["gram"].shape == (1, 131328) and fs.is_random
+
+
 def test_registry_offers_vgg16_through_the_same_interface():
     assert {"vgg19", "vgg16"} <= set(BACKBONES)
     assert layer_names("vgg16")[-1] == "conv5_3"

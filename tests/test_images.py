@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from simkit.features.images import (IMAGENET_MEAN, IMAGENET_STD, MIN_SIDE, ImageError, load_rgb,
-                           load_tensor, preprocess)
+                           load_tensor, normalize, normalize_pixels, preprocess)
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -160,6 +160,17 @@ def test_no_resampling_when_already_the_size():
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     direct = (torch.from_numpy(a).permute(2, 0, 1).float() / 255 - mean) / std
     assert torch.equal(x, direct)
+
+
+@pytest.mark.parametrize("mean,std", [(IMAGENET_MEAN, IMAGENET_STD),
+                                      ((0.4815, 0.4578, 0.4082), (0.2686, 0.2613, 0.2758))])
+def test_numpy_normalisation_is_torchs_bit_for_bit(mean, std):
+    # every value 0-255 in every channel: an element-wise computation has no other inputs
+    pixels = np.stack([np.arange(256, dtype=np.uint8)] * 3, axis=1)[None]  # (1, 256, 3)
+    ours = torch.from_numpy(normalize_pixels(pixels, mean, std)).permute(2, 0, 1)
+    ref = normalize(torch.from_numpy(pixels.copy()).permute(2, 0, 1), mean, std)
+    assert ours.dtype == torch.float32
+    assert torch.equal(ours.view(torch.int32), ref.contiguous().view(torch.int32))
 
 
 def test_downscale_is_antialiased():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from simkit.study.model import (PAIRS, Study, StudyError, load_study, normalize_choice,
-                                save_study)
+                                row_location, save_study)
 
 Q = {"q1": ("G", ["i1", "i2", "i3", "i4", "i5"]), "q2": ("G", ["i6", "i7", "i8", "i9", "i10"])}
 V = {"P1": {"q1": "a-b", "q2": "c-d"}, "P2": {"q1": "e-d", "q2": "a-e"}}
@@ -54,6 +54,27 @@ def test_loads_and_normalises(folder):
     assert study.image_path("i1") == folder / "images" / "i1.png"
     assert study.genres == ["G"] and study.valid_participants == ["P1", "P2"]
     assert "participants: 2 recruited, 2 valid, 0 excluded" in study.summary()
+
+
+def test_image_paths_of_every_image_in_one_pass(folder, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "i3.png"  # an absolute file is the user's choice
+    edit(folder / "images.csv", "i3,images/i3.png", f"i3,{elsewhere}")
+    study = load_study(folder)
+    paths = study.image_paths()
+    assert list(paths) == [f"i{k}" for k in range(1, 11)]  # images.csv order
+    assert paths == {i: study.image_path(i) for i in study.images["image_id"]}
+    assert paths["i1"] == folder / "images" / "i1.png" and paths["i3"] == elsewhere
+
+
+def test_line_numbers_are_shared_not_copied_by_every_table_operation(folder):
+    # pandas deep-copies attrs into every result: a plain list of lines made each
+    # look-up in a big table cost a loop over all its rows
+    images = load_study(folder).images
+    part = images.loc[images["image_id"] == "i4"]
+    assert part.attrs["lines"] is images.attrs["lines"]
+    assert images.attrs["lines"] == list(range(2, 12)) and part.attrs["path"].endswith(
+        "images.csv")
+    assert row_location(images, 3).endswith("images.csv, line 5")
 
 
 def test_utf8_bom_is_fine(folder):

@@ -81,10 +81,33 @@ class BackboneSpec:
     prefix: str = "features."
 
 
+#: torchvision's VGG configurations (``torchvision.models.vgg.cfgs``): output channels of
+#: each 3x3 convolution, ``"M"`` a 2x2 max-pooling. Kept here because importing torchvision
+#: costs seconds (it imports ``torch._dynamo``) and a random or file-loaded VGG trunk needs
+#: nothing else from it; a test checks that the trunks equal torchvision's.
+_VGG_CFGS: dict[str, tuple[int | str, ...]] = {
+    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+          512, 512, 512, "M"),
+    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"),
+}
+
+
 def _vgg(cfg: str) -> Callable[[], "torch.nn.Sequential"]:
     def make():
-        from torchvision.models.vgg import cfgs, make_layers
-        return make_layers(cfgs[cfg], batch_norm=False)
+        # torchvision.models.vgg.make_layers(cfgs[cfg], batch_norm=False), module for module
+        import torch.nn as nn
+
+        layers: list[nn.Module] = []
+        channels = 3
+        for v in _VGG_CFGS[cfg]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(channels, int(v), kernel_size=3, padding=1),
+                           nn.ReLU(inplace=True)]
+                channels = int(v)
+        return nn.Sequential(*layers)
     return make
 
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import (TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequence,
+                    runtime_checkable)
 
 import numpy as np
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from simkit.features.zarr_store import ZarrFeatureStore
     from simkit.study.model import Study
 
-__all__ = ["KINDS", "Output", "TappedNetwork", "output_dim",
+__all__ = ["KINDS", "Output", "TappedNetwork", "ImageFiles", "output_dim",
            "resolve_inputs", "content_keys", "forward", "run", "extract", "Extraction",
            "MemorySink", "CacheSink", "ZarrSink"]
 
@@ -88,15 +89,21 @@ def _check_kinds(outputs: Sequence[Output]) -> None:
                          f"{', '.join(KINDS)}")
 
 
+@runtime_checkable
+class ImageFiles(Protocol):
+    """Anything that knows its images' files, e.g. a :class:`~simkit.study.model.Study`
+    (features sit below the study, so they ask for this, not for the class)."""
+
+    def image_paths(self) -> Mapping[str, Path]:
+        """``{image_id: path}`` of every image, in order."""
+
+
 def resolve_inputs(paths_or_study: "Study | Mapping[str, str | os.PathLike] | Sequence"
                    ) -> tuple[list[str], list[Path]]:
-    """``(image_ids, paths)`` of a Study (images.csv order), a mapping ``{id: path}``, or
-    paths (ids = the paths as given)."""
-    from simkit.study.model import Study
-
-    if isinstance(paths_or_study, Study):
-        ids = [str(i) for i in paths_or_study.images["image_id"]]
-        return ids, [paths_or_study.image_path(i) for i in ids]
+    """``(image_ids, paths)`` of a Study (images.csv order) or any :class:`ImageFiles`, a
+    mapping ``{id: path}``, or paths (ids = the paths as given)."""
+    if isinstance(paths_or_study, ImageFiles):
+        paths_or_study = paths_or_study.image_paths()
     if isinstance(paths_or_study, Mapping):
         return [str(k) for k in paths_or_study], [Path(p) for p in paths_or_study.values()]
     if isinstance(paths_or_study, (str, os.PathLike)):

@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # heavy imports stay out of import time
 
 __all__ = [
     "ImageError", "MIN_SIDE", "MAX_PIXELS", "MAX_FILE_BYTES", "POLICIES", "IMAGENET_MEAN", "IMAGENET_STD",
-    "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "iter_batches",
+    "load_rgb", "preprocess", "load_tensor", "resize_policy", "normalize", "normalize_pixels",
+    "iter_batches",
     "image_aspect", "verify_image", "default_workers", "DecodeWorkerError", "DecodeItems",
     "decode_item", "stack_runs", "worker_context", "WORKER_TIMEOUT", "WORKER_POLL",
     "WORKER_START", "WORKER_PRELOAD",
@@ -229,15 +230,30 @@ def normalize(batch: "torch.Tensor", mean: Sequence[float] = IMAGENET_MEAN,
     return (batch.to(torch.float32) / 255.0 - mean) / std
 
 
+def normalize_pixels(pixels: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN,
+                     std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` -> normalised float32 ``(H, W, 3)``: :func:`normalize`'s
+    arithmetic, step for step in float32, so bit for bit its result (a test checks every
+    pixel value), in numpy for one decoded image on the CPU: torch's element-wise kernels
+    share a small image between its threads and wait for each other, which on a busy
+    machine costs more than the work."""
+    x = pixels.astype(np.float32)
+    x /= np.float32(255.0)
+    x -= np.asarray(tuple(mean), dtype=np.float32)
+    x /= np.asarray(tuple(std), dtype=np.float32)
+    return x
+
+
 def preprocess(img: "PILImage.Image", policy: str = "resize", size: int = 224, *,
                mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
                ) -> "torch.Tensor":
-    """RGB image -> normalised float32 tensor ``(3, H, W)`` under ``policy``."""
+    """RGB image -> normalised float32 tensor ``(3, H, W)`` under ``policy`` (a view of
+    ``(H, W, 3)`` memory, as the network's channels-last batches are laid out)."""
     import torch
 
     img = resize_policy(img, policy, size)
     a = np.asarray(img, dtype=np.uint8)  # H, W, 3
-    return normalize(torch.from_numpy(a.copy()).permute(2, 0, 1), mean, std)
+    return torch.from_numpy(normalize_pixels(a, mean, std)).permute(2, 0, 1)
 
 
 def load_tensor(path: str | os.PathLike, policy: str = "resize", size: int = 224, *,
@@ -470,5 +486,8 @@ def _stacked(batch: "list[tuple[int, torch.Tensor]]", pin: bool
     """``(indices, channels-last batch)``, in page-locked memory when ``pin``."""
     import torch
 
-    x = torch.stack([t for _, t in batch]).contiguous(memory_format=torch.channels_last)
+    # stacked as (N, H, W, 3) by numpy (one thread, a plain copy: see normalize_pixels),
+    # which is the channels-last layout of (N, 3, H, W)
+    x = torch.from_numpy(np.stack([t.permute(1, 2, 0).numpy() for _, t in batch]))
+    x = x.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
     return [i for i, _ in batch], (x.pin_memory() if pin else x)

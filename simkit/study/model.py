@@ -19,20 +19,17 @@ not report a visual impairment, as in Wei et al. (54 recruited → 41 valid):
 """
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from simkit.errors import SimkitError
 from simkit.fileio import backup_file, replace_files
 from simkit.paths import inside
+from simkit.study.csvtable import FIELD_LIMIT, StudyError, read_table, row_location
 
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
@@ -58,13 +55,6 @@ _CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])
 # a lower-case identifier (gram, lpips_alexnet, your own "mine"), or a model method
 # REPR[-METRIC]:MODEL[@LAYER], whose model and layer keep their library's spelling
 _METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?$")
-#: The longest value a study CSV may hold (the csv module's default limit, which simkit
-#: does not raise: the limit is process-wide, and no id, path or title comes near it).
-FIELD_LIMIT = 131_072
-
-
-class StudyError(SimkitError, ValueError):
-    """A study folder (or a value in it) is invalid; the message says where and how to fix it."""
 
 
 def normalize_choice(value: object) -> str:
@@ -129,10 +119,19 @@ class Study:
         return [str(v) for v in row.iloc[0][IMAGE_COLUMNS]]
 
     def image_path(self, image_id: str) -> Path:
+        """The file of one image (see :meth:`image_paths`)."""
         row = self.images.loc[self.images["image_id"] == image_id]
         if row.empty:
             raise KeyError(f"unknown image_id {image_id!r}")
-        file = str(row.iloc[0]["file"])
+        return self._file_path(image_id, str(row.iloc[0]["file"]))
+
+    def image_paths(self) -> dict[str, Path]:
+        """``{image_id: file}`` of every image, in images.csv order: one pass over the
+        table (:meth:`image_path` for each id would scan it once per image)."""
+        return {str(i): self._file_path(str(i), str(f))
+                for i, f in zip(self.images["image_id"], self.images["file"])}
+
+    def _file_path(self, image_id: str, file: str) -> Path:
         if self.root is None:
             return Path(file)
         # An absolute path is the user's choice; a relative one must stay in the study.
@@ -194,122 +193,6 @@ def read_study_csv(path: Path, kind: str | None = None, *, optional: bool = Fals
         raise StudyError(f"{path}: file not found; every study folder needs {path.name} "
                          f"with columns {', '.join(required)}")
     return read_table(path, required)
-
-
-def read_table(path: str | os.PathLike, required: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV file as a table of strings (stripped), checked as study files are.
-
-    UTF-8 (a BOM is fine), a header with the ``required`` columns and no duplicates, the
-    same number of values on every record; blank lines are skipped. Only ``\\r``, ``\\n``
-    and ``\\r\\n`` end a record: a quoted value keeps its line breaks, and U+2028, U+0085
-    or a form feed are ordinary text. A value holds up to :data:`FIELD_LIMIT` characters.
-    The line where each row starts is kept in ``df.attrs["lines"]`` for later messages.
-    Raises :class:`StudyError`, one line naming the file (and line) and how to fix it.
-    """
-    path = Path(path)
-    rows = _records(path, _decode(path, _read_bytes(path)))
-    if not rows:
-        raise StudyError(f"{path}: the file is empty; it needs a header line with "
-                         f"{', '.join(required)}")
-    header = [h.strip() for h in rows[0][1]]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise StudyError(f"{path}, line {rows[0][0]}: missing column(s) {', '.join(missing)}; "
-                         f"the header must include {', '.join(required)} "
-                         f"(found: {', '.join(header) or 'nothing'})")
-    dup = [h for h in header if header.count(h) > 1]
-    if dup:
-        raise StudyError(f"{path}, line {rows[0][0]}: column {dup[0]!r} appears twice; "
-                         f"rename one")
-    body, lines = [], []
-    for lineno, row in rows[1:]:
-        if len(row) != len(header):
-            raise StudyError(f"{path}, line {lineno}: {len(row)} values for {len(header)} "
-                             f"columns; check for a missing or extra comma")
-        body.append([cell.strip() for cell in row])
-        lines.append(lineno)
-    df = pd.DataFrame(body, columns=header, dtype=str) if body else pd.DataFrame(
-        {h: pd.Series(dtype=str) for h in header})
-    df.attrs["lines"] = lines
-    df.attrs["path"] = str(path)
-    return df
-
-
-def _read_bytes(path: Path) -> bytes:
-    # stat before open: opening a FIFO would block forever, a folder cannot be read.
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise StudyError(f"{path}: file not found") from None
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
-        raise StudyError(f"{path!s:.200}: cannot read the file ({e})") from None
-    if stat.S_ISDIR(mode):
-        raise StudyError(f"{path}: is a folder, not a CSV file; remove or rename the folder "
-                         f"and save the table there as a CSV file")
-    if not stat.S_ISREG(mode):
-        raise StudyError(f"{path}: is not a regular file (a pipe, socket or device); "
-                         f"save the table as an ordinary CSV file")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise StudyError(f"{path}: cannot read the file ({e.strerror or e}); check that it "
-                         f"is readable") from None
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    """The text of a CSV file; UTF-16 and binary files are named as such."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(raw):
-        raise StudyError(f"{path}: is not UTF-8 text (looks like UTF-16); save it as "
-                         f"UTF-8 CSV (\"CSV UTF-8\" in a spreadsheet)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        if b"\0" in raw:
-            raise StudyError(f"{path}: is not UTF-8 text (looks like a binary file); "
-                             f"give a CSV file saved as UTF-8") from None
-        line = raw[: e.start].count(b"\n") + 1
-        raise StudyError(f"{path}, line {line}: byte {raw[e.start]:#04x} is not UTF-8 text; "
-                         f"save the file as UTF-8 (CSV UTF-8 in a spreadsheet)") from None
-    if "\0" in text:
-        line = text[: text.index("\0")].count("\n") + 1
-        raise StudyError(f"{path}, line {line}: contains a NUL byte (\\0), which no study "
-                         f"value may hold; remove it (the file may be damaged)")
-    return text
-
-
-def _looks_utf16(raw: bytes) -> bool:
-    # Each ASCII character of UTF-16 text (the header, ids, paths) has a NUL on the same
-    # side of its two bytes; binary files have NULs on both sides.
-    head = raw[:4096]
-    half = len(head) // 2
-    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))
-    return half >= 2 and zeros[1] >= 0.1 * half and zeros[0] <= 0.02 * half
-
-
-def _records(path: Path, text: str) -> list[tuple[int, list[str]]]:
-    """``(line where it starts, values)`` of each non-blank record of a CSV text."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for row in reader:
-            if any(cell.strip() for cell in row):  # blank lines are harmless
-                records.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as e:
-        if "field limit" in str(e):
-            raise StudyError(f"{path}, line {start}: a value is longer than {FIELD_LIMIT:,} "
-                             f"characters; check for a quote (\") that is opened and never "
-                             f"closed") from None
-        raise StudyError(f"{path}, line {start}: malformed CSV ({e}); a value that holds "
-                         f"commas, quotes or line breaks must be quoted like \"a, \"\"b\"\"\"")\
-            from None
-    return records
-
-
-def row_location(df: pd.DataFrame, i: int) -> str:
-    """``"FILE, line N"`` of row ``i`` of a table read by :func:`read_table` (for messages)."""
-    return f"{df.attrs.get('path', 'table')}, line {df.attrs.get('lines', [])[i] if df.attrs.get('lines') else i + 2}"
 
 
 def check_unique(df: pd.DataFrame, column: str, what: str) -> None:
