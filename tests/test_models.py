@@ -94,6 +94,24 @@ def test_the_same_seed_gives_the_same_network_and_leaves_the_global_rng_alone():
         assert torch.equal(v, w), k
 
 
+def test_a_shared_network_is_built_once_and_again_when_its_weights_file_changes(tmp_path):
+    from conftest import seeded_vgg19_state
+
+    from simkit.features.models import shared_model, shared_model_builds
+
+    path = tmp_path / "vgg.pth"
+    torch.save(seeded_vgg19_state(1), path)
+    built = shared_model_builds()
+    a = shared_model("vgg19", path, ["conv1_1"], "cpu")
+    assert shared_model("vgg19", str(path), ["conv1_1"], "cpu") is a
+    assert shared_model_builds() == built + 1
+    assert shared_model("vgg19", "random:1", ["conv1_1"], "cpu") is not a
+    torch.save(seeded_vgg19_state(2), path)   # the same file name, other weights
+    b = shared_model("vgg19", path, ["conv1_1"], "cpu")
+    assert b is not a
+    assert not torch.equal(next(a.module.parameters()), next(b.module.parameters()))
+
+
 # -- through choose, against an independent computation ------------------------------------
 def _independent_choices(study, vectors_of, metric):
     out = {}

@@ -258,11 +258,11 @@ def _gradient(paths: Sequence, spec: tuple[str, str, str, str], weights: str, si
 
     from simkit.features.engine import forward
     from simkit.features.images import normalize
-    from simkit.features.models import load_model
+    from simkit.features.models import shared_model
     from simkit.methods.occlusion import prepared_rgb
 
     model, layer, kind, metric = spec
-    net = load_model(model, weights, [layer], device, size)
+    net = shared_model(model, weights, [layer], device, size)
     images = [prepared_rgb(p, policy, net.size or size) for p in paths]
     xs = [normalize(torch.from_numpy(im.copy()).permute(2, 0, 1)[None], net.mean, net.std)
           .requires_grad_(True) for im in images]

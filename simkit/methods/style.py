@@ -412,11 +412,11 @@ def style_network(methods: Iterable[str] | None = None, *,
                   cnn_layer: str = CNN_LAYER, device: str | None = "auto"):
     """The VGG-19 that ``methods`` run on, as :func:`style_features` loads it (``None``
     for ``colour`` alone): load it once for a series of :func:`style_pixel_vectors` calls."""
-    from simkit.features.models import load_model
+    from simkit.features.models import shared_model
     gram_layers, pooled, _ = _plan(_selected(methods), layers, colour_weight, cnn_layer)
     if not gram_layers and not pooled:
         return None
-    return load_model("vgg19", weights, [*dict.fromkeys(gram_layers), *dict.fromkeys(pooled)],
+    return shared_model("vgg19", weights, [*dict.fromkeys(gram_layers), *dict.fromkeys(pooled)],
                       device, size)
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
@@ -181,21 +180,11 @@ def _client(distributed, scheduler: str) -> "Client":
 
 
 # -- on the workers --------------------------------------------------------------------------
-_MODELS: dict[tuple, object] = {}
-_MODEL_LOCK = threading.Lock()
-_LOADS = {"count": 0}
-
-
 def worker_model(backbone: str, weights: str, layer: str, device: str = "cpu"):
     """The network for this worker process on ``device``, loaded on first use and kept (a
     worker runs many chunks; loading VGG-19 each time would cost more than a chunk)."""
-    key = (backbone, str(weights), layer, str(device))
-    with _MODEL_LOCK:
-        if key not in _MODELS:
-            from simkit.features.backbones import load_backbone
-            _MODELS[key] = load_backbone(backbone, weights, layer, device)
-            _LOADS["count"] += 1
-        return _MODELS[key]
+    from simkit.features.models import shared_model
+    return shared_model(backbone, weights, [layer], device)
 
 
 def _hash_files(paths: Sequence[str]) -> list[tuple[str | None, str]]:
@@ -216,6 +205,7 @@ def _index_chunk(spec: dict) -> dict:
 
     from simkit.features.device import resolve_device
     from simkit.features.engine import ZarrSink, run
+    from simkit.features.models import shared_model_builds
 
     t0 = time.perf_counter()
     if spec.get("torch_threads"):
@@ -231,7 +221,7 @@ def _index_chunk(spec: dict) -> dict:
                    max_pixels=spec["max_pixels"], precision=spec["precision"],
                    errors=sink.errors, workers=None)
     return {"chunk": spec["chunk"], "computed": computed, "errors": sink.errors,
-            "pid": os.getpid(), "model_loads": _LOADS["count"], "device": device,
+            "pid": os.getpid(), "model_loads": shared_model_builds(), "device": device,
             "seconds": time.perf_counter() - t0}
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Sequence
 
 from simkit.features.models.network import EMBEDDING, ModelError, Network
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "EMBEDDING", "ModelError", "Network", "split_model", "model_name",
            "check_model",
-           "list_models", "model_layers", "default_layer", "load_model", "weights_identity",
+           "list_models", "model_layers", "default_layer", "load_model", "shared_model",
+           "shared_model_builds",
+           "weights_identity",
            "input_size"]
 
 SOURCES = ("torchvision", "timm", "open_clip")
@@ -177,3 +181,44 @@ def load_model(model: str, weights: str | os.PathLike, layers: Sequence[str],
     if source == "timm":
         return family.load(name, weights, layers, device, size)
     return family.load(name, weights, layers, device)
+
+
+# Networks kept for the process by shared_model: an explorer's Explain button or a Dask worker
+# asks for the same network again and again, and building it costs seconds each time.
+_SHARED: "OrderedDict[tuple, object]" = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+_SHARED_KEEP = 2  # a few networks at most: each may hold gigabytes on the device
+_SHARED_BUILT = {"count": 0}
+
+
+def shared_model(model: str, weights: str | os.PathLike, layers: Sequence[str],
+                 device: "torch.device | str | None" = None, size: int = 224
+                 ) -> "Network | Backbone":
+    """:func:`load_model`'s network, built once and kept for this process.
+
+    The two most recently used networks are kept, keyed by model, the weights' identity
+    (:func:`weights_identity`: a weights file that changed is loaded again), layers, device
+    and size. Their parameters do not require gradients, so sharing them is safe.
+    """
+    import torch
+
+    from simkit.features.device import resolve_device
+
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    layers = list(dict.fromkeys(layers)) or [default_layer(model)]
+    key = (model, weights_identity(model, weights), tuple(layers), str(device), int(size))
+    with _SHARED_LOCK:
+        net = _SHARED.pop(key, None)
+        if net is None:
+            net = load_model(model, weights, layers, device, size)
+            _SHARED_BUILT["count"] += 1
+        _SHARED[key] = net
+        while len(_SHARED) > _SHARED_KEEP:
+            _SHARED.popitem(last=False)
+        return net
+
+
+def shared_model_builds() -> int:
+    """How many networks :func:`shared_model` has built in this process (a Dask worker
+    reports it, so a job can show that each worker loaded its network once)."""
+    return _SHARED_BUILT["count"]
