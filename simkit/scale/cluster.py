@@ -232,9 +232,8 @@ def _inputs(collection) -> tuple[list[str], list[str]]:
         collection = load_collection(collection)
     if isinstance(collection, Collection):
         paths = collection.paths
-    elif hasattr(collection, "images") and hasattr(collection, "image_path"):  # a Study
-        ids = [str(i) for i in collection.images["image_id"]]
-        paths = {i: collection.image_path(i) for i in ids}
+    elif hasattr(collection, "image_paths"):  # a Study
+        paths = collection.image_paths()
     elif isinstance(collection, Mapping):
         paths = collection
     else:

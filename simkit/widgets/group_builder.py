@@ -105,7 +105,8 @@ class GroupBuilder(View):
                        .to_dict("records")]
         self._voted = set(study.responses["question_id"].astype(str))
         imgs = study.images.copy()
-        imgs["path"] = [str(study.image_path(i).resolve()) for i in imgs["image_id"]]
+        files = study.image_paths()
+        imgs["path"] = [str(files[str(i)].resolve()) for i in imgs["image_id"]]
         self._study_images = imgs
 
     @property

@@ -72,8 +72,9 @@ def folder_pixels(folder: str | os.PathLike, size: int = 64, limit: int | None =
 def study_pixels(study: "Study", size: int = 64) -> tuple[list[str], "torch.Tensor"]:
     """A study's images (images.csv order), decoded safely and resized:
     ``(image ids, uint8 (N, 3, size, size))``."""
-    ids = [str(i) for i in study.images["image_id"]]
-    pool = Triplets(ids, [], [], [], [], [], None, [study.image_path(i) for i in ids])
+    files = study.image_paths()
+    ids = list(files)
+    pool = Triplets(ids, [], [], [], [], [], None, list(files.values()))
     return ids, pool.load_pixels(size)
 
 
@@ -184,9 +185,10 @@ def study_triplets(study: "Study") -> Triplets:
     """:func:`vote_triplets` as :class:`Triplets` over the study's images (grouped by
     question, so splits keep a question's triplets together)."""
     table = vote_triplets(study)
-    ids = [str(i) for i in study.images["image_id"]]
+    files = study.image_paths()
+    ids = list(files)
     index = {k: i for i, k in enumerate(ids)}
-    paths = [study.image_path(i) for i in ids]
+    paths = list(files.values())
     idx = {c: np.array([index[v] for v in table[c]], dtype=np.int64) for c in ("ref", "x0", "x1")}
     return Triplets(ids, idx["ref"], idx["x0"], idx["x1"], table["J"].to_numpy(float),
                     table["question_id"].to_numpy(), None, paths, table,
