@@ -15,6 +15,8 @@ import pytest
 import simkit.cli.app as cli
 from simkit import config
 
+from .test_security import one_line_error
+
 Q = {"q1": ("G", ["i1", "i2", "i3", "i4", "i5"])}
 V = {"P1": {"q1": "a-b"}, "P2": {"q1": "d-e"}, "P3": {"q1": "a-b"}}
 FAST = ["--weights", "random:0", "--size", "32"]
@@ -36,13 +38,7 @@ def study(write_study):
 
 def one_error(capsys, *names: str) -> str:
     """The single stderr line (an ``error:``), checked to name each of ``names``."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for name in names:
-        assert name in lines[0], (name, lines[0])
-    return lines[0]
+    return one_line_error(capsys.readouterr().err, *names)
 
 
 def files(folder: Path) -> dict[str, bytes]:
