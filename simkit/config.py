@@ -10,7 +10,8 @@ variable                    meaning
 ``SIMKIT_CACHE``            the cache root (default: the platform's user cache folder,
                             ``~/.cache/simkit`` on Linux); features, zarr stores,
                             projections and demo studies live in sub-folders of it
-``SIMKIT_OFFLINE``          ``1``: never try to download pretrained weights
+``SIMKIT_OFFLINE``          ``1`` (or true, yes, on): never try to download pretrained
+                            weights; ``0`` (false, no, off) or unset: download when needed
 ``SIMKIT_WIKIART``          the folder of the WikiArt ukiyo-e prints (demo studies)
 ``SIMKIT_DASK_SCHEDULER``   address of a running Dask scheduler (``tcp://HOST:8786``)
 ``SIMKIT_CONTACT``          an e-mail or URL sent in the User-Agent of museum requests
@@ -18,13 +19,18 @@ variable                    meaning
 ``JUPYTERHUB_SERVICE_PREFIX`` set by JupyterHub (``/user/NAME/``): ``simkit serve`` prints
                             its links through the hub's proxy too
 ==========================  ==============================================================
+
+A value that cannot be used (``SIMKIT_OFFLINE=maybe``, a path with ``~nobody``) is a
+:class:`ConfigError` naming the variable, never a silent guess or a traceback.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["ENV_VARS", "cache_root", "cache_dir", "offline", "wikiart_dir",
+from simkit.errors import SimkitError
+
+__all__ = ["ConfigError", "ENV_VARS", "cache_root", "cache_dir", "offline", "wikiart_dir",
            "dask_scheduler", "contact", "paper_data_dir", "numba_cache_dir", "use_numba_cache",
            "jupyterhub_prefix"]
 
@@ -34,16 +40,37 @@ ENV_VARS = ("SIMKIT_CACHE", "SIMKIT_OFFLINE", "SIMKIT_WIKIART", "SIMKIT_DASK_SCH
 CACHE_KINDS = ("features", "zarr", "projections", "studies", "numba")
 
 
+#: The spellings of yes and no that ``SIMKIT_OFFLINE`` accepts (any case).
+_YES = ("1", "true", "yes", "on", "y")
+_NO = ("0", "false", "no", "off", "n")
+
+
+class ConfigError(SimkitError, ValueError):
+    """An environment variable holds a value simkit cannot use; the message names it."""
+
+
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
 
 
+def _env_path(name: str) -> Path | None:
+    """``$name`` as a path (``~`` expanded), when set."""
+    env = _env(name)
+    if env is None:
+        return None
+    try:
+        return Path(env).expanduser()
+    except RuntimeError:  # "~nobody/…": no such user, or no home folder to expand "~"
+        raise ConfigError(f"${name}={env!r}: '~' cannot be expanded (no such user, or no "
+                          f"home folder); give an absolute path, or unset {name}") from None
+
+
 def cache_root() -> Path:
     """``$SIMKIT_CACHE``, else the platform's user cache folder for simkit."""
-    env = _env("SIMKIT_CACHE")
-    if env:
-        return Path(env).expanduser()
+    env = _env_path("SIMKIT_CACHE")
+    if env is not None:
+        return env
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("simkit", appauthor=False))
@@ -58,14 +85,22 @@ def cache_dir(kind: str) -> Path:
 
 
 def offline() -> bool:
-    """``SIMKIT_OFFLINE`` is set to anything but ``0``: never try to download weights."""
-    return _env("SIMKIT_OFFLINE") not in (None, "0")
+    """``SIMKIT_OFFLINE`` is 1, true, yes or on: never try to download weights.
+
+    0, false, no, off or unset is online; any other value is a :class:`ConfigError` (
+    ``false`` used to mean offline, as did every value but ``0``)."""
+    env = _env("SIMKIT_OFFLINE")
+    if env is None or env.lower() in _NO:
+        return False
+    if env.lower() in _YES:
+        return True
+    raise ConfigError(f"$SIMKIT_OFFLINE={env!r}: use 1 (never download weights) or 0 "
+                      f"(download them when needed)")
 
 
 def wikiart_dir() -> Path | None:
     """``$SIMKIT_WIKIART``, when set."""
-    env = _env("SIMKIT_WIKIART")
-    return Path(env).expanduser() if env else None
+    return _env_path("SIMKIT_WIKIART")
 
 
 def dask_scheduler() -> str | None:
@@ -79,9 +114,15 @@ def contact() -> str | None:
 
 
 def paper_data_dir() -> Path | None:
-    """``$SIMKIT_PAPER_DATA``, when set (another folder of published tables)."""
-    env = _env("SIMKIT_PAPER_DATA")
-    return Path(env).expanduser() if env else None
+    """``$SIMKIT_PAPER_DATA``, when set (another folder of published tables); a
+    :class:`ConfigError` when it is not a folder (a missing one was a traceback after the
+    tables had been printed)."""
+    path = _env_path("SIMKIT_PAPER_DATA")
+    if path is not None and not path.is_dir():
+        raise ConfigError(f"$SIMKIT_PAPER_DATA={str(path)!r} is not a folder; unset it (the "
+                          f"published tables ship with simkit) or point it at a folder of "
+                          f"published tables (table2.csv, …)")
+    return path
 
 
 def use_numba_cache() -> None:

@@ -148,7 +148,10 @@ def _user_paths(args: argparse.Namespace) -> list[str]:
 
     values = [v for v in vars(args).values() if isinstance(v, str) and "\0" not in v]
     paths = values + [v.split("=", 1)[1] for v in values if "=" in v]
-    return [*paths, str(cache_root())]
+    try:
+        return [*paths, str(cache_root())]
+    except SimkitError:  # an unusable $SIMKIT_CACHE: no cache folder to count
+        return paths
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -5,10 +5,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from simkit.cli.options import Subparsers, out_folder, positive_int
+from simkit.cli.options import MAX_SIZE, Subparsers, at_least, out_folder
 from simkit.cli.tables import add_table_args, report_tables
 
 __all__ = ["add_parser", "run"]
+
+#: The most groups per genre: the demo draws 20 images a group over four genres, so an
+#: unbounded count filled the disk for hours; 1,000 is 20,000 prints.
+MAX_GROUPS = 1000
+#: The smallest longer side: the shorter side is 62-75 % of it and every side must reach
+#: the 32 px the feature extractor needs (--image-size 48 drew prints it then refused).
+MIN_IMAGE_SIZE = 64
 
 
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -16,9 +23,11 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("demo", help="the terminal demo: demo study → machine choices "
                                            "→ tables")
     p.add_argument("--out", default="demo-study", type=out_folder)
-    p.add_argument("--groups", type=positive_int, default=20,
-                   help="groups per genre (paper: 20)")
-    p.add_argument("--image-size", type=positive_int, default=224)
+    p.add_argument("--groups", type=at_least(1, MAX_GROUPS), default=20,
+                   help=f"groups per genre (paper: 20; at most {MAX_GROUPS:,})")
+    p.add_argument("--image-size", type=at_least(MIN_IMAGE_SIZE, MAX_SIZE), default=224,
+                   help=f"the longer side of each print in pixels ({MIN_IMAGE_SIZE} to "
+                        f"{MAX_SIZE}; the shorter side is about 2/3 of it)")
     add_table_args(p)
     p.set_defaults(func=run)
     return p

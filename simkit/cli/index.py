@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simkit.cli.options import (Subparsers, add_model_args, name_list, non_negative_int,
-                                out_folder, positive_int, warn)
+                                out_folder, path_arg, positive_int, warn)
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser("index", help="features of a whole collection on Dask, into the "
                                             "chunked zarr store")
-    p.add_argument("collection", help="a folder with images.csv (a study folder is one)")
+    p.add_argument("collection", type=path_arg, help="a folder with images.csv (a study folder is one)")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help=f"a running Dask scheduler (default ${SCHEDULER_ENV}, else an "
                         f"embedded LocalCluster on this machine)")

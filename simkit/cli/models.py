@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the models (or one model's layers)."""
     from simkit.features.models import SOURCES, check_model, list_models, model_layers
 
-    if args.model:
+    if args.model is not None:  # "" is an unknown model, not "list them all"
         name = check_model(args.model)
         layers = model_layers(name)
         print(f"{name}: {len(layers)} layers (any module name is a layer too)")

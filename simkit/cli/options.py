@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "name_list", "int_list",
-           "out_folder", "out_file",
+__all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "seed", "name_list",
+           "int_list", "out_folder", "out_file", "path_arg", "new_or_replaceable", "MAX_SIZE",
            "add_model_args", "add_methods_arg", "add_device_arg", "model_kwargs", "warn"]
 
 #: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
@@ -21,8 +21,9 @@ WEIGHTS_HELP = ("imagenet (torchvision cache), a state_dict PATH, or random:SEED
                 "(for tests and offline demos; results mean nothing)")
 
 
-def at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number ``>= low``."""
+def at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number ``>= low`` (and ``<= high`` when given: a size
+    or count past it would exhaust the memory or the disk, not give a result)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -30,6 +31,8 @@ def at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is too small; give at least {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{value} is too large; give at most {high:,}")
         return value
     parse.__name__ = f"integer >= {low}"  # argparse names the type in some messages
     return parse
@@ -37,6 +40,21 @@ def at_least(low: int) -> Callable[[str], int]:
 
 positive_int = at_least(1)
 non_negative_int = at_least(0)
+#: A random seed: numpy's generators take whole numbers from 0 (a negative one was a
+#: traceback deep inside numpy).
+seed = at_least(0)
+#: The largest input size in pixels: a VGG-19 at 4096 × 4096 already needs gigabytes per
+#: image; far larger sizes only ran out of memory.
+MAX_SIZE = 4096
+
+
+def path_arg(text: str) -> str:
+    """An argparse type: a path that is not empty or blank (``""`` silently meant the
+    current folder, and the messages then named ``images.csv`` without a folder)."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a path; give a folder or file "
+                                         f"path (. for the current folder)")
+    return text
 
 
 def name_list(text: str) -> list[str]:
@@ -68,6 +86,22 @@ def out_folder(text: str) -> str:
     return text
 
 
+def new_or_replaceable(path: str | Path, is_ours: Callable[[Path], bool], what: str) -> Path:
+    """``path``, refused when it is an existing file that ``is_ours`` does not recognise.
+
+    An output file is replaced when it exists, so a file the user made (a study's
+    ``images.csv`` given as ``--out`` by mistake) would be lost; only an earlier output of
+    the same command (``is_ours(path)`` true) is replaced.
+    """
+    from simkit.errors import UsageError
+
+    path = Path(path)
+    if path.is_file() and not is_ours(path):
+        raise UsageError(f"{path} exists and is not {what}; simkit replaces only its own "
+                         f"outputs: choose another file name, or move that file away")
+    return path
+
+
 def out_file(text: str) -> str:
     """An argparse type: a file to write, not an existing folder, in a folder that exists
     or can be created."""
@@ -82,8 +116,8 @@ def add_model_args(p: argparse.ArgumentParser, *, cache_help: str = "feature sto
     """``--weights --layer --size --policy --precision --cache-dir``: the network and input."""
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--layer", default="conv5_1", help="VGG-19 layer, after its ReLU")
-    p.add_argument("--size", type=at_least(16), default=224,
-                   help="input size in pixels (at least 16)")
+    p.add_argument("--size", type=at_least(16, MAX_SIZE), default=224,
+                   help=f"input size in pixels (16 to {MAX_SIZE})")
     p.add_argument("--policy", default="resize", choices=["resize", "keep-aspect", "native"],
                    help="preprocessing: resize to size×size, keep the aspect ratio, or native")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],

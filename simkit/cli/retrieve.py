@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import Subparsers, add_model_args, positive_int, warn
+from simkit.cli.options import Subparsers, add_model_args, path_arg, positive_int, warn
 
 __all__ = ["add_parser", "run"]
 
@@ -11,7 +11,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``retrieve`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("retrieve", help="the k nearest images of a query in a collection")
-    p.add_argument("collection", help="a folder with images.csv (a study folder is one)")
+    p.add_argument("collection", type=path_arg, help="a folder with images.csv (a study folder is one)")
     p.add_argument("--query", required=True, help="an image_id of the collection, or an image file")
     p.add_argument("-k", type=positive_int, default=4)
     p.add_argument("--method", default="style",

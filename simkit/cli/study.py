@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from simkit.cli.options import Subparsers, out_folder, positive_int
+from simkit.cli.options import Subparsers, name_list, out_folder, path_arg, positive_int, seed
 
 __all__ = ["add_parser", "run"]
 
@@ -15,7 +15,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     top = subparsers.add_parser("study", help="make study folders")
     sub = top.add_subparsers(dest="study_command", required=True)
     p = sub.add_parser("new", help="sample groups of 5 from a collection, the paper's way")
-    p.add_argument("collection", help="a collection folder (simkit fetch) or a study folder")
+    p.add_argument("collection", type=path_arg, help="a collection folder (simkit fetch) or a study folder")
     p.add_argument("--out", required=True, type=out_folder, help="the new study folder")
     p.add_argument("--per-genre", type=positive_int, default=20,
                    help="groups per label (paper: 20 groups from 100 prints)")
@@ -23,10 +23,10 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                    help="images per group (a question shows 5)")
     p.add_argument("--by", default="genre",
                    help="the images.csv column to group within (genre, artist, …)")
-    p.add_argument("--labels", default=None,
+    p.add_argument("--labels", default=None, type=name_list,
                    help="comma-separated values of --by to use, in order (default: all "
                         "with enough images)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--copy-images", action="store_true",
                    help="copy the images into STUDY/images (default: refer to the collection)")
     p.set_defaults(func=run)
@@ -37,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
     """Write the new study and say how many groups each label got."""
     from simkit.study.groups import GROUP_SIZE, new_study
 
-    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     study = new_study(args.collection, args.out, by=args.by, per_label=args.per_genre,
-                      group_size=args.group_size, seed=args.seed, labels=labels,
+                      group_size=args.group_size, seed=args.seed, labels=args.labels,
                       copy_images=args.copy_images)
     print(f"wrote {args.out}: {len(study.questions)} groups of {GROUP_SIZE} "
           f"({len(study.images)} images), grouped by {args.by}, seed {args.seed}")

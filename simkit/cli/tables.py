@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, model_kwargs,
-                                out_folder, positive_int, warn)
+from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, at_least,
+                                model_kwargs, out_folder, path_arg, warn)
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,10 +18,16 @@ __all__ = ["add_parser", "run", "add_table_args", "add_vectors_args", "name_and_
            "register_own_vectors", "report_tables", "machine_choices"]
 
 
+#: The most bootstrap resamples: the resampling holds n_boot x participants counts at
+#: once, so 10**12 asked for terabytes (a traceback); 100,000 is far past any need.
+MAX_BOOT = 100_000
+
+
 def add_table_args(p: argparse.ArgumentParser) -> None:
     """The options that ``tables`` and ``demo`` share."""
     p.add_argument("--no-ci", action="store_true", help="skip the bootstrap intervals")
-    p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples")
+    p.add_argument("--n-boot", type=at_least(1, MAX_BOOT), default=2000,
+                   help=f"bootstrap resamples (at most {MAX_BOOT:,})")
     add_methods_arg(p)
     add_model_args(p)
 
@@ -29,7 +35,7 @@ def add_table_args(p: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``tables`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("tables", help="replay the paper's tables on a study")
-    p.add_argument("study")
+    p.add_argument("study", type=path_arg)
     p.add_argument("--choices", help="machine choices CSV (default STUDY/choices.csv; "
                                      "without one, features are computed)")
     p.add_argument("--out", type=out_folder, help="output folder (default STUDY/results)")
@@ -131,6 +137,10 @@ def report_tables(study_dir: str, args: argparse.Namespace, *, choices: str | No
 
     from simkit.analysis.by_group import group_values
 
+    from simkit.config import paper_data_dir
+
+    if paper:
+        paper_data_dir()  # an unusable $SIMKIT_PAPER_DATA: refused before any work
     study = load_study(study_dir, choices=choices)
     require_analysable(study)  # before any feature is computed or file written
     by = getattr(args, "by", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from simkit.cli.options import Subparsers
+from simkit.cli.options import Subparsers, path_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -12,7 +12,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``validate`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("validate", help="check a study folder and its image files")
-    p.add_argument("study")
+    p.add_argument("study", type=path_arg)
     p.set_defaults(func=run)
     return p
 
