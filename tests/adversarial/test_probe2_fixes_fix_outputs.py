@@ -1,0 +1,73 @@
+"""probe2's findings 1, 2, 3, 5, 6 and 17: outputs of fetch, perceptual and report that
+replaced a user's file, and perceptual / fetch option values that were tracebacks.
+
+Each refusal is one ``error:`` line naming the file or option, exit status 2, before any
+work: the tests check that nothing was written or changed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import simkit.cli.app as cli
+from simkit.fetch.collection import COLUMNS
+
+from .test_probe2 import Q, V, files, one_error
+
+# nothing listens on port 1: a refused connection at once (no network, no wait)
+NOWHERE = ["--base-url", "http://127.0.0.1:1/api/v1", "--retries", "0", "--rate", "0"]
+FAST = ["--weights", "random:0", "--size", "32", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_cli(monkeypatch, tmp_path):
+    # the version look-up costs ~1.5 s a parse here; these tests are about the answers
+    monkeypatch.setattr("simkit.cli.app.version", lambda: "test")
+    monkeypatch.setenv("SIMKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
+
+
+@pytest.fixture
+def study(write_study):
+    """A one-question study with its five 32 x 32 images."""
+    return write_study(Q, V, images=True)
+
+
+# -- 1: fetch into a study ---------------------------------------------------------------------
+def test_fetch_into_a_study_is_refused_before_any_request(study, capsys):
+    before = files(study)
+    assert cli.main(["fetch", "aic-ukiyoe", "--out", str(study), "--limit", "1",
+                     *NOWHERE]) == 2
+    one_error(capsys, str(study / "images.csv"), "not the images.csv of a collection")
+    assert files(study) == before
+    assert not (study / ".simkit-fetch").exists()
+
+
+def test_a_fetch_that_gets_nothing_writes_no_table(tmp_path, capsys):
+    out = tmp_path / "new"
+    assert cli.main(["fetch", "aic-ukiyoe", "--out", str(out), "--limit", "1", *NOWHERE]) == 2
+    capsys.readouterr()
+    assert not (out / "images.csv").exists() and not (out / "SOURCE.md").exists()
+
+
+def test_a_fetch_that_gets_nothing_keeps_an_earlier_collection(tmp_path, capsys):
+    out = tmp_path / "prints"
+    out.mkdir()
+    (out / "images.csv").write_text(",".join(COLUMNS) + "\n" + "a1,images/a1.jpg"
+                                    + "," * (len(COLUMNS) - 2) + "\n")
+    (out / "SOURCE.md").write_text("# an earlier fetch\n")
+    before = files(out)
+    assert cli.main(["fetch", "aic-ukiyoe", "--out", str(out), "--limit", "1", *NOWHERE]) == 2
+    capsys.readouterr()
+    assert {k: v for k, v in files(out).items() if not k.startswith(".simkit-fetch")} == before
+
+
+# -- 17: fetch --rate --------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", ["-1", "nan", "inf"])
+def test_fetch_rate_must_be_a_finite_number_of_seconds(tmp_path, capsys, rate):
+    out = tmp_path / "new"
+    assert cli.main(["fetch", "aic-ukiyoe", "--out", str(out), "--rate", rate]) == 2
+    one_error(capsys, "--rate", rate)
+    assert not out.exists()
