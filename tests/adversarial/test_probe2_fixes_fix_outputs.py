@@ -71,3 +71,29 @@ def test_fetch_rate_must_be_a_finite_number_of_seconds(tmp_path, capsys, rate):
     assert cli.main(["fetch", "aic-ukiyoe", "--out", str(out), "--rate", rate]) == 2
     one_error(capsys, "--rate", rate)
     assert not out.exists()
+
+
+# -- 3: report --out ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["images.csv", "notes.html"])
+def test_report_out_never_replaces_a_file_that_is_not_a_report(study, capsys, name):
+    (study / "notes.html").write_text("<!DOCTYPE html>\n<html><body>the user's own page")
+    before = files(study)
+    assert cli.main(["report", str(study), "--out", str(study / name)]) == 2
+    one_error(capsys, name, "not a simkit report")
+    assert files(study) == before
+
+
+def test_a_rendered_report_is_recognised_and_a_fifo_is_not_opened(study, tmp_path):
+    import os
+
+    from simkit.errors import UsageError
+    from simkit.reports.html import check_report_path, is_report_file, render_report
+    from simkit.study.model import load_study
+
+    ours = tmp_path / "r.html"
+    ours.write_text(render_report(load_study(study), {}), encoding="utf-8")
+    assert is_report_file(ours) and check_report_path(ours) == ours
+    fifo = tmp_path / "fifo.html"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="fifo.html exists and is not a simkit report"):
+        check_report_path(fifo)  # refused without opening it (which would wait for ever)
