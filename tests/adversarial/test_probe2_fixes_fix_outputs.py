@@ -7,7 +7,6 @@ work: the tests check that nothing was written or changed.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -97,3 +96,92 @@ def test_a_rendered_report_is_recognised_and_a_fifo_is_not_opened(study, tmp_pat
     os.mkfifo(fifo)
     with pytest.raises(UsageError, match="fifo.html exists and is not a simkit report"):
         check_report_path(fifo)  # refused without opening it (which would wait for ever)
+
+
+# -- 2: perceptual score / adapt outputs ------------------------------------------------------
+def _score(study, *extra):
+    return cli.main(["perceptual", "score", "--data", f"study={study}", "--net", "squeezenet",
+                     *FAST, *extra])
+
+
+@pytest.mark.parametrize("option, name", [("--out", "responses.csv"),
+                                          ("--choices-out", "images.csv")])
+def test_perceptual_score_never_replaces_a_study_file(study, tmp_path, capsys, option, name):
+    before = files(study)
+    out = ["--out", str(tmp_path / "r.json")] if option == "--choices-out" else []
+    assert _score(study, *out, option, str(study / name)) == 2
+    one_error(capsys, name, "is not a")
+    assert files(study) == before and not (tmp_path / "r.json").exists()
+
+
+def test_perceptual_score_replaces_its_own_outputs(study, tmp_path, capsys):
+    out, choices = tmp_path / "r.json", tmp_path / "c.csv"
+    for _ in range(2):  # the second run replaces the first run's files
+        assert _score(study, "--out", str(out), "--choices-out", str(choices)) == 0
+    assert json.loads(out.read_text())["n_triplets"] > 0
+    assert choices.read_text().startswith("question_id,method,choice\n")
+    capsys.readouterr()
+    assert _score(study, "--out", str(out), "--choices-out", str(out)) == 2
+    one_error(capsys, "r.json", "its own file")
+
+
+@pytest.mark.parametrize("out, report", [("questions.csv", None), ("s.npz", "votes.json"),
+                                         ("s.json", None)])
+def test_perceptual_adapt_never_replaces_a_file_that_is_not_its_own(study, capsys, out,
+                                                                    report):
+    (study / "votes.json").write_text('{"data": "mine"}')
+    (study / "s.json").write_text("{}")
+    before = files(study)
+    argv = ["perceptual", "adapt", "--data", f"study={study}", "--net", "squeezenet", *FAST,
+            "--out", str(study / out), *(["--report", str(study / report)] if report else [])]
+    assert cli.main(argv) == 2
+    one_error(capsys, report or out)
+    assert files(study) == before
+
+
+def test_perceptual_adapt_recognises_its_own_scalars(study, tmp_path, capsys):
+    from simkit.methods.perceptual.metrics import PerceptualMetric
+
+    ours = PerceptualMetric.baseline("squeezenet", "spatial", weights="random:0",
+                                     size=32).save(tmp_path / "s.npz")
+    (study / "votes.json").write_text('{"data": "mine"}')
+    # the scalars pass (they are checked first), the report is the user's file
+    assert cli.main(["perceptual", "adapt", "--data", f"study={study}", *FAST,
+                     "--out", str(ours), "--report", str(study / "votes.json")]) == 2
+    assert "s.npz" not in one_error(capsys, "votes.json", "not a JSON report")
+
+
+@pytest.mark.parametrize("command", ["score", "adapt"])
+def test_perceptual_out_that_is_a_folder_or_under_a_file_is_refused_first(study, tmp_path,
+                                                                          capsys, command):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out in (tmp_path, a_file / "x.json"):
+        assert cli.main(["perceptual", command, "--data", f"study={study}", *FAST,
+                         "--out", str(out)]) == 2
+        one_error(capsys, "--out", str(out if out == tmp_path else a_file))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "study"]
+
+
+# -- 5, 6: perceptual option values ---------------------------------------------------------
+@pytest.mark.parametrize("argv, option", [
+    (["adapt", "--lr", "nan"], "--lr"), (["adapt", "--lr", "-1"], "--lr"),
+    (["adapt", "--lr", "0"], "--lr"),
+    (["adapt", "--val-fraction", "nan"], "--val-fraction"),
+    (["adapt", "--val-fraction", "1.5"], "--val-fraction"),
+    (["adapt", "--val-fraction", "0"], "--val-fraction"),
+    (["adapt", "--holdout", "nan"], "--holdout"),
+    (["adapt", "--seeds", "-1"], "--seeds"), (["adapt", "--seeds", "0,x"], "--seeds"),
+    (["adapt", "--patience", "-1"], "--patience"),
+    (["score", "--seed", "-1"], "--seed"),
+    (["score", "--size", "99999999"], "--size"), (["adapt", "--size", "16"], "--size"),
+    (["replicate", "--size", "99999999"], "--size"), (["replicate", "--size", "8"], "--size"),
+])
+def test_perceptual_unusable_numbers_are_one_line_before_any_work(study, tmp_path, capsys,
+                                                                  argv, option):
+    command, *rest = argv
+    target = ["--out", str(tmp_path / "o")] if command == "replicate" else [
+        "--data", f"study={study}", "--out", str(tmp_path / "o.json")]
+    assert cli.main(["perceptual", command, *target, *rest]) == 2
+    one_error(capsys, option)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
