@@ -13,25 +13,16 @@ import pytest
 import simkit.cli.app as cli
 from simkit.fetch.collection import COLUMNS
 
-from .test_probe2 import Q, V, files, one_error
+from . import test_probe2
+from .test_probe2 import files, one_error
 
 # nothing listens on port 1: a refused connection at once (no network, no wait)
 NOWHERE = ["--base-url", "http://127.0.0.1:1/api/v1", "--retries", "0", "--rate", "0"]
 FAST = ["--weights", "random:0", "--size", "32", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _fast_cli(monkeypatch, tmp_path):
-    # the version look-up costs ~1.5 s a parse here; these tests are about the answers
-    monkeypatch.setattr("simkit.cli.app.version", lambda: "test")
-    monkeypatch.setenv("SIMKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
-
-
-@pytest.fixture
-def study(write_study):
-    """A one-question study with its five 32 x 32 images."""
-    return write_study(Q, V, images=True)
+# probe2's fixtures: the fast CLI (autouse, offline, own cache) and its one-question study
+_fast_cli, study = test_probe2._fast_cli, test_probe2.study
 
 
 # -- 1: fetch into a study ---------------------------------------------------------------------
