@@ -197,7 +197,10 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
     again: finished files are checked against their sha256 and kept, partial ones resumed,
     corrupt ones fetched again, and recorded API answers are not asked again. Raises
     :class:`FetchError` when the server stays unreachable (run again to resume) and
-    :class:`LicenceRefused` when nothing could be fetched because of licences.
+    :class:`LicenceRefused` when nothing could be fetched because of licences, and
+    :class:`~simkit.errors.UsageError`, before any request, when ``out`` holds an
+    images.csv that no fetch made (a study's: it would be replaced). A run that fetches
+    nothing writes no images.csv (an earlier collection's stays as it was).
     """
     out = Path(out)
     check_collection_folder(out)  # before any request or file: a study's images.csv stays
