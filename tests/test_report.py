@@ -133,7 +133,8 @@ def test_one_valid_participant_and_no_votes(write_study, tmp_path):
 def test_cli_replaces_the_report_keeps_other_files_and_refuses_a_folder(study_dir, tmp_path,
                                                                        capsys):
     out, figs = tmp_path / "r.html", tmp_path / "figs"
-    out.write_text("an older report")
+    out.write_text("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><meta "
+                   "name='generator' content='simkit 0.0.1'><title>an older report")
     figs.mkdir()
     (figs / "mine.txt").write_text("the user's")
     assert main(["report", str(study_dir), "--out", str(out), "--figures", str(figs),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from simkit.cli.options import Subparsers, non_negative_int, out_folder, positive_int
+from simkit.cli.options import (Subparsers, non_negative_float, non_negative_int, out_folder,
+                                positive_int)
 from simkit.errors import UsageError
 from simkit.fetch.http import FetchError
 
@@ -41,7 +42,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                         "Default: public domain / CC0 only")
     p.add_argument("--refresh", action="store_true",
                    help="ask the museum again instead of the recorded API answers")
-    p.add_argument("--rate", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--rate", type=non_negative_float, default=None, metavar="SECONDS",
                    help="seconds between two requests to one host (default: 1; The Met's "
                         "firewall blocks quicker callers for 30 s or more)")
     p.add_argument("--retries", type=non_negative_int, default=4)

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 __all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "seed", "name_list",
            "int_list", "out_folder", "out_file", "path_arg", "new_or_replaceable", "MAX_SIZE",
-           "add_model_args", "add_methods_arg", "add_device_arg", "model_kwargs", "warn"]
+           "add_model_args", "add_methods_arg", "add_device_arg", "model_kwargs", "warn",
+           "float_between", "positive_float", "non_negative_float", "fraction"]
 
 #: What ``ArgumentParser.add_subparsers`` returns (its class is private to argparse).
 Subparsers = Any
@@ -46,6 +47,41 @@ seed = at_least(0)
 #: The largest input size in pixels: a VGG-19 at 4096 × 4096 already needs gigabytes per
 #: image; far larger sizes only ran out of memory.
 MAX_SIZE = 4096
+
+
+def float_between(low: float, high: float | None = None, *, low_open: bool = False,
+                  high_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``low`` (excluded when ``low_open``) to
+    ``high`` (excluded when ``high_open``); nan and inf are refused (``float()`` takes
+    them, and they only failed later, deep in numpy or torch)."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < low or (low_open and value == low):
+            raise argparse.ArgumentTypeError(
+                f"{value:g} is too small; give {'more than' if low_open else 'at least'} "
+                f"{low:g}")
+        if high is not None and (value > high or (high_open and value == high)):
+            raise argparse.ArgumentTypeError(
+                f"{value:g} is too large; give {'less than' if high_open else 'at most'} "
+                f"{high:g}")
+        return value
+    parse.__name__ = "number"  # argparse names the type in some messages
+    return parse
+
+
+#: A finite number > 0 (a learning rate).
+positive_float = float_between(0.0, low_open=True)
+#: A finite number >= 0 (seconds to wait).
+non_negative_float = float_between(0.0)
+#: A finite fraction strictly between 0 and 1 (of the data kept for validation or testing).
+fraction = float_between(0.0, 1.0, low_open=True, high_open=True)
 
 
 def path_arg(text: str) -> str:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from simkit.cli.options import (WEIGHTS_HELP, Subparsers, add_device_arg, at_least,
-                                non_negative_int, positive_int, warn)
+from simkit.cli.options import (MAX_SIZE, WEIGHTS_HELP, Subparsers, add_device_arg, at_least,
+                                fraction, new_or_replaceable, non_negative_int, out_file,
+                                positive_float, positive_int, seed, warn)
 from simkit.errors import UsageError
 from simkit.features.device import resolve_device
 
@@ -49,6 +50,11 @@ DEFAULT_SPLIT = {"material-appearance": ("test", "train"), "bapps-2afc": ("val",
 #: the splits each kind has
 SPLITS = {"material-appearance": ("train", "test"), "bapps-2afc": ("train", "val"),
           "bapps-jnd": ("val",), "svhn": ("train", "test"), "stl10": ("train", "test")}
+#: The smallest --size: AlexNet's layers leave nothing of an image under 31 px (a torch
+#: RuntimeError deep in the network), SqueezeNet's under 17.
+MIN_SIZE = 32
+#: Longest JSON result this command recognises as its own (its results are kilobytes).
+_MAX_JSON_BYTES = 50_000_000
 
 
 def parse_data(spec: str) -> tuple[str, Path]:
@@ -83,14 +89,15 @@ def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
     p.add_argument("--net", choices=list(NETWORKS), default="alexnet")
     p.add_argument("--comparison", choices=list(COMPARISONS), default="spatial")
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
-    p.add_argument("--size", type=positive_int, default=64,
+    p.add_argument("--size", type=at_least(MIN_SIZE, MAX_SIZE), default=64,
                    help="images are resized to SIZE×SIZE (default %(default)s, as LPIPS's "
-                        "64-px patches; 224 for full-size features)")
+                        f"64-px patches; 224 for full-size features; {MIN_SIZE} to "
+                        f"{MAX_SIZE})")
     p.add_argument("--ranking", type=_ranking, default=",".join(DISTORTIONS),
                    help="distortions: the six names, least disruptive first")
     p.add_argument("--per-image", type=positive_int, default=1,
                    help="distortions: triplets per image (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="distortions: seed of the draws")
+    p.add_argument("--seed", type=seed, default=0, help="distortions: seed of the draws")
     p.add_argument("--batch-size", type=positive_int, default=32)
     add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -105,28 +112,30 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     _add_common(p, adapt=False)
     p.add_argument("--scalars", default=None, metavar="FILE.npz",
                    help="learned scalars from 'perceptual adapt' (sets --net/--comparison)")
-    p.add_argument("--out", required=True, metavar="FILE.json")
-    p.add_argument("--choices-out", default=None, metavar="FILE.csv",
+    p.add_argument("--out", required=True, type=out_file, metavar="FILE.json",
+                   help="the result (an earlier result is replaced, any other file refused)")
+    p.add_argument("--choices-out", default=None, type=out_file, metavar="FILE.csv",
                    help="study: also write the metric's choice per question (choices.csv "
                         "format, for 'simkit tables --choices')")
     p.set_defaults(func=run)
 
     p = sub.add_parser("adapt", help="learn the per-channel scalars of a metric")
     _add_common(p, adapt=True)
-    p.add_argument("--out", required=True, metavar="SCALARS.npz",
+    p.add_argument("--out", required=True, type=out_file, metavar="SCALARS.npz",
                    help="the learned scalars (best validation seed)")
-    p.add_argument("--report", default=None, metavar="FILE.json",
+    p.add_argument("--report", default=None, type=out_file, metavar="FILE.json",
                    help="results per seed and mean ± sd (default: OUT with .json)")
     p.add_argument("--seeds", type=_seeds, default="0,1,2,3",
                    help="comma-separated training seeds")
     p.add_argument("--epochs", type=positive_int, default=10)
     p.add_argument("--decay-epochs", type=non_negative_int, default=5)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (> 0)")
+    p.add_argument("--patience", type=non_negative_int, default=3)
+    p.add_argument("--val-fraction", type=fraction, default=0.2,
+                   help="fraction of the training data kept for validation (between 0 and 1)")
     p.add_argument("--folds", type=at_least(2), default=5,
                    help="study: cross-validation folds over questions")
-    p.add_argument("--holdout", type=float, default=0.2,
+    p.add_argument("--holdout", type=fraction, default=0.2,
                    help="distortions: fraction of the images kept for testing")
     p.set_defaults(func=run)
     from simkit.cli import perceptual_replicate
@@ -188,15 +197,65 @@ def _ranking(text: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    """An argparse type: comma-separated training seeds, at least one."""
+    """An argparse type: comma-separated training seeds (whole numbers >= 0), at least one."""
     try:
-        seeds = [int(s) for s in str(text).split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give integers separated by commas, "
-                                         f"e.g. 0,1,2,3") from None
+        seeds = [seed(s) for s in str(text).split(",") if s.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers >= 0 separated by "
+                                         f"commas, e.g. 0,1,2,3") from None
     if not seeds:
         raise argparse.ArgumentTypeError("give at least one seed")
     return seeds
+
+
+def _is_result_json(path: Path) -> bool:
+    """An earlier JSON result of ``score`` or report of ``adapt``: an object naming the
+    data kind and the network."""
+    try:
+        if path.stat().st_size > _MAX_JSON_BYTES:
+            return False
+        out = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(out, dict) and out.get("data") in DATA_KINDS and "net" in out
+
+
+def _is_choices_csv(path: Path) -> bool:
+    """An earlier ``--choices-out``: a CSV whose header is ``question_id,method,choice``."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.readline(256).lstrip(b"\xef\xbb\xbf").strip() == (
+                b"question_id,method,choice")
+    except OSError:
+        return False
+
+
+def _is_scalars_npz(path: Path) -> bool:
+    """An earlier ``adapt --out``: an ``.npz`` holding the metric's ``config``."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:  # a zip (npz); np.load would read a whole .npy file
+            if fh.read(4) != b"PK\x03\x04":
+                return False
+        with np.load(path, allow_pickle=False) as z:
+            return "config" in z.files
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def _outputs(*pairs: tuple[str | Path, Callable[[Path], bool], str]) -> None:
+    """Before any work: each output is new or this command's own (``new_or_replaceable``),
+    and no two are the same file (the second would replace the first)."""
+    seen: dict[Path, str] = {}
+    for path, _, what in pairs:
+        key = Path(path).resolve()
+        if key in seen:
+            raise UsageError(f"{path}: given for both {seen[key]} and {what}; give each "
+                             f"output its own file")
+        seen[key] = what
+    for path, is_ours, what in pairs:
+        new_or_replaceable(path, is_ours, what)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,6 +286,9 @@ def score(args: argparse.Namespace) -> int:
     from simkit.methods.perceptual.twoafc import human_ceiling, triplet_statistics
 
     kind, path = parse_data(args.data)
+    _outputs((args.out, _is_result_json, "a JSON result of simkit perceptual"),
+             *([(args.choices_out, _is_choices_csv, "a choices CSV of simkit perceptual")]
+               if args.choices_out else []))
     device = resolve_device(args.device)  # a missing GPU stops us before any data is read
     metric = _metric(args)
     split = _split(kind, args)
@@ -382,6 +444,9 @@ def adapt(args: argparse.Namespace) -> int:
     if args.decay_epochs > args.epochs:
         raise UsageError(f"--decay-epochs {args.decay_epochs}: at most --epochs "
                          f"({args.epochs})")
+    rep = Path(args.report) if args.report else Path(args.out).with_suffix(".json")
+    _outputs((args.out, _is_scalars_npz, "a scalars file (.npz) of simkit perceptual adapt"),
+             (rep, _is_result_json, "a JSON report of simkit perceptual"))
     net = load_network(args.net, args.weights, device=device)
     warn(net.weights_note)
     report: dict = {"data": kind, "path": str(path), "net": args.net,
@@ -398,7 +463,6 @@ def adapt(args: argparse.Namespace) -> int:
     metric.info.update({"data": kind, "meaningful": not net.is_random})
     report["scalars"] = str(args.out)
     report["kept_seed"] = best.seed
-    rep = Path(args.report) if args.report else Path(args.out).with_suffix(".json")
     with replace_files(args.out, rep) as (scalars, staged_report):  # both or neither
         metric.save(scalars)
         write_text(json.dumps(report, indent=2, default=_json_default) + "\n", staged_report)

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from simkit.cli.options import (WEIGHTS_HELP, Subparsers, add_device_arg, name_list,
-                                positive_int, warn)
+from simkit.cli.options import (MAX_SIZE, WEIGHTS_HELP, Subparsers, add_device_arg, at_least,
+                                name_list, positive_int, warn)
 from simkit.errors import UsageError
 from simkit.features.device import resolve_device
 
@@ -36,6 +36,7 @@ def comma_choices(valid) -> "Callable[[str], list[str]]":
 
 def add_parser(sub: Subparsers) -> None:
     """``simkit perceptual replicate``: the paper's experiment and its Table 3."""
+    from simkit.cli.perceptual import MIN_SIZE
     from simkit.methods.perceptual.metrics import COMPARISONS
     from simkit.methods.perceptual.networks import NETWORKS
     from simkit.methods.perceptual.replication import Protocol
@@ -62,8 +63,9 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--repeats", type=positive_int, default=d.repeats,
                    help="trainings of each adapted metric (default %(default)s)")
     p.add_argument("--weights", default=d.weights, help=WEIGHTS_HELP)
-    p.add_argument("--size", type=positive_int, default=d.size,
-                   help="images are resized to SIZE px before distorting (default %(default)s)")
+    p.add_argument("--size", type=at_least(MIN_SIZE, MAX_SIZE), default=d.size,
+                   help=f"images are resized to SIZE px before distorting (default "
+                        f"%(default)s; {MIN_SIZE} to {MAX_SIZE})")
     p.add_argument("--no-net-variant", action="store_true",
                    help="skip the 'adapted net' (fine-tuned AlexNet) runs")
     p.add_argument("--quick", action="store_true",

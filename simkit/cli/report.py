@@ -29,7 +29,8 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                                              "questions as one self-contained HTML file")
     p.add_argument("study")
     p.add_argument("--out", type=report_file, default="report.html",
-                   help="the HTML file (default report.html; replaced when it exists)")
+                   help="the HTML file (default report.html; an earlier report is replaced, "
+                        "any other file is refused)")
     p.add_argument("--choices", help="machine choices CSV (default STUDY/choices.csv; "
                                      "without one, features are computed)")
     p.add_argument("--figures", type=out_folder, metavar="DIR",

@@ -77,7 +77,7 @@ from simkit.fileio import write_csv, write_text
 from simkit.paths import PathEscapeError, inside
 
 __all__ = ["COLUMNS", "MAX_FAILURES_IN_A_ROW", "LicenceRefused", "FetchReport",
-           "fetch_collection", "image_size"]
+           "fetch_collection", "image_size", "is_collection_table", "check_collection_folder"]
 
 #: Columns of a collection's images.csv, in order.
 COLUMNS = ["image_id", "file", "genre", "title", "artist", "date", "year", "width", "height",
@@ -138,6 +138,30 @@ class FetchReport:
         return "\n".join(lines)
 
 
+def is_collection_table(path: Path) -> bool:
+    """Whether ``path`` is the images.csv of a collection made by :func:`fetch_collection`:
+    its header is :data:`COLUMNS` and ``SOURCE.md`` lies beside it."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline(4096).lstrip(b"\xef\xbb\xbf").strip()
+    except OSError:
+        return False
+    return (header.decode("utf-8", "replace") == ",".join(COLUMNS)
+            and (path.parent / "SOURCE.md").is_file())
+
+
+def check_collection_folder(out: Path) -> None:
+    """Refuse ``out`` when it holds an images.csv that no fetch made (a study's, say): the
+    fetch would replace it. Raises :class:`~simkit.errors.UsageError`."""
+    from simkit.errors import UsageError
+
+    table = out / "images.csv"
+    if table.exists() and not (table.is_file() and is_collection_table(table)):
+        raise UsageError(f"{table} exists and is not the images.csv of a collection made by "
+                         f"simkit fetch; fetching there would replace it: give --out a new "
+                         f"folder (or an earlier fetch's)")
+
+
 def _read_existing(out: Path) -> dict[str, dict]:
     path = out / "images.csv"
     if not path.exists():
@@ -173,9 +197,13 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
     again: finished files are checked against their sha256 and kept, partial ones resumed,
     corrupt ones fetched again, and recorded API answers are not asked again. Raises
     :class:`FetchError` when the server stays unreachable (run again to resume) and
-    :class:`LicenceRefused` when nothing could be fetched because of licences.
+    :class:`LicenceRefused` when nothing could be fetched because of licences, and
+    :class:`~simkit.errors.UsageError`, before any request, when ``out`` holds an
+    images.csv that no fetch made (a study's: it would be replaced). A run that fetches
+    nothing writes no images.csv (an earlier collection's stays as it was).
     """
     out = Path(out)
+    check_collection_folder(out)  # before any request or file: a study's images.csv stays
     src = resolve_source(name, query=query, base_url=base_url, min_interval=min_interval)
     (out / "images").mkdir(parents=True, exist_ok=True)
     if http is None:
@@ -196,7 +224,8 @@ def fetch_collection(name: str, out: str | os.PathLike, *, limit: int = 200,
         report.images = len(run.rows)
         report.requests = http.requests
         report.waited = http.waited
-        _write_source_note(out, name, src, report, len(run.accepted))
+        if run.rows:  # a run that fetched nothing leaves the earlier note (or none)
+            _write_source_note(out, name, src, report, len(run.accepted))
     if not run.accepted and report.refused:
         raise LicenceRefused(f"all {len(report.refused)} items were refused for their licence "
                              f"(see {out / 'refused.csv'}); opt in with --allow-licence "
@@ -236,6 +265,10 @@ class _Run:
         self.in_a_row = 0
 
     def save(self) -> None:
+        """images.csv of the images fetched so far; none is written while there are none
+        (an offline run must not replace an earlier collection's table with an empty one)."""
+        if not self.rows:
+            return
         df = pd.DataFrame([self.rows[i.image_id] for i in self.accepted
                            if i.image_id in self.rows], columns=COLUMNS)
         write_csv(df, self.out / "images.csv")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from simkit.methods.choices import MachineChoices
     from simkit.study.model import Study
 
-__all__ = ["report", "render_report", "write_report", "check_report_path", "thumbnails"]
+__all__ = ["report", "render_report", "write_report", "check_report_path", "is_report_file",
+           "thumbnails"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -138,9 +139,9 @@ def render_report(study: "Study", tables: Mapping[str, pd.DataFrame], *,
         body.append(tables_section(tables))
     nav.append("<a href='#questions'>Questions</a>")
     body.append(questions_section(study, tables, thumbnails or {}))
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+    return (f"{_PAGE_START}"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<meta name='generator' content='simkit {__version__}'>"
+            f"{_GENERATOR}{__version__}'>"
             f"<title>{escape(name)}</title><style>{_CSS}</style></head><body>"
             f"<h1>{escape(name)}</h1><p class='why'>Made with simkit {__version__}: human "
             f"similarity judgements and machine methods, after Wei et al. (2022).</p>"
@@ -148,9 +149,27 @@ def render_report(study: "Study", tables: Mapping[str, pd.DataFrame], *,
             + "\n</body></html>\n")
 
 
+#: How every page :func:`render_report` makes begins, up to the simkit version: an existing
+#: file that does not begin so is not one of ours and is never replaced.
+_PAGE_START = "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+_GENERATOR = "<meta name='generator' content='simkit "
+
+
+def is_report_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a report written by :func:`render_report` (its first bytes: the
+    doctype, then simkit's generator tag), which a new report may replace."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return head.startswith(_PAGE_START) and _GENERATOR in head
+
+
 def check_report_path(out: str | os.PathLike) -> Path:
-    """``out`` as a path the report can be written to: not a folder (a clear
-    :class:`~simkit.errors.UsageError` otherwise, before any work)."""
+    """``out`` as a path the report can be written to: not a folder nor under a file, and
+    not an existing file other than an earlier report (a study's images.csv given by
+    mistake); a clear :class:`~simkit.errors.UsageError` otherwise, before any work."""
     out = Path(out)
     if out.is_dir():
         raise UsageError(f"{out} is a folder; give the report a file name, like "
@@ -158,6 +177,9 @@ def check_report_path(out: str | os.PathLike) -> Path:
     if out.parent.exists() and not out.parent.is_dir():
         raise UsageError(f"{out.parent} is a file, not a folder; give a report path in a "
                          f"folder")
+    if out.exists() and not (out.is_file() and is_report_file(out)):
+        raise UsageError(f"{out} exists and is not a simkit report; simkit replaces only its "
+                         f"own reports: choose another file name, or move that file away")
     return out
 
 
