@@ -206,3 +206,20 @@ def test_genre_bars_draw_the_intervals_ceiling_and_chance_given():
     assert list(ceil.y) == [80.0, 70.0] and list(ceil.error_y.array) == [10.0, 2.0]
     assert list(chance.y) == [10.0, 12.5] and [t.name for t in fig.data][2:] == [
         "human ceiling", "chance"]
+
+
+def test_figures_replace_only_their_own_files(study_dir, tmp_path, capsys):
+    import plotly.graph_objects as go
+
+    from simkit.plots.report_figures import check_figures_folder, save_figures
+
+    figs = tmp_path / "figs"
+    save_figures({"fig1": go.Figure()}, figs)
+    save_figures({"fig1": go.Figure()}, figs)          # its own page: replaced
+    (figs / "kappa.html").write_text("the user's notes")
+    with pytest.raises(simkit.errors.UsageError, match="kappa.html exists and is not a figure"):
+        check_figures_folder(figs)
+    out = tmp_path / "r.html"
+    assert main(["report", str(study_dir), "--out", str(out), "--figures", str(figs)]) == 2
+    assert "kappa.html exists" in capsys.readouterr().err
+    assert (figs / "kappa.html").read_text() == "the user's notes" and not out.exists()

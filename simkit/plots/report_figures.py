@@ -19,7 +19,8 @@ from simkit.plots.figures import fig1_curve, finite
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["genre_bars", "kappa_bars", "report_figures", "save_figures", "series_style",
+__all__ = ["genre_bars", "kappa_bars", "report_figures", "save_figures", "check_figures_folder",
+           "FIGURE_NAMES", "series_style",
            "PALETTE", "SYMBOLS", "PATTERNS"]
 
 #: Okabe & Ito's (2008) colour-blind-safe palette: the people (black) first, then one per
@@ -124,6 +125,10 @@ def _genre_figure(tables: Mapping[str, pd.DataFrame], name: str, value: str,
                       yaxis_title=yaxis)
 
 
+#: The names :func:`report_figures` may give (``--figures`` writes ``NAME.html``, ``NAME.png``).
+FIGURE_NAMES = ("ps_by_genre", "agree_by_genre", "fig1", "kappa")
+
+
 def report_figures(tables: Mapping[str, pd.DataFrame]) -> dict[str, "go.Figure"]:
     """The report's figures from :func:`simkit.tables`' result, by name (the file name
     ``--figures`` gives each): ``ps_by_genre``, ``agree_by_genre``, ``fig1``, ``kappa``
@@ -144,10 +149,40 @@ def report_figures(tables: Mapping[str, pd.DataFrame]) -> dict[str, "go.Figure"]
     return figs
 
 
+def _is_figure_page(path: Path) -> bool:
+    """Whether ``path`` is a page :func:`save_figures` wrote: plotly.js inlined near its top."""
+    try:
+        with open(path, "rb") as fh:
+            return b"plotly.js v" in fh.read(4096)
+    except OSError:
+        return False
+
+
+def check_figures_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a place for :func:`save_figures`: not a file, and holding no file of a
+    figure's name that simkit did not write (a user's ``fig1.html`` is never replaced); a
+    clear :class:`~simkit.errors.UsageError` otherwise, before any work."""
+    from simkit.errors import UsageError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file; give the figures a folder")
+    for name in FIGURE_NAMES:
+        page, png = folder / f"{name}.html", folder / f"{name}.png"
+        ours = page.is_file() and _is_figure_page(page)
+        for path in (page, png):
+            if (path.exists() or path.is_symlink()) and not ours:
+                raise UsageError(f"{path} exists and is not a figure simkit wrote; simkit "
+                                 f"replaces only its own figures: choose another folder, or "
+                                 f"move that file away")
+    return folder
+
+
 def save_figures(figures: Mapping[str, "go.Figure"], folder: str | os.PathLike) -> list[Path]:
     """Save each figure as ``folder/NAME.html`` (standalone, :func:`simkit.plots.save_html`)
     and, when kaleido is installed, ``folder/NAME.png``; each file atomically. Other files
-    in ``folder`` are left as they are; a file of the same name is replaced.
+    in ``folder`` are left as they are; a file of the same name is replaced only when simkit
+    wrote it (:func:`check_figures_folder`).
 
     Returns
     -------
@@ -159,7 +194,7 @@ def save_figures(figures: Mapping[str, "go.Figure"], folder: str | os.PathLike) 
     from simkit.fileio import atomic_write
     from simkit.plots.figures import save_html
 
-    folder = Path(folder)
+    folder = check_figures_folder(folder)
     png = importlib.util.find_spec("kaleido") is not None
     written = []
     for name, fig in figures.items():

@@ -299,11 +299,11 @@ def report(study: "Study | str | os.PathLike", result: "MachineChoices | Mapping
     --------
     >>> simkit.report(study, result, out="report.html")          # doctest: +SKIP
     """
-    from simkit.plots.report_figures import report_figures, save_figures
+    from simkit.plots.report_figures import check_figures_folder, report_figures, save_figures
 
     out = check_report_path(out)
-    if figures is not None and Path(figures).exists() and not Path(figures).is_dir():
-        raise UsageError(f"{figures} is a file; give the figures a folder")
+    if figures is not None:
+        check_figures_folder(figures)
     study, result, tables = _inputs(study, result, tables, methods, dict(
         weights=weights, fallback_weights=fallback_weights, device=device, progress=progress,
         **choose_options))
