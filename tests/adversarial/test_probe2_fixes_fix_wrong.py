@@ -1,0 +1,99 @@
+"""Answers that were silently wrong or unclear (probe2 findings 10, 12, 15), and how each is
+answered now: an undefined cosine distance is refused by image id instead of becoming 0 or 1,
+``simkit validate`` decodes the pixels it vouches for, and the approximate index of a small
+collection trains no k-means that faiss warns about."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import simkit.cli.app as cli
+from simkit.features.images import ImageError, load_rgb
+from simkit.methods.own_vectors import VectorsError, VectorTable, register_vectors
+from simkit.methods.registry import Method, register_method, unregister_method
+from simkit.search import retrieval as R
+from simkit.search.distances import UndefinedDistanceError, check_defined, prepare
+from simkit.search.index import ExactIndex, exact_search
+from simkit.study.collection import load_collection
+from simkit.study.model import load_study
+from simkit.study.validate import check_image_files
+
+from .test_security import one_line_error
+
+IDS = ["i1", "i2", "i3", "i4", "i5"]
+Q = {"q1": ("G", IDS)}
+V = {"P1": {"q1": "a-b"}, "P2": {"q1": "d-e"}}
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setattr("simkit.cli.app.version", lambda: "test")  # ~1.5 s a parse
+    monkeypatch.setenv("SIMKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SIMKIT_OFFLINE", "1")
+
+
+@pytest.fixture
+def study(write_study):
+    return write_study(Q, V, images=True)
+
+
+def _vectors(zero_row: int | None = 2) -> np.ndarray:
+    v = np.random.default_rng(0).normal(size=(len(IDS), 4)).astype(np.float32)
+    if zero_row is not None:
+        v[zero_row] = 0.0
+    return v
+
+
+# -- 10: a cosine distance from an all-zero vector is undefined: refused, by image id ----------
+def test_retrieval_names_the_image_whose_cosine_vector_is_zero(study):
+    # a model's cosine embedding can be all zero (ReLU features of a blank image): the
+    # vectors reach retrieval without register_vectors' check
+    table = VectorTable(tuple(IDS), _vectors(zero_row=3), "test vectors")
+    register_method(Method("zeroed", "test", "vectors", "vectors", "cosine", (), "test",
+                           {"table": table}))
+    try:
+        col = load_collection(study)
+        with pytest.raises(UndefinedDistanceError, match=r"image\(s\) 'i4': all-zero"):
+            R.retrieve(col, "i1", 2, "zeroed", progress=False)
+        with pytest.raises(UndefinedDistanceError, match=r"image\(s\) 'i4': all-zero"):
+            R.evaluate(col, "genre", ["zeroed"], ks=(1,), progress=False)
+    finally:
+        unregister_method("zeroed")
+
+
+def test_the_distance_engine_refuses_undefined_cosine_distances():
+    X = _vectors(zero_row=None)
+    with pytest.raises(UndefinedDistanceError, match=r"row\(s\) 1: all-zero"):
+        ExactIndex(np.vstack([X[:1], np.zeros((1, 4)), X[1:]]), "cosine")
+    with pytest.raises(UndefinedDistanceError, match=r"row\(s\) 0: all-zero"):
+        ExactIndex(X, "cosine").query(np.zeros((1, 4), np.float32), 2)
+    with pytest.raises(UndefinedDistanceError, match=r"row\(s\) 7: all-zero"):
+        prepare(np.array([[1, 0], [0, 0]], np.float32), "cosine", labels=np.array([6, 7]))
+    # defined vectors: the cosine distances of a float64 computation
+    idx, d = exact_search(X, X[:1], 2, "cosine")
+    Xd = X.astype(np.float64)
+    cos = 1 - Xd @ Xd[0] / np.linalg.norm(Xd, axis=1) / np.linalg.norm(Xd[0])
+    assert idx[0].tolist() == np.argsort(cos)[:2].tolist()
+    np.testing.assert_allclose(d[0], np.sort(cos)[:2], atol=1e-12)
+    check_defined(np.zeros((3, 2)), "euclidean")  # Euclidean: every distance is defined
+
+
+def test_streaming_search_names_the_image_whose_cosine_vector_is_zero(tmp_path):
+    pytest.importorskip("zarr")
+    from simkit.features.zarr_store import CollectionFeatures, ZarrFeatureStore
+    from simkit.scale.neighbours import stream_exact_search
+
+    X = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    X[33] = 0.0  # in the second block of 32 rows
+    st = ZarrFeatureStore({"backbone": "synthetic"}, tmp_path, chunk_rows=32, dim=8)
+    rows = st.register([f"{i:064x}" for i in range(40)], ["gram"])
+    for c in (0, 32):  # one chunk per write
+        st.write_rows(rows[c:c + 32], {"gram": X[c:c + 32]})
+    cf = CollectionFeatures(st, [f"p{i}" for i in range(40)], rows, [], {})
+    with pytest.raises(UndefinedDistanceError, match=r"image\(s\) 'p33': all-zero"):
+        stream_exact_search(cf, "gram", query_positions=[0], metric="cosine", block_rows=32)
+    with pytest.raises(UndefinedDistanceError, match=r"image\(s\) 'p33': all-zero"):
+        stream_exact_search(cf, "gram", query_positions=[33], metric="cosine")
+    idx, _ = stream_exact_search(cf, "gram", query_positions=[33], k=3)  # Euclidean: defined
+    assert idx[0].tolist() == exact_search(X, X[33:34], 4)[0][0][1:].tolist()
