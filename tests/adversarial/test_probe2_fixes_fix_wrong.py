@@ -46,6 +46,26 @@ def _vectors(zero_row: int | None = 2) -> np.ndarray:
 
 
 # -- 10: a cosine distance from an all-zero vector is undefined: refused, by image id ----------
+def test_own_vectors_with_cosine_refuse_an_all_zero_vector_by_image_id(study, tmp_path,
+                                                                       capsys):
+    path = tmp_path / "zeros.npz"
+    np.savez(path, image_ids=np.array(IDS), vectors=_vectors(zero_row=2))
+    out = tmp_path / "out"
+    assert cli.main(["tables", str(study), "--vectors", f"mine={path}", "--vectors-metric",
+                     "cosine", "--methods", "mine", "--no-ci", "--out", str(out)]) == 2
+    err = one_line_error(capsys.readouterr().err, str(path), "'i3'", "all-zero", "cosine",
+                         "euclidean")
+    assert "'i1'" not in err  # only the zero vector is named
+    assert not out.exists()   # refused before anything was computed or written
+    with pytest.raises(VectorsError, match="'i3' have all-zero vectors"):
+        register_vectors("zeros", dict(zip(IDS, _vectors(zero_row=2))), metric="cosine")
+    try:  # Euclidean distances of a zero vector are defined: the same table is accepted
+        m = register_vectors("zeros", dict(zip(IDS, _vectors(zero_row=2))))
+        assert m.metric == "euclidean"
+    finally:
+        unregister_method("zeros")
+
+
 def test_retrieval_names_the_image_whose_cosine_vector_is_zero(study):
     # a model's cosine embedding can be all zero (ReLU features of a blank image): the
     # vectors reach retrieval without register_vectors' check
