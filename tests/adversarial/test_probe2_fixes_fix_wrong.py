@@ -117,3 +117,30 @@ def test_streaming_search_names_the_image_whose_cosine_vector_is_zero(tmp_path):
         stream_exact_search(cf, "gram", query_positions=[33], metric="cosine")
     idx, _ = stream_exact_search(cf, "gram", query_positions=[33], k=3)  # Euclidean: defined
     assert idx[0].tolist() == exact_search(X, X[33:34], 4)[0][0][1:].tolist()
+
+
+# -- 12: validate decodes the pixels (within the pixel limit), as feature extraction does -----
+def test_validate_refuses_a_truncated_png_like_feature_extraction(study, capsys):
+    path = study / "images" / "i2.png"
+    noise = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    path.write_bytes(path.read_bytes()[:60])  # the header and a few bytes of pixel data
+    with pytest.raises(ImageError, match="truncated"):
+        load_rgb(path)  # what `simkit features` would say later
+    problems = check_image_files(load_study(study))
+    assert [(p.image_id, "truncated or corrupt" in p.reason) for p in problems] == \
+        [("i2", True)]
+    assert cli.main(["validate", str(study)]) == 2
+    one_line_error(capsys.readouterr().err.splitlines()[0], "i2", "images/i2.png",
+                   "truncated")
+
+
+def test_validate_does_not_decode_an_image_over_the_pixel_limit(study):
+    # a 40 x 40 image is checked from its header against a 1,500-pixel limit: refused
+    # before its pixels are decoded, even though its data is truncated
+    path = study / "images" / "i1.png"
+    noise = np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    path.write_bytes(path.read_bytes()[:60])
+    (problem,) = check_image_files(load_study(study), max_pixels=1500)
+    assert problem.image_id == "i1" and "exceeds the limit of 1,500 pixels" in problem.reason
