@@ -144,3 +144,19 @@ def test_validate_does_not_decode_an_image_over_the_pixel_limit(study):
     path.write_bytes(path.read_bytes()[:60])
     (problem,) = check_image_files(load_study(study), max_pixels=1500)
     assert problem.image_id == "i1" and "exceeds the limit of 1,500 pixels" in problem.reason
+
+
+# -- 15: the approximate index fits its cells to small collections ---------------------------
+@pytest.mark.parametrize("n", [20, 60, 100])
+def test_ivf_index_of_a_small_collection_prints_no_faiss_warning(n, capfd):
+    pytest.importorskip("faiss")
+    from simkit.search.index import ApproximateIndex
+
+    X = np.random.default_rng(n).normal(size=(n, 16)).astype(np.float32)
+    index = ApproximateIndex(X, kind="ivf")
+    idx, d = index.query(X[:4], 5)
+    assert capfd.readouterr().err == ""  # faiss's k-means warns on stderr, from C++
+    assert index._index.nlist == max(1, n // 39)
+    exact_idx, exact_d = exact_search(X, X[:4], 5)  # every cell is searched: exact
+    assert idx.tolist() == exact_idx.tolist()
+    np.testing.assert_allclose(d, exact_d, rtol=1e-4, atol=1e-5)
