@@ -8,7 +8,8 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from simkit.features.extract import FeatureSet
 from simkit.methods.choices import choose_from_features, study_choices
-from simkit.search.distances import all_pairs_distances, pair_distances
+from simkit.search.distances import (UndefinedDistanceError, all_pairs_distances,
+                                     pair_distances)
 from simkit.study.model import PAIRS, load_study
 
 
@@ -28,8 +29,9 @@ def test_pair_distances_order_and_values():
     a, b = v[0].astype(float), v[1].astype(float)
     assert cos[0] == pytest.approx(1 - a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     z = np.zeros((5, 3)); z[1] = 1.0
-    assert pair_distances(z, "cosine")[PAIRS.index("a-b")] == 1.0
-    assert pair_distances(z, "cosine")[PAIRS.index("a-c")] == 0.0
+    with pytest.raises(UndefinedDistanceError, match="'a', 'c', 'd', 'e': all-zero"):
+        pair_distances(z, "cosine")  # 0/0: undefined, never a silent 1 or 0
+    assert pair_distances(z)[PAIRS.index("a-b")] == np.sqrt(3)  # Euclidean is defined
     with pytest.raises(ValueError, match="need 5 vectors"):
         pair_distances(v[:4])
 
@@ -140,11 +142,12 @@ def test_all_pairs_exact_nearest_where_plain_float32_trick_fails():
 def test_all_pairs_cosine():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(20, 50)).astype(np.float32)
-    X[5] = 0
     D = all_pairs_distances(X, "cosine")
     Xd = X.astype(np.float64)
     nrm = np.linalg.norm(Xd, axis=1)
     for i in (0, 7):
         for j in (3, 19):
             assert D[i, j] == pytest.approx(1 - Xd[i] @ Xd[j] / nrm[i] / nrm[j], abs=1e-6)
-    assert D[5, 0] == 1.0 and D[5, 5] == 0.0
+    X[5] = 0  # an all-zero vector: its cosine distances are undefined, refused by row
+    with pytest.raises(UndefinedDistanceError, match=r"row\(s\) 5: all-zero"):
+        all_pairs_distances(X, "cosine")

@@ -38,7 +38,7 @@ import pandas as pd
 from simkit.errors import SimkitError, missing_extra
 from simkit.methods.registry import Method, get_method, method_names, register_method
 from simkit.paths import NotRegularFileError, open_regular
-from simkit.search.distances import check_metric
+from simkit.search.distances import check_metric, undefined_rows
 
 __all__ = ["VectorsError", "VectorTable", "ID_COLUMN", "USER_SOURCE", "read_vectors",
            "register_vectors", "vectors_for"]
@@ -412,7 +412,8 @@ def register_vectors(name: str, source: Any, *, metric: str = "euclidean",
     source : path, list of paths, DataFrame, array, mapping or VectorTable
         The vectors, as for :func:`read_vectors`.
     metric : str
-        ``euclidean`` or ``cosine``: how two images' vectors are compared.
+        ``euclidean`` or ``cosine``: how two images' vectors are compared (cosine refuses
+        an all-zero vector: its distances are undefined).
     image_ids : iterable of str, optional
         The row ids of a ``.npy`` file or an array.
     replace : bool
@@ -430,8 +431,8 @@ def register_vectors(name: str, source: Any, *, metric: str = "euclidean",
     Raises
     ------
     VectorsError
-        For an unusable table or metric, or a name registered before with other vectors
-        and no ``replace``.
+        For an unusable table or metric, an all-zero vector with the cosine metric, or a
+        name registered before with other vectors and no ``replace``.
     UnknownMethodError
         For a built-in name, or a name of another kind of method registered before.
 
@@ -445,6 +446,12 @@ def register_vectors(name: str, source: Any, *, metric: str = "euclidean",
     except ValueError as e:
         raise VectorsError(f"vectors method {key!r}: {e}") from None
     table = read_vectors(source, image_ids)
+    zero = undefined_rows(table.vectors, metric)
+    if len(zero):  # 0/0: refused here, by image id, before any choice could rest on it
+        ids = [table.image_ids[r] for r in zero]
+        raise VectorsError(f"{_the(table)}: image(s) {_some(ids)} have all-zero vectors, "
+                           f"whose cosine distance is undefined; remove those images, or "
+                           f"use the euclidean metric")
     method = Method(key, description or (
         f"your own vectors, {len(table):,} images x {table.dimensions:,} dimensions, "
         f"{metric} distance"), "vectors", "vectors", metric, (),

@@ -17,7 +17,8 @@
   :func:`simkit.search.projection.project`.
 
 Distances are Euclidean (the metric of Wei et al.'s representations); ``"cosine"`` works
-on unit vectors.
+on unit vectors and refuses an all-zero vector, naming its image (its cosine distance is
+undefined: :func:`simkit.search.distances.check_defined`).
 """
 from __future__ import annotations
 
@@ -52,11 +53,14 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
     memory. Each block's top k is found exactly (:func:`simkit.search.distances.nearest`:
     float32 product, float64 recomputation of the candidates) and merged into the running
     top k. Euclidean distances are computed around a centre (the mean of the first block:
-    any centre gives the same distances, a nearby one keeps float32 digits).
+    any centre gives the same distances, a nearby one keeps float32 digits). Cosine: an
+    all-zero vector (query or stored) raises
+    :class:`~simkit.search.distances.UndefinedDistanceError` naming its image.
     """
     from tqdm.auto import tqdm
 
-    from simkit.search.distances import check_metric, merge_topk, nearest, prepare
+    from simkit.search.distances import (check_defined, check_metric, merge_topk, nearest,
+                                         prepare)
 
     check_metric(metric)
     n = len(features)
@@ -67,6 +71,9 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
         exclude = np.asarray(query_positions, dtype=np.int64)
         queries = features.store.read(rep, features.rows[exclude])
     Q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    ids = features.image_ids
+    check_defined(Q, metric, None if exclude is None else [ids[p] for p in exclude],
+                  "query row" if exclude is None else "image")
     k = int(k)
     limit = n - (1 if exclude is not None else 0)
     if not 1 <= k <= limit:
@@ -77,6 +84,8 @@ def stream_exact_search(features: "CollectionFeatures", rep: str,
     bar = tqdm(total=n, desc=f"exact search ({rep})", unit="img", disable=not progress,
                leave=False)
     for pos, X in features.blocks(rep, block_rows):
+        check_defined(X, metric, [ids[p] for p in pos] if metric == "cosine" else None,
+                      "image")
         P = prepare(X, metric, None if prepared_q is None else prepared_q.center, pos)
         if prepared_q is None:
             prepared_q = prepare(Q, metric, P.center)

@@ -12,18 +12,23 @@ every candidate that could be among the nearest within the float32 error bound
 (:func:`exact_squared`). So every nearest neighbour, and every top-k ranking, is exactly
 that of a float64 computation; ties go to the lower index.
 
-Cosine distance is ``1 − cos``; a zero vector is at distance 1 from any other vector and 0
-from another zero vector, everywhere. :func:`unit_rows` is the one row normalisation.
+Cosine distance is ``1 − cos``. For an all-zero vector it is undefined (``0/0``), so no
+choice or ranking may rest on it: every function here refuses such vectors with an
+:class:`UndefinedDistanceError` (:func:`check_defined`; callers that know the images' ids
+call it first, so the message names them). :func:`unit_rows` is the one row normalisation.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from dataclasses import dataclass
+from typing import Sequence
 
+from simkit.errors import SimkitError
 from simkit.study.model import PAIRS, pair_letters
 
-__all__ = ["METRICS", "check_metric", "pair_distances", "all_pairs_distances", "unit_rows",
+__all__ = ["METRICS", "check_metric", "UndefinedDistanceError", "undefined_rows",
+           "check_defined", "pair_distances", "all_pairs_distances", "unit_rows",
            "Prepared", "prepare", "error_bound", "exact_squared", "nearest", "merge_topk"]
 
 METRICS = ("euclidean", "cosine")
@@ -37,31 +42,59 @@ def check_metric(metric: str) -> None:
         raise ValueError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
 
 
+class UndefinedDistanceError(SimkitError, ValueError):
+    """A distance that is undefined (the cosine distance of an all-zero vector, ``0/0``):
+    refused, so that no choice or ranking silently rests on it."""
+
+
+def undefined_rows(X: np.ndarray, metric: str) -> np.ndarray:
+    """The indices of the rows of ``X`` whose distances under ``metric`` are undefined: the
+    all-zero rows for cosine, none for Euclidean."""
+    check_metric(metric)
+    X = np.asarray(X)
+    if metric != "cosine":
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(~X.any(axis=1))
+
+
+def check_defined(X: np.ndarray, metric: str, names: Sequence[object] | None = None,
+                  what: str = "row") -> None:
+    """Refuse vectors whose distances under ``metric`` are undefined (:func:`undefined_rows`).
+
+    Raises :class:`UndefinedDistanceError` naming them as ``what`` ``names[row]`` (text
+    quoted, numbers as they are; default the row numbers), up to ten, and saying how to go
+    on.
+    """
+    rows = undefined_rows(X, metric)
+    if len(rows):
+        label = rows if names is None else [names[r] for r in rows[:10]]
+        shown = ", ".join(repr(n) if isinstance(n, str) else str(int(n)) for n in label[:10])
+        more = f" (and {len(rows) - 10} more)" if len(rows) > 10 else ""
+        raise UndefinedDistanceError(
+            f"{what}(s) {shown}{more}: all-zero vector(s), whose cosine distance to any "
+            f"other vector is undefined (0/0); remove those images, or compare with the "
+            f"euclidean metric")
+
+
 def pair_distances(vectors_of_5: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """The 10 distances of a question's five vectors (rows a–e), in ``PAIRS`` order.
 
     Computed in float64 from direct differences (exact up to float64 rounding). Cosine
-    distance is ``1 − cos``; a zero vector is at distance 1 from any other vector (0 from
-    another zero vector).
+    distance is ``1 − cos``; an all-zero vector (undefined cosine distances) raises
+    :class:`UndefinedDistanceError` naming its letter, so no choice rests on it.
     """
     check_metric(metric)
     v = np.asarray(vectors_of_5, dtype=np.float64)
     if v.ndim != 2 or v.shape[0] != 5:
         raise ValueError(f"need 5 vectors (a 5 x D array), got shape {v.shape}")
+    check_defined(v, metric, "abcde", "a question's image")
     i, j = _PAIR_I, _PAIR_J
     if metric == "euclidean":
         diff = v[i] - v[j]  # direct differences: no cancellation, no BLAS threading
         return np.sqrt(np.einsum("ij,ij->i", diff, diff))
     norms = np.sqrt(np.einsum("ij,ij->i", v, v))
     dots = np.einsum("ij,ij->i", v[i], v[j])
-    out = np.empty(len(PAIRS))
-    for k in range(len(PAIRS)):
-        ni, nj = norms[i[k]], norms[j[k]]
-        if ni == 0 or nj == 0:
-            out[k] = 0.0 if ni == nj else 1.0
-        else:
-            out[k] = 1.0 - dots[k] / (ni * nj)
-    return out
+    return 1.0 - dots / (norms[i] * norms[j])
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -104,13 +137,15 @@ def prepare(X: np.ndarray, metric: str = "euclidean", center: np.ndarray | None 
 
     Euclidean: ``Y = X − center`` (default the float64 mean of ``X``; queries use their
     collection's centre: any centre gives the same distances, a nearby one keeps float32
-    digits). Cosine: ``Y`` = :func:`unit_rows`. ``labels`` default to ``0 … N−1``.
+    digits). Cosine: ``Y`` = :func:`unit_rows`; an all-zero row raises
+    :class:`UndefinedDistanceError` naming its label. ``labels`` default to ``0 … N−1``.
     """
     check_metric(metric)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"need an N x D array, got shape {X.shape}")
     labels = np.arange(len(X)) if labels is None else np.asarray(labels, dtype=np.int64)
+    check_defined(X, metric, labels)
     norms = None
     if metric == "cosine":
         norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
@@ -132,13 +167,6 @@ def error_bound(dim: int) -> float:
     return 16.0 * np.sqrt(dim) * float(np.finfo(np.float32).eps)
 
 
-def _zero_rules(d2: np.ndarray, q_zero: np.ndarray, x_zero: np.ndarray) -> None:
-    """Cosine: a zero vector is at distance 1 (d² = 2) from others, 0 from a zero vector."""
-    d2[q_zero, :] = 2.0
-    d2[:, x_zero] = 2.0
-    d2[np.ix_(q_zero, x_zero)] = 0.0
-
-
 def approx_squared(Q: Prepared, P: Prepared, device: "str | None" = None) -> np.ndarray:
     """``|q − x|²`` (float64 array, ``len(Q) x len(P)``) from one float32 matrix product,
     on ``device`` (default the CPU; ``auto`` and ``cuda`` as in
@@ -158,28 +186,22 @@ def approx_squared(Q: Prepared, P: Prepared, device: "str | None" = None) -> np.
             g = torch.mm(q.to(dev), p.to(dev).T).cpu().numpy()
     d2 = Q.sq[:, None] + P.sq[None, :] - 2.0 * g
     np.maximum(d2, 0.0, out=d2)
-    if Q.metric == "cosine":
-        _zero_rules(d2, Q.norms == 0, P.norms == 0)
     return d2
 
 
 def exact_squared(Q: Prepared, qi: np.ndarray, P: Prepared, xi: np.ndarray,
                   chunk: int = 256) -> np.ndarray:
     """``|q − x|²`` in float64 from direct differences, for the pairs ``(Q row qi[m], P row
-    xi[m])`` (cosine: of the unit vectors, with the zero-vector rules)."""
+    xi[m])`` (cosine: of the unit vectors; :func:`prepare` refused all-zero ones)."""
     out = np.empty(len(qi), dtype=np.float64)
     for s in range(0, len(qi), chunk):
         a, b = Q.X[qi[s:s + chunk]], P.X[xi[s:s + chunk]]
         if Q.metric == "cosine":
             na, nb = Q.norms[qi[s:s + chunk]], P.norms[xi[s:s + chunk]]
-            a = a / np.where(na > 0, na, 1.0)[:, None]  # float64 from here on
-            b = b / np.where(nb > 0, nb, 1.0)[:, None]
+            a = a / na[:, None]  # float64 from here on
+            b = b / nb[:, None]
         diff = np.subtract(a, b, dtype=np.float64)  # exact widening, then one rounding
         out[s:s + chunk] = np.einsum("ij,ij->i", diff, diff)
-    if Q.metric == "cosine":
-        za, zb = Q.norms[qi] == 0, P.norms[xi] == 0
-        out[za | zb] = 2.0
-        out[za & zb] = 0.0
     return out
 
 

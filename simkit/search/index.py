@@ -110,8 +110,10 @@ class ApproximateIndex:
     """A faiss index over ``X`` for fast approximate nearest neighbours.
 
     ``kind="auto"``: HNSW (``M`` = 32 links, ``ef_search`` = 128) up to 4,096 dimensions,
-    else IVF-Flat with ``4·√N`` cells of which ``nprobe`` (default an eighth, at least 8)
-    are searched. Cosine uses unit vectors and L2, which ranks identically.
+    else IVF-Flat with ``4·√N`` cells (fewer for small collections: at least 39 vectors per
+    cell, as faiss's k-means wants; below 78 vectors one cell, the mean, and no k-means) of
+    which ``nprobe`` (default an eighth, at least 8) are searched. Cosine uses unit vectors
+    and L2, which ranks identically.
     """
 
     X: np.ndarray
@@ -142,11 +144,17 @@ class ApproximateIndex:
             index.add(Xp)
             index.hnsw.efSearch = max(int(self.ef_search), 16)
         else:
-            nlist = max(1, min(n // 39 or 1, int(4 * np.sqrt(n))))  # faiss wants 39/cell
+            # k-means wants at least min_points_per_centroid (39) points per cell: as many
+            # cells as that allows, at most 4·√N
+            least = faiss.ClusteringParameters().min_points_per_centroid
+            nlist = max(1, min(n // least, int(4 * np.sqrt(n))))
             quantizer = faiss.IndexFlatL2(d)
+            if nlist == 1:  # one cell: its centroid is the mean, no k-means to train
+                quantizer.add(Xp.mean(axis=0, dtype=np.float64).astype(np.float32)[None])
             index = faiss.IndexIVFFlat(quantizer, d, nlist)
             index.cp.seed = self.seed
-            index.train(Xp)
+            if not index.is_trained:
+                index.train(Xp)
             index.add(Xp)
             index.nprobe = int(self.nprobe or max(8, nlist // 8))
         self.build_seconds = time.perf_counter() - t

@@ -21,6 +21,9 @@ Search (:func:`search`):
   inverted file (IVF-Flat, k-means cells, ``nprobe`` cells searched) above. Use
   :func:`approximate_recall` to report the fraction of the exact top-k it finds.
 
+A method compared by cosine refuses an image whose vector is all zero, naming it: its
+distances are undefined (:class:`~simkit.search.distances.UndefinedDistanceError`).
+
 Evaluation (:func:`retrieval_metrics`, :func:`evaluate`): every image with a non-empty
 label is a query; the other images sharing its label are relevant (the query itself is
 excluded from its ranking). Per k: precision@k, recall@k and F1@k (per query, then
@@ -42,7 +45,7 @@ import pandas as pd
 from simkit.methods.registry import (DEFAULT_RETRIEVAL_METHODS, Method, UnknownMethodError,
                                      get_method, resolve_methods)
 from simkit.search.evaluate import rank_distances, retrieval_metrics
-from simkit.search.distances import all_pairs_distances
+from simkit.search.distances import all_pairs_distances, check_defined
 from simkit.search.index import RetrievalError, exact_search, search
 from simkit.study.collection import Collection
 
@@ -236,6 +239,7 @@ def evaluate(collection: Collection, label: str, methods: Iterable[str] = DEFAUL
             seconds = time.perf_counter() - t
         else:
             X = fs.vectors[m.name]
+            check_defined(X, m.metric, fs.image_ids, "image")  # refused by name, not by row
             t = time.perf_counter()
             exact_search(X, None, max(ks), m.metric)  # what a top-k query costs
             seconds = time.perf_counter() - t
@@ -333,6 +337,8 @@ def retrieve(collection: Collection, query: str | os.PathLike, k: int = 4,
                             precision=precision, cache_dir=cache_dir, progress=progress,
                             style_kwargs=style_kwargs, device=device)
         note = fs.weights_note
+        check_defined(fs.vectors[method], m.metric,  # refused by name, not by row
+                      [str(qpath) if i == _QUERY_ID else i for i in fs.image_ids], "image")
         X = fs.vectors[method][: len(ids)]
         qrow = fs.vectors[method][ids.index(qid) if qid is not None else len(ids)]
         extra = 1 if qid is not None else 0  # search k+1 and drop the query itself

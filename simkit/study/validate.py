@@ -40,8 +40,10 @@ def check_image_files(study: Study, *, max_pixels: int | None = None) -> list[Pr
     checked before opening, so a pipe cannot make this hang), lie inside the study folder
     when its path is relative (absolute paths are allowed by design), and have an image
     header Pillow can read with at most ``max_pixels`` pixels (default: simkit's limit,
-    :data:`simkit.features.images.MAX_PIXELS`) and sides of at least ``MIN_SIDE``.
-    The pixel data itself is not decoded (that is what feature extraction does).
+    :data:`simkit.features.images.MAX_PIXELS`) and sides of at least ``MIN_SIDE``. Then
+    its pixel data is decoded, as feature extraction will (only once the header is within
+    the limit, so a decompression bomb is never expanded): a truncated or corrupt file is
+    a problem here, not later.
 
     Parameters
     ----------
@@ -92,11 +94,12 @@ def _file_problem(root: Path | None, file: str, max_pixels: int) -> str:
         return f"file {file!r} is a folder, not an image file; point it at an image"
     if not stat.S_ISREG(mode):
         return f"file {file!r} is not a regular file (a pipe, socket or device); use an image file"
-    return _header_problem(path, file, max_pixels)
+    return _image_problem(path, file, max_pixels)
 
 
-def _header_problem(path: Path, file: str, max_pixels: int) -> str:
-    """Why the image header of the regular file ``path`` is unusable, or ""."""
+def _image_problem(path: Path, file: str, max_pixels: int) -> str:
+    """Why the image in the regular file ``path`` is unusable (its header, then its pixel
+    data, decoded only within ``max_pixels``), or ""."""
     from PIL import Image
 
     from simkit.features.images import MIN_SIDE
@@ -109,18 +112,28 @@ def _header_problem(path: Path, file: str, max_pixels: int) -> str:
         # Our own limit applies below; Pillow's bomb warning would only repeat it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as img:
-                w, h = img.size
+            img = Image.open(path)
         except Image.DecompressionBombError:
-            w = h = None
+            return _too_large(file, None, max_pixels)
         except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError…
             return (f"file {file!r} is not an image Pillow can read ({type(e).__name__}); "
                     f"replace it with a JPEG, PNG, TIFF, WebP or BMP image")
-    if w is None or w * h > max_pixels:
-        size = "" if w is None else f" {w}x{h} = {w * h:,} pixels"
-        return (f"file {file!r}:{size} exceeds the limit of {max_pixels:,} pixels "
-                f"(decompression-bomb guard); resize the image")
-    if min(w, h) < MIN_SIDE:
-        return (f"file {file!r} is {w}x{h} pixels; both sides must be at least {MIN_SIDE} px, "
-                f"use a larger version of the image")
+        with img:
+            w, h = img.size
+            if w * h > max_pixels:
+                return _too_large(file, (w, h), max_pixels)
+            if min(w, h) < MIN_SIDE:
+                return (f"file {file!r} is {w}x{h} pixels; both sides must be at least "
+                        f"{MIN_SIDE} px, use a larger version of the image")
+            try:  # within the limit now: decode every pixel, as feature extraction will
+                img.load()
+            except Exception as e:  # OSError ("image file is truncated"), SyntaxError, …
+                return (f"file {file!r}: the image data is truncated or corrupt ({e}); "
+                        f"copy or export the image again")
     return ""
+
+
+def _too_large(file: str, size: tuple[int, int] | None, max_pixels: int) -> str:
+    shown = "" if size is None else f" {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels"
+    return (f"file {file!r}:{shown} exceeds the limit of {max_pixels:,} pixels "
+            f"(decompression-bomb guard); resize the image")
