@@ -13,6 +13,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Add ``validate`` to the ``simkit`` subparsers."""
     p = subparsers.add_parser("validate", help="check a study folder and its image files")
     p.add_argument("study", type=path_arg)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
     return p
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     study = load_study(args.study)
     print(study.summary())
-    problems = check_image_files(study)
+    problems = check_image_files(study, progress=not args.no_progress)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:

@@ -33,7 +33,8 @@ class Problem:
         return f"{self.location}: image {self.image_id!r}: {self.reason}"
 
 
-def check_image_files(study: Study, *, max_pixels: int | None = None) -> list[Problem]:
+def check_image_files(study: Study, *, max_pixels: int | None = None,
+                      progress: bool = True) -> list[Problem]:
     """Every problem with the image files of ``study``, in images.csv order.
 
     Each file must be named, exist, be a regular file (not a folder, pipe or device:
@@ -51,17 +52,25 @@ def check_image_files(study: Study, *, max_pixels: int | None = None) -> list[Pr
         A loaded study (:func:`~simkit.study.model.load_study`).
     max_pixels : int, optional
         The largest image, in pixels.
+    progress : bool
+        Show a progress bar when the check takes more than two seconds (decoding a
+        collection of thousands of prints takes minutes).
 
     Returns
     -------
     list of Problem
         Empty when every image file is usable.
     """
+    from tqdm.auto import tqdm
+
     from simkit.features.images import MAX_PIXELS
 
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     problems = []
-    for i, (image_id, file) in enumerate(zip(study.images["image_id"], study.images["file"])):
+    rows = zip(study.images["image_id"], study.images["file"])
+    for i, (image_id, file) in enumerate(tqdm(rows, total=len(study.images), unit="img",
+                                              desc="checking images", delay=2,
+                                              disable=not progress)):
         reason = _file_problem(study.root, file, limit)
         if reason:
             problems.append(Problem(row_location(study.images, i), image_id, reason))
