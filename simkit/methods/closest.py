@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from simkit.search.distances import check_metric, pair_distances
+from simkit.search.distances import check_defined, check_metric, pair_distances
 from simkit.study.model import PAIRS
 
 if TYPE_CHECKING:
@@ -58,12 +58,16 @@ def choose_from_features(study: "Study", featureset: "FeatureSet",
     qids = [str(q) for q in study.questions["question_id"]]
     d = np.empty((len(methods), len(qids), len(PAIRS)))
     for k, qid in enumerate(qids):
+        images = study.question_images(qid)
         try:
-            rows = [featureset.index(i) for i in study.question_images(qid)]
+            rows = [featureset.index(i) for i in images]
         except KeyError as e:
             raise ValueError(f"question {qid!r}: {e.args[0]}; extract features for every "
                              f"image of the study") from None
         for j, m in enumerate(methods):
+            # an undefined distance is named by question and image, not by letter
+            check_defined(featureset.vectors[m][rows], metric, list(images),
+                          f"question {qid!r}, method {m!r}: image")
             d[j, k] = pair_distances(featureset.vectors[m][rows], metric)
     if not methods or not qids:  # empty frames keep their columns (and object dtypes)
         return (pd.DataFrame(columns=["question_id", "method", "choice"]),

@@ -160,3 +160,24 @@ def test_ivf_index_of_a_small_collection_prints_no_faiss_warning(n, capfd):
     exact_idx, exact_d = exact_search(X, X[:4], 5)  # every cell is searched: exact
     assert idx.tolist() == exact_idx.tolist()
     np.testing.assert_allclose(d, exact_d, rtol=1e-4, atol=1e-5)
+
+
+def test_a_choice_on_an_all_zero_cosine_vector_names_the_question_and_image():
+    import pandas as pd
+
+    from simkit.features.extract import FeatureSet
+    from simkit.methods.closest import choose_from_features
+    from simkit.study.model import IMAGE_COLUMNS, Study
+
+    ids = [f"i{k}" for k in range(5)]
+    vectors = np.random.default_rng(0).random((5, 8)).astype(np.float32)
+    vectors[3] = 0
+    study = Study(pd.DataFrame({"image_id": ids, "file": ids, "genre": "g"}),
+                  pd.DataFrame([["q7", "g", *ids]], columns=["question_id", "genre",
+                                                             *IMAGE_COLUMNS]),
+                  pd.DataFrame(columns=["participant_id", "question_id", "choice"]),
+                  pd.DataFrame(columns=["participant_id"]))
+    fs = FeatureSet(ids, {"mine": vectors}, {})
+    assert len(choose_from_features(study, fs, metric="euclidean")[0]) == 1
+    with pytest.raises(UndefinedDistanceError, match=r"question 'q7', method 'mine': image.*'i3'"):
+        choose_from_features(study, fs, metric="cosine")
