@@ -34,7 +34,8 @@ from simkit.study.csvtable import FIELD_LIMIT, StudyError, read_table, row_locat
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
     "normalize_choice", "pair_letters", "read_table", "read_study_csv", "row_location",
-    "check_unique", "validate_study_tables", "open_study", "FIELD_LIMIT",
+    "check_unique", "validate_study_tables", "open_study", "FIELD_LIMIT", "as_study",
+    "is_method_name", "METHOD_NAME_RULE",
 ]
 
 LETTERS = "abcde"
@@ -347,6 +348,20 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
         raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
     machine = read_study_csv(choice_path, "choices.csv", optional=True)
     return Study(images, questions, responses, participants, machine, root)
+
+
+def as_study(study: "Study | str | os.PathLike", what: str = "study") -> Study:
+    """``study`` itself, or the study folder it names loaded (:func:`load_study`).
+
+    Raises :class:`StudyError` for anything else, naming what was given (a folder name
+    was taken as a list of image paths, a choices table as a study).
+    """
+    if isinstance(study, Study):
+        return study
+    if isinstance(study, (str, os.PathLike)):
+        return load_study(study)
+    raise StudyError(f"{what}: got a {type(study).__name__}; give a Study "
+                     f"(simkit.load_study(FOLDER)) or the path of a study folder")
 
 
 def save_study(study: Study, path: str | os.PathLike) -> Path:
