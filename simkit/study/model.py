@@ -55,7 +55,17 @@ _FALSE = {"no", "false", "0", "n", ""}
 _CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])\s*\)?$")
 # a lower-case identifier (gram, lpips_alexnet, your own "mine"), or a model method
 # REPR[-METRIC]:MODEL[@LAYER], whose model and layer keep their library's spelling
-_METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?$")
+_METHOD_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?")
+#: What :func:`is_method_name` accepts, for messages.
+METHOD_NAME_RULE = ("a lower-case identifier (like gram, cosine, gram_cosine) or a model "
+                    "method (like embed:timm:vit_small_patch16_224)")
+
+
+def is_method_name(name: object) -> bool:
+    """Whether ``name`` can name a method: :data:`METHOD_NAME_RULE`. The one check of a
+    name, used by choices.csv and by the registry (a name it refused at registration was
+    computed, then refused when its choices were read back)."""
+    return isinstance(name, str) and _METHOD_RE.fullmatch(name) is not None
 
 
 def normalize_choice(value: object) -> str:
@@ -220,10 +230,8 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
         if q not in question_ids:
             raise StudyError(f"{row_location(df, i)}: unknown question_id {q!r}; "
                              f"it must be one of the ids in questions.csv")
-        if not _METHOD_RE.match(str(m)):
-            raise StudyError(f"{row_location(df, i)}: method {m!r} is not a lower-case identifier "
-                             f"(like gram, cosine, gram_cosine) or a model method "
-                             f"(like embed:timm:vit_small_patch16_224)")
+        if not is_method_name(m):
+            raise StudyError(f"{row_location(df, i)}: method {m!r} is not {METHOD_NAME_RULE}")
         if (q, m) in seen:
             raise StudyError(f"{row_location(df, i)}: method {m!r} has two choices for question "
                              f"{q!r}; keep one")
