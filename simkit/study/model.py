@@ -347,7 +347,8 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
     responses = read_study_csv(root / "responses.csv")
     participants = read_study_csv(root / "participants.csv", optional=True)
     if participants is None:  # derive the roster from the votes
-        ids = list(dict.fromkeys(responses["participant_id"]))
+        # an empty id is left out here so that the check of responses.csv names its line
+        ids = [p for p in dict.fromkeys(responses["participant_id"]) if p]
         participants = pd.DataFrame({"participant_id": pd.Series(ids, dtype=str)})
     validate_study_tables(images, questions, responses, participants)
     responses = responses.assign(choice=[normalize_choice(c) for c in responses["choice"]])
