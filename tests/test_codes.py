@@ -61,7 +61,7 @@ def test_an_earlier_serve_code_still_resumes_after_a_restart(tmp_path):
     from simkit.serve.session import Refused, ServeSession
     from simkit.study.demo import make_demo_study
 
-    study = make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=32)
+    study = make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=64)
     code = "".join(SERVE_BEFORE[(5 * k + 3) % len(SERVE_BEFORE)] for k in range(10))
     session = ServeSession(study)
     try:

@@ -46,7 +46,7 @@ def study(tmp_path):
 def study80(tmp_path_factory):
     """The paper's size: 80 questions."""
     return make_demo_study(tmp_path_factory.mktemp("s80") / "study", groups_per_genre=20,
-                           image_size=24)
+                           image_size=64)
 
 
 def pick_for(qid: str, shift: int = 0) -> str:
@@ -316,7 +316,7 @@ def test_bad_self_assessment(study):
 
 
 def test_store_from_another_study_is_refused(study, tmp_path):
-    other = make_demo_study(tmp_path / "other", groups_per_genre=3, image_size=24)
+    other = make_demo_study(tmp_path / "other", groups_per_genre=3, image_size=64)
     store = VoteStore.for_study(study)
     store.register("p", familiarity=3, field="x", visual_impairment=False)
     with pytest.raises(StoreMismatch, match="votes of another study"):

@@ -78,7 +78,7 @@ def test_questionnaire_speaks_the_chosen_language(tmp_path):
     from simkit.votes.store import VoteError, VoteStore
     from simkit.widgets import Questionnaire
 
-    study = make_demo_study(tmp_path / "s", groups_per_genre=1, image_size=32)
+    study = make_demo_study(tmp_path / "s", groups_per_genre=1, image_size=64)
     (study.root / "texts.csv").write_text("language,key,text\nja,consent,ゼミの調査です。\n",
                                           encoding="utf-8")
     store = VoteStore.for_study(study)

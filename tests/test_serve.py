@@ -128,7 +128,7 @@ def join_body(code: str, **kw) -> dict:
 
 @pytest.fixture
 def study(tmp_path):
-    return make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=48)
+    return make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=64)
 
 
 # -- requests: refused when forged or malformed, idempotent when repeated ----------------
@@ -236,7 +236,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 # -- load, a killed server, one server per study -------------------------------------------
 def test_load_then_sigkill_and_restart_loses_nothing(tmp_path):
     b = bench()
-    study = make_demo_study(tmp_path / "study", groups_per_genre=3, image_size=32)
+    study = make_demo_study(tmp_path / "study", groups_per_genre=3, image_size=64)
     proc, link, teacher = b.start_server(study.root)
     try:
         results = b.drive(link, participants=10)
@@ -284,7 +284,7 @@ def test_two_participants_on_phones_in_english_and_japanese(tmp_path):
     from simkit.study.model import open_study
     from simkit.votes.store import VoteStore
 
-    study = make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=48)
+    study = make_demo_study(tmp_path / "study", groups_per_genre=1, image_size=64)
     titles = study.images.assign(title=[f"Print {i}" for i in range(len(study.images))])
     titles.to_csv(study.root / "images.csv", index=False)
     study = open_study(study.root)

@@ -8,6 +8,8 @@ tests, split-half and participant view, and the tables per group of participants
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simkit.analysis.by_group import tables_by
@@ -16,9 +18,10 @@ from simkit.analysis.paired import ps_comparisons
 from simkit.analysis.participant_agreement import participant_agreement, participant_tests
 from simkit.analysis.significance import against_chance, compare_methods
 from simkit.analysis.split_half import split_half
-from simkit.analysis.tables import (bootstrap_ci, chance_levels, easy_questions, fig1,
-                                    onehot_votes, per_question, table2, table3, table4,
-                                    table5)
+from simkit.analysis.tables import (bootstrap_ci, chance_levels, check_boot_args,
+                                    easy_questions, fig1, onehot_votes, per_question, table2,
+                                    table3, table4, table5)
+from simkit.errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,18 +32,21 @@ if TYPE_CHECKING:
 __all__ = ["tables", "compute_tables"]
 
 
-def tables(study: "Study", result: "MachineChoices | None" = None, *, ci: bool = True,
+def tables(study: "Study | str | os.PathLike",
+           result: "MachineChoices | pd.DataFrame | str | os.PathLike | None" = None, *,
+           ci: bool = True,
            n_boot: int = 2000, seed: int = 0,
            by: str | None = None) -> "dict[str, pd.DataFrame]":
     """Every table of Wei et al. (2022) for ``study``, keyed by its CSV name.
 
     Parameters
     ----------
-    study : Study
-        A loaded study (:func:`simkit.load_study`).
-    result : MachineChoices, optional
-        Machine choices from :func:`simkit.choose`; without it the study's own
-        ``choices.csv`` is used (when it has none, only the human tables are filled).
+    study : Study or path
+        A loaded study (:func:`simkit.load_study`), or its folder.
+    result : MachineChoices, DataFrame or path, optional
+        Machine choices from :func:`simkit.choose` (or their ``choices`` table, or a
+        choices CSV file); without it the study's own ``choices.csv`` is used (when it has
+        none, only the human tables are filled).
     ci : bool
         Add bootstrap confidence intervals (``table2_ci``, ``table3_ci``).
     n_boot, seed : int
@@ -64,8 +70,22 @@ def tables(study: "Study", result: "MachineChoices | None" = None, *, ci: bool =
     >>> simkit.tables(study, result)["table3"]                   # doctest: +SKIP
     >>> simkit.tables(study, result, by="familiarity")["by_familiarity_table3"]  # doctest: +SKIP
     """
-    if result is not None:
+    import pandas as pd
+
+    from simkit.methods.choices import MachineChoices
+    from simkit.study.model import as_study, read_study_csv
+
+    study = as_study(study, "simkit.tables(study, …)")
+    if isinstance(result, MachineChoices):
         study = result.study_with_choices(study)
+    elif isinstance(result, pd.DataFrame):  # e.g. result.choices: validated as choices.csv
+        study = study.with_choices(result)
+    elif isinstance(result, (str, os.PathLike)):  # a choices.csv file
+        study = study.with_choices(read_study_csv(Path(result), "choices.csv"))
+    elif result is not None:
+        raise UsageError(f"simkit.tables(study, result): got a {type(result).__name__} as "
+                         f"result; give the MachineChoices of simkit.choose, a choices "
+                         f"table or the path of a choices.csv")
     return compute_tables(study, ci=ci, n_boot=n_boot, seed=seed, by=by)
 
 
@@ -81,6 +101,7 @@ def compute_tables(study: "Study", *, ci: bool = True, n_boot: int = 2000,
     (:mod:`simkit.analysis.participant_agreement`). With ``by`` (a
     column of participants.csv), also ``by_<column>_groups``, ``…_table2``, ``…_table3``,
     ``…_ceiling`` and ``…_kappa`` (:mod:`simkit.analysis.by_group`)."""
+    check_boot_args(n_boot)  # before any table: a huge n_boot ran out of memory midway
     # The votes are read off the study once, as a frame (pq) and as an array (onehot), and
     # every table below takes them from here.
     pq = per_question(study)

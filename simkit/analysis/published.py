@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simkit.errors import UsageError
+
 __all__ = ["TABLES", "data_dir", "published", "replay", "TOLERANCE"]
 
 
@@ -38,13 +40,16 @@ TOLERANCE = 0.01
 def published(name: str) -> pd.DataFrame:
     """One of the paper's tables (``table2``, ``table3``, ``table4``, ``table5``, ``easy``),
     in the CSV format ``simkit tables`` writes."""
+    from simkit.config import ConfigError
+
     if name not in TABLES:
-        raise ValueError(f"no published table {name!r}; choose one of {', '.join(TABLES)}")
+        raise UsageError(f"no published table {name!r}; choose one of {', '.join(TABLES)}")
     path = data_dir() / f"{name}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; simkit's published data ship inside "
-                                f"the package (simkit/analysis/wei2022); unset "
-                                f"SIMKIT_PAPER_DATA or point it at a folder with {name}.csv")
+    if not path.is_file():
+        # a SimkitError (one line, exit 2), not a FileNotFoundError traceback
+        raise ConfigError(f"{path} is missing; simkit's published data ship inside the "
+                          f"package (simkit/analysis/wei2022); unset SIMKIT_PAPER_DATA or "
+                          f"point it at a folder with {name}.csv")
     df = pd.read_csv(path, dtype={"question_id": str}, keep_default_na=False)
     for col in df.columns:
         if col.startswith("match_"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simkit.checks import MAX_BOOT, whole_number
 from simkit.errors import UsageError
 from simkit.study.model import PAIRS, Study, StudyError
 
@@ -186,11 +187,11 @@ def chance_levels(pq: pd.DataFrame) -> pd.DataFrame:
     return ps.merge(agree, on=["genre", "method"])
 
 
-def check_boot_args(n_boot: int, level: float) -> None:
-    """Refuse ``n_boot`` < 1 or a ``level`` outside (0, 1) with a :class:`UsageError`."""
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise UsageError(f"n_boot {n_boot!r}: the number of bootstrap resamples must be a "
-                         f"whole number of at least 1 (2000 by default)")
+def check_boot_args(n_boot: int, level: float = 0.95) -> None:
+    """Refuse ``n_boot`` outside 1 … :data:`MAX_BOOT` or a ``level`` outside (0, 1) with a
+    :class:`UsageError`."""
+    whole_number(n_boot, "n_boot", 1, MAX_BOOT,
+                 "the number of bootstrap resamples; 2000 by default")
     if not 0 < level < 1:
         raise UsageError(f"level {level!r}: the confidence level must be between 0 and 1, "
                          f"e.g. 0.95")

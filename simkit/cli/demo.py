@@ -7,15 +7,10 @@ from pathlib import Path
 
 from simkit.cli.options import MAX_SIZE, Subparsers, at_least, out_folder
 from simkit.cli.tables import add_table_args, report_tables
+from simkit.study.demo import MAX_GROUPS, MIN_IMAGE_SIZE
 
 __all__ = ["add_parser", "run"]
 
-#: The most groups per genre: the demo draws 20 images a group over four genres, so an
-#: unbounded count filled the disk for hours; 1,000 is 20,000 prints.
-MAX_GROUPS = 1000
-#: The smallest longer side: the shorter side is 62-75 % of it and every side must reach
-#: the 32 px the feature extractor needs (--image-size 48 drew prints it then refused).
-MIN_IMAGE_SIZE = 64
 
 
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:

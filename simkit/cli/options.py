@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from simkit import checks
+
 __all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "seed", "name_list",
            "int_list", "out_folder", "out_file", "path_arg", "new_or_replaceable", "MAX_SIZE",
            "add_model_args", "add_methods_arg", "add_device_arg", "model_kwargs", "warn",
@@ -44,9 +46,8 @@ non_negative_int = at_least(0)
 #: A random seed: numpy's generators take whole numbers from 0 (a negative one was a
 #: traceback deep inside numpy).
 seed = at_least(0)
-#: The largest input size in pixels: a VGG-19 at 4096 × 4096 already needs gigabytes per
-#: image; far larger sizes only ran out of memory.
-MAX_SIZE = 4096
+#: The largest input size in pixels (the Python API checks the same bound).
+MAX_SIZE = checks.MAX_SIZE
 
 
 def float_between(low: float, high: float | None = None, *, low_open: bool = False,

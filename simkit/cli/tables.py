@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from simkit.cli.options import (Subparsers, add_methods_arg, add_model_args, at_least,
                                 model_kwargs, out_folder, path_arg, warn)
+from simkit.checks import MAX_BOOT
 from simkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,9 +19,6 @@ __all__ = ["add_parser", "run", "add_table_args", "add_vectors_args", "name_and_
            "register_own_vectors", "report_tables", "machine_choices"]
 
 
-#: The most bootstrap resamples: the resampling holds n_boot x participants counts at
-#: once, so 10**12 asked for terabytes (a traceback); 100,000 is far past any need.
-MAX_BOOT = 100_000
 
 
 def add_table_args(p: argparse.ArgumentParser) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -207,9 +206,11 @@ def check_layers(backbone: str, layers: "list[str] | tuple[str, ...]") -> None:
 
 def weights_note(weights: str | os.PathLike, model: str = "VGG-19") -> str:
     """The warning every result of a random network carries ("" for real weights)."""
+    from simkit.features.models.network import random_seed
+
     spec = str(weights)
-    return (RANDOM_WEIGHTS_NOTE.format(spec=spec, model=model) if _RANDOM_RE.match(spec)
-            else "")
+    return (RANDOM_WEIGHTS_NOTE.format(spec=spec, model=model)
+            if random_seed(spec) is not None else "")
 
 
 def imagenet_cache_path(backbone: str = "vgg19") -> Path:
@@ -225,9 +226,6 @@ def _weights_enum(backbone: str):
     return getattr(getattr(tvm, cls), member)
 
 
-_RANDOM_RE = re.compile(r"^random:(\d+)$")
-
-
 _HASH_MEMO: dict[tuple[str, int, int], str] = {}
 
 
@@ -237,14 +235,16 @@ def weights_identity(weights: str | os.PathLike, backbone: str = "vgg19") -> str
     ``"imagenet-v1"``, ``"random:SEED@torchvision-X.Y"`` or ``"sha256:<hash of the file>"``.
     Cheap: it never builds the network.
     """
+    from simkit.features.models.network import random_seed
+
     spec = str(weights)
     if spec == "imagenet":
         return _spec(backbone).imagenet_id
-    m = _RANDOM_RE.match(spec)
-    if m:
+    seed = random_seed(spec)  # a WeightsError for a seed torch cannot take
+    if seed is not None:
         import torch
         # the init draws depend on torch's RNG, so the version is part of the identity
-        return f"random:{int(m.group(1))}@torch-{torch.__version__.split('+')[0]}"
+        return f"random:{seed}@torch-{torch.__version__.split('+')[0]}"
     path = Path(spec).expanduser()
     if not path.is_file():
         raise WeightsError(
@@ -340,15 +340,17 @@ def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | No
     """
     import torch
 
+    from simkit.features.models.network import random_seed
+
     spec = _spec(name)
     wid = weights_identity(weights, name)  # validates the spec first
     wspec = str(weights)
-    m = _RANDOM_RE.match(wspec)
+    seed = random_seed(wspec)
     with torch.device("meta"):  # no memory, no initialisation until the weights are known
         trunk = spec.make_features()[:end]
     trunk = trunk.to_empty(device="cpu")
-    if m:
-        gen = torch.Generator().manual_seed(int(m.group(1)))
+    if seed is not None:
+        gen = torch.Generator().manual_seed(seed)
         for mod in trunk.modules():
             if isinstance(mod, torch.nn.Conv2d):
                 torch.nn.init.kaiming_normal_(mod.weight, mode="fan_out",
@@ -361,7 +363,7 @@ def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | No
             state, where = read_state_dict(Path(wspec).expanduser()), wspec
         _load_trunk(trunk, state, spec.prefix, name, where)
     trunk.eval().requires_grad_(False)
-    return trunk, wid, bool(m)
+    return trunk, wid, seed is not None
 
 
 def fetch_checkpoint(url: str, path: Path, what: str, python_hint: str) -> Path:

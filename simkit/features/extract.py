@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from simkit.checks import MAX_SIZE, whole_number
+from simkit.errors import UsageError
 from simkit.fileio import atomic_write
 from simkit.features.device import PRECISIONS
 from simkit.features.images import POLICIES, ImageError, MAX_PIXELS
@@ -82,18 +84,18 @@ def feature_config(*, backbone: str = "vgg19", weights: str | os.PathLike = "ima
     from simkit.features.models import input_size, weights_identity
 
     if policy not in POLICIES:
-        raise ValueError(f"unknown preprocessing policy {policy!r}; use one of "
+        raise UsageError(f"unknown preprocessing policy {policy!r}; use one of "
                          f"{', '.join(POLICIES)}")
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use one of "
+        raise UsageError(f"unknown precision {precision!r}; use one of "
                          f"{', '.join(PRECISIONS)}")
-    if int(size) < 16:
-        raise ValueError(f"size {size} is too small; use at least 16 (224 in the paper)")
+    size = whole_number(size, "size", 16, MAX_SIZE, "the input size in pixels; 224 in the "
+                        "paper")
     return {
         "backbone": backbone, "weights": str(weights),
         "weights_id": weights_identity(backbone, weights), "layer": layer,
         "policy": policy,
-        "size": input_size(backbone, int(size)) if policy != "native" else None,
+        "size": input_size(backbone, size) if policy != "native" else None,
         "precision": precision, "preprocess": PREPROCESS_VERSION,
     }
 

@@ -15,7 +15,8 @@ from simkit.errors import SimkitError
 
 __all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS",
            "DEFAULT_RETRIEVAL_METHODS", "list_methods", "method_names", "family_methods",
-           "register_method", "unregister_method", "named_method", "SURF_NOTE"]
+           "register_method", "unregister_method", "named_method", "SURF_NOTE",
+           "check_method_name"]
 
 #: The three methods of Wei et al. (2022).
 DEFAULT_METHODS = ("gram", "cosine", "gram_cosine")
@@ -153,16 +154,25 @@ def _registry() -> dict[str, Method]:
     return {**_fixed(), **_USER}
 
 
+def check_method_name(name: str) -> str:
+    """``name`` lower-cased, when it can name a method (what choices.csv accepts:
+    :func:`simkit.study.model.is_method_name`); else :class:`UnknownMethodError`."""
+    from simkit.study.model import METHOD_NAME_RULE, is_method_name
+
+    key = str(name).strip().lower()
+    if not is_method_name(key):
+        raise UnknownMethodError(f"method name {name!r} cannot be used: give "
+                                 f"{METHOD_NAME_RULE}")
+    return key
+
+
 def register_method(method: Method, *, replace: bool = False) -> Method:
     """Add ``method`` to the registry, so every function that takes a method name knows it.
 
     A built-in name cannot be taken; a name registered before is an error unless
     ``replace`` (a notebook cell run twice passes ``replace=True``).
     """
-    key = method.name.strip().lower()
-    if not key or "," in key:
-        raise UnknownMethodError(f"a method name cannot be empty or hold a comma: "
-                                 f"{method.name!r}")
+    key = check_method_name(method.name)
     if key in _fixed() or key == "surf":
         raise UnknownMethodError(f"{method.name!r} is a built-in method; choose another name")
     if key in _USER and not replace and _USER[key] != method:

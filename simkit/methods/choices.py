@@ -25,7 +25,7 @@ import pandas as pd
 
 from simkit.methods.closest import choose_from_features
 from simkit.methods.registry import DEFAULT_METHODS, Method, resolve_methods
-from simkit.study.model import LETTERS
+from simkit.study.model import LETTERS, as_study
 
 if TYPE_CHECKING:
     from simkit.features.extract import FeatureSet
@@ -353,7 +353,7 @@ def _run_all(study: "Study", methods: list[Method], opts: dict,
                           list(dict.fromkeys(n for n in notes if n)), names, weights)
 
 
-def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
+def choose(study: "Study | str | os.PathLike", methods: Iterable[str] | str = DEFAULT_METHODS, *,
            weights: str | os.PathLike = "imagenet", fallback_weights: str | None = None,
            layer: str = "conv5_1", size: int = 224, policy: str = "resize",
            precision: str = "fp32", cache_dir: str | os.PathLike | None = None,
@@ -362,8 +362,8 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
 
     Parameters
     ----------
-    study : Study
-        A loaded study (:func:`simkit.load_study`).
+    study : Study or path
+        A loaded study (:func:`simkit.load_study`), or its folder.
     methods : list of str or str
         Registered method names (see ``simkit.methods()``), or one comma-separated string.
         Default: Wei et al.'s ``gram``, ``cosine``, ``gram_cosine``.
@@ -408,6 +408,7 @@ def choose(study: "Study", methods: Iterable[str] | str = DEFAULT_METHODS, *,
 
     selected = resolve_methods(methods)
     resolve_device(device)  # a missing GPU is an error before any work
+    study = as_study(study, "simkit.choose(study, …)")  # a folder name is not image paths
     opts = dict(weights=weights, layer=layer, size=size, policy=policy,
                 precision=precision, cache_dir=cache_dir, progress=progress, device=device)
     return _run_all(study, selected, opts, fallback_weights)

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from simkit.errors import SimkitError, missing_extra
-from simkit.methods.registry import Method, get_method, method_names, register_method
+from simkit.methods.registry import (Method, check_method_name, get_method, method_names,
+                                     register_method)
 from simkit.paths import NotRegularFileError, open_regular
 from simkit.search.distances import check_metric, undefined_rows
 
@@ -440,7 +441,7 @@ def register_vectors(name: str, source: Any, *, metric: str = "euclidean",
     --------
     >>> register_vectors("mine", "embeddings.npz", metric="cosine")  # doctest: +SKIP
     """
-    key = str(name).strip().lower()
+    key = check_method_name(name)  # before reading the table: a name choices.csv refuses
     try:
         check_metric(metric)
     except ValueError as e:

@@ -39,14 +39,15 @@ from __future__ import annotations
 from typing import Iterable
 
 from simkit.methods.catalogue import (DEFAULT_METHODS, DEFAULT_RETRIEVAL_METHODS, SURF_NOTE,
-                                      Method, MethodList, UnknownMethodError, family_methods,
+                                      Method, MethodList, UnknownMethodError,
+                                      check_method_name, family_methods,
                                       list_methods, method_names, named_method,
                                       register_method, unregister_method)
 from simkit.methods.model_methods import model_method
 
 __all__ = ["Method", "MethodList", "UnknownMethodError", "DEFAULT_METHODS", "DEFAULT_RETRIEVAL_METHODS",
            "list_methods", "get_method", "method_names", "family_methods", "resolve_methods",
-           "register_method", "unregister_method"]
+           "register_method", "unregister_method", "check_method_name"]
 
 
 def get_method(name: str) -> Method:

@@ -20,7 +20,7 @@ from simkit.study.model import (StudyError, check_unique, read_study_csv, read_t
                                 row_location)
 
 __all__ = ["CollectionError", "Collection", "load_collection", "read_images", "image_file",
-           "ASPECTS", "image_aspects", "filter_images"]
+           "ASPECTS", "image_aspects", "filter_images", "ADDED_COLUMNS"]
 
 #: Aspect-ratio filters: width / height ranges.
 ASPECTS = {"portrait": (0.0, 0.95), "square": (0.95, 1.05), "landscape": (1.05, np.inf)}
@@ -133,6 +133,10 @@ def _read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
         return read_table(path, list(required))
     except StudyError as e:
         raise CollectionError(str(e)) from None
+
+
+#: The columns :func:`read_images` adds to those of images.csv (not the file's own).
+ADDED_COLUMNS = ("path", "aspect")
 
 
 def read_images(path: str | os.PathLike) -> pd.DataFrame:

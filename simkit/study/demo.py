@@ -20,11 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simkit.checks import MAX_SIZE, whole_number
 from simkit.fileio import OverwriteRefused, backup_file, write_text
 from simkit.study.model import IMAGE_COLUMNS, PAIRS, Study, load_study, save_study
 
 __all__ = ["PAPER_GENRES", "make_demo_study", "make_print_study", "simulate_votes",
-           "find_wikiart", "default_study", "DEMO_MARKER"]
+           "find_wikiart", "default_study", "DEMO_MARKER", "MAX_GROUPS", "MIN_IMAGE_SIZE"]
+
+#: The most groups per genre: the demo draws 20 images a group over four genres, so an
+#: unbounded count filled the disk for hours; 1,000 is 20,000 prints.
+MAX_GROUPS = 1000
+#: The smallest longer side: the shorter side is 62-75 % of it and every side must reach
+#: the 32 px the feature extractor needs (48 drew prints it then refused; 1 was a PIL error).
+MIN_IMAGE_SIZE = 64
 
 #: How simkit knows a folder as a demo study it made itself: its README.md has this line
 #: (see ``_SIMULATED_NOTE``). Only such a folder, or an empty one, is (re)built in place.
@@ -154,6 +162,11 @@ def make_demo_study(out: str | os.PathLike, *, groups_per_genre: int = 20, image
     Prints are portrait or landscape (``image_size`` is the longer side). Every group has
     a "twin" pair drawn from nearby latents, so humans (and machines) can find it.
     """
+    groups_per_genre = whole_number(groups_per_genre, "groups_per_genre", 1, MAX_GROUPS,
+                                    "20 in the paper")
+    image_size = whole_number(image_size, "image_size", MIN_IMAGE_SIZE, MAX_SIZE,
+                              "the longer side of each print in pixels")
+    seed = whole_number(seed, "seed", 0)
     out = Path(out)
     _check_out(out)
     # the README (simkit's mark) first: an interrupted build can be run again in place
@@ -195,16 +208,29 @@ def make_demo_study(out: str | os.PathLike, *, groups_per_genre: int = 20, image
     return load_study(out)
 
 
+_WARNED_WIKIART: set[str] = set()
+
+
 def find_wikiart(start: str | os.PathLike | None = None) -> Path | None:
     """The real-print folder ``shared/data/ukiyoe-wikiart`` if it is on this machine.
 
     Looks at ``$SIMKIT_WIKIART``, then ``../shared/data/ukiyoe-wikiart`` from ``start``
-    (default: the current folder) and its parents."""
+    (default: the current folder) and its parents. A ``$SIMKIT_WIKIART`` that is not such
+    a folder is said once (a warning), not silently passed over."""
     from simkit.config import wikiart_dir
 
     env = wikiart_dir()
     if env:
-        return Path(env) if (Path(env) / "metadata.csv").exists() else None
+        if (Path(env) / "metadata.csv").is_file():
+            return Path(env)
+        if str(env) not in _WARNED_WIKIART:  # once: default_study() asks on every call
+            import warnings
+
+            _WARNED_WIKIART.add(str(env))
+            warnings.warn(f"$SIMKIT_WIKIART={str(env)!r} is not a folder with metadata.csv, "
+                          f"so synthetic prints are used instead; point it at the "
+                          f"ukiyoe-wikiart folder, or unset it", stacklevel=2)
+        return None
     here = Path(start or Path.cwd()).resolve()
     for d in [here, *here.parents]:
         for cand in (d / "shared" / "data" / "ukiyoe-wikiart", d / ".." / "shared" / "data" / "ukiyoe-wikiart"):

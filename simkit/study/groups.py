@@ -20,7 +20,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from simkit.checks import whole_number
 from simkit.paths import inside
+from simkit.study.collection import ADDED_COLUMNS
 from simkit.study.model import IMAGE_COLUMNS, Study, StudyError, load_study
 
 __all__ = ["GROUP_SIZE", "random_groups", "sample_groups", "write_study", "new_study",
@@ -53,11 +55,11 @@ def sample_groups(images: pd.DataFrame, *, by: str = "genre", per_label: int = 2
     if group_size != GROUP_SIZE:
         raise ValueError(f"group size {group_size}: a study question shows exactly "
                          f"{GROUP_SIZE} images (a–e), as in the paper; use --group-size 5")
-    if by not in images.columns:
-        raise StudyError(f"no column {by!r} to group by; images.csv has "
-                         f"{', '.join(images.columns)}")
-    if per_label < 1:
-        raise ValueError("per_label must be at least 1")
+    own = [c for c in images.columns if c not in ADDED_COLUMNS]  # what images.csv holds
+    if by not in own:
+        raise StudyError(f"no column {by!r} to group by; images.csv has {', '.join(own)}")
+    whole_number(per_label, "per_label", 1, hint="groups per label; 20 in the paper")
+    seed = whole_number(seed, "seed", 0)
     col = images[by].fillna("").astype(str).str.strip()
     counts = col[col != ""].value_counts()
     if labels is None:

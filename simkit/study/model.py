@@ -34,7 +34,8 @@ from simkit.study.csvtable import FIELD_LIMIT, StudyError, read_table, row_locat
 __all__ = [
     "LETTERS", "PAIRS", "IMAGE_COLUMNS", "Study", "StudyError", "load_study", "save_study",
     "normalize_choice", "pair_letters", "read_table", "read_study_csv", "row_location",
-    "check_unique", "validate_study_tables", "open_study", "FIELD_LIMIT",
+    "check_unique", "validate_study_tables", "open_study", "FIELD_LIMIT", "as_study",
+    "is_method_name", "METHOD_NAME_RULE",
 ]
 
 LETTERS = "abcde"
@@ -54,7 +55,17 @@ _FALSE = {"no", "false", "0", "n", ""}
 _CHOICE_RE = re.compile(r"^\(?\s*([a-eA-E])\s*\)?\s*[-–,/ ]\s*\(?\s*([a-eA-E])\s*\)?$")
 # a lower-case identifier (gram, lpips_alexnet, your own "mine"), or a model method
 # REPR[-METRIC]:MODEL[@LAYER], whose model and layer keep their library's spelling
-_METHOD_RE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?$")
+_METHOD_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z]+)?(:[A-Za-z0-9_.:@/+-]+)?")
+#: What :func:`is_method_name` accepts, for messages.
+METHOD_NAME_RULE = ("a lower-case identifier (like gram, cosine, gram_cosine) or a model "
+                    "method (like embed:timm:vit_small_patch16_224)")
+
+
+def is_method_name(name: object) -> bool:
+    """Whether ``name`` can name a method: :data:`METHOD_NAME_RULE`. The one check of a
+    name, used by choices.csv and by the registry (a name it refused at registration was
+    computed, then refused when its choices were read back)."""
+    return isinstance(name, str) and _METHOD_RE.fullmatch(name) is not None
 
 
 def normalize_choice(value: object) -> str:
@@ -219,10 +230,8 @@ def _check_choices(df: pd.DataFrame, name: str, question_ids: set[str]) -> pd.Da
         if q not in question_ids:
             raise StudyError(f"{row_location(df, i)}: unknown question_id {q!r}; "
                              f"it must be one of the ids in questions.csv")
-        if not _METHOD_RE.match(str(m)):
-            raise StudyError(f"{row_location(df, i)}: method {m!r} is not a lower-case identifier "
-                             f"(like gram, cosine, gram_cosine) or a model method "
-                             f"(like embed:timm:vit_small_patch16_224)")
+        if not is_method_name(m):
+            raise StudyError(f"{row_location(df, i)}: method {m!r} is not {METHOD_NAME_RULE}")
         if (q, m) in seen:
             raise StudyError(f"{row_location(df, i)}: method {m!r} has two choices for question "
                              f"{q!r}; keep one")
@@ -338,7 +347,8 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
     responses = read_study_csv(root / "responses.csv")
     participants = read_study_csv(root / "participants.csv", optional=True)
     if participants is None:  # derive the roster from the votes
-        ids = list(dict.fromkeys(responses["participant_id"]))
+        # an empty id is left out here so that the check of responses.csv names its line
+        ids = [p for p in dict.fromkeys(responses["participant_id"]) if p]
         participants = pd.DataFrame({"participant_id": pd.Series(ids, dtype=str)})
     validate_study_tables(images, questions, responses, participants)
     responses = responses.assign(choice=[normalize_choice(c) for c in responses["choice"]])
@@ -347,6 +357,20 @@ def load_study(path: str | os.PathLike, choices: str | os.PathLike | None = None
         raise StudyError(f"{choice_path}: file not found (given as the machine choices)")
     machine = read_study_csv(choice_path, "choices.csv", optional=True)
     return Study(images, questions, responses, participants, machine, root)
+
+
+def as_study(study: "Study | str | os.PathLike", what: str = "study") -> Study:
+    """``study`` itself, or the study folder it names loaded (:func:`load_study`).
+
+    Raises :class:`StudyError` for anything else, naming what was given (a folder name
+    was taken as a list of image paths, a choices table as a study).
+    """
+    if isinstance(study, Study):
+        return study
+    if isinstance(study, (str, os.PathLike)):
+        return load_study(study)
+    raise StudyError(f"{what}: got a {type(study).__name__}; give a Study "
+                     f"(simkit.load_study(FOLDER)) or the path of a study folder")
 
 
 def save_study(study: Study, path: str | os.PathLike) -> Path:

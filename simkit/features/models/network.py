@@ -56,8 +56,18 @@ class ModelError(WeightsError):
 
 
 def random_seed(weights: str | os.PathLike) -> int | None:
-    """The seed of ``random:SEED`` weights, else ``None``."""
+    """The seed of ``random:SEED`` weights, else ``None``.
+
+    Raises :class:`WeightsError` for a seed past 2**63 - 1: torch's generators hold a
+    signed 64-bit number (a larger seed was an overflow traceback).
+    """
+    from simkit.checks import MAX_SEED
+
     m = _RANDOM_RE.match(str(weights))
+    # the digits' count first: int() of thousands of digits is itself refused
+    if m and (len(m.group(1)) > len(str(MAX_SEED)) or int(m.group(1)) > MAX_SEED):
+        raise WeightsError(f"--weights {str(weights)[:40]!r}: the seed of random:SEED must "
+                           f"be from 0 to 2**63 - 1 ({MAX_SEED}); e.g. random:0")
     return int(m.group(1)) if m else None
 
 
