@@ -50,9 +50,6 @@ DEFAULT_SPLIT = {"material-appearance": ("test", "train"), "bapps-2afc": ("val",
 #: the splits each kind has
 SPLITS = {"material-appearance": ("train", "test"), "bapps-2afc": ("train", "val"),
           "bapps-jnd": ("val",), "svhn": ("train", "test"), "stl10": ("train", "test")}
-#: The smallest --size: AlexNet's layers leave nothing of an image under 31 px (a torch
-#: RuntimeError deep in the network), SqueezeNet's under 17.
-MIN_SIZE = 32
 #: Longest JSON result this command recognises as its own (its results are kilobytes).
 _MAX_JSON_BYTES = 50_000_000
 
@@ -70,7 +67,7 @@ def parse_data(spec: str) -> tuple[str, Path]:
 def _add_common(p: argparse.ArgumentParser, *, adapt: bool) -> None:
     from simkit.methods.perceptual.distortions import DISTORTIONS
     from simkit.methods.perceptual.metrics import COMPARISONS
-    from simkit.methods.perceptual.networks import NETWORKS
+    from simkit.methods.perceptual.networks import MIN_SIZE, NETWORKS
 
     p.add_argument("--data", required=True, metavar="KIND=PATH",
                    help="material-appearance=PATH (Lagunas et al. 2019), study=STUDY (its "

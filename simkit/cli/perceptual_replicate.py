@@ -36,7 +36,7 @@ def comma_choices(valid) -> "Callable[[str], list[str]]":
 
 def add_parser(sub: Subparsers) -> None:
     """``simkit perceptual replicate``: the paper's experiment and its Table 3."""
-    from simkit.cli.perceptual import MIN_SIZE
+    from simkit.methods.perceptual.networks import MIN_SIZE
     from simkit.methods.perceptual.metrics import COMPARISONS
     from simkit.methods.perceptual.networks import NETWORKS
     from simkit.methods.perceptual.replication import Protocol

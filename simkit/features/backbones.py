@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from simkit.errors import SimkitError
 from simkit.features.images import IMAGENET_MEAN, IMAGENET_STD
+from simkit.features.weights import (RANDOM_WEIGHTS_NOTE, WeightsError, WeightsUnavailableError,
+                                     random_seed, weights_note)
 
 if TYPE_CHECKING:
     import torch
@@ -41,29 +42,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKBONES", "BackboneSpec", "Backbone", "WeightsError", "WeightsUnavailableError",
     "load_backbone", "load_trunk", "layer_names", "layer_ends", "layer_channels",
-    "check_layers", "register_backbone", "weights_identity", "weights_note",
+    "check_layers", "register_backbone", "weights_identity", "weights_note", "random_seed",
     "imagenet_cache_path", "RANDOM_WEIGHTS_NOTE", "fetch_checkpoint", "read_state_dict",
 ]
-
-RANDOM_WEIGHTS_NOTE = ("features from a RANDOM network (weights {spec}), not trained ones: "
-                       "for tests and offline demos only; its choices say nothing about "
-                       "{model} similarity.")
-
-
-class WeightsError(SimkitError, ValueError):
-    """A weights specification or file cannot be used; the message says how to fix it."""
-
-
-class WeightsUnavailableError(SimkitError, RuntimeError):
-    """Pretrained weights are neither cached nor downloadable; the message says what to do.
-
-    ``what`` names the weights (``"ImageNet weights for vgg19"``, ``"timm weights for
-    vit_small_patch16_224"``), or is empty."""
-
-    def __init__(self, message: str = "", what: str = "") -> None:
-        super().__init__(message)
-        self.what = what
-
 
 @dataclass(frozen=True)
 class BackboneSpec:
@@ -204,15 +185,6 @@ def check_layers(backbone: str, layers: "list[str] | tuple[str, ...]") -> None:
                            f"choose one of {', '.join(names)}")
 
 
-def weights_note(weights: str | os.PathLike, model: str = "VGG-19") -> str:
-    """The warning every result of a random network carries ("" for real weights)."""
-    from simkit.features.models.network import random_seed
-
-    spec = str(weights)
-    return (RANDOM_WEIGHTS_NOTE.format(spec=spec, model=model)
-            if random_seed(spec) is not None else "")
-
-
 def imagenet_cache_path(backbone: str = "vgg19") -> Path:
     """Where torch hub keeps the ImageNet weights file (``$TORCH_HOME/hub/checkpoints``)."""
     import torch
@@ -235,7 +207,6 @@ def weights_identity(weights: str | os.PathLike, backbone: str = "vgg19") -> str
     ``"imagenet-v1"``, ``"random:SEED@torchvision-X.Y"`` or ``"sha256:<hash of the file>"``.
     Cheap: it never builds the network.
     """
-    from simkit.features.models.network import random_seed
 
     spec = str(weights)
     if spec == "imagenet":
@@ -340,7 +311,6 @@ def load_trunk(name: str, weights: str | os.PathLike = "imagenet", end: int | No
     """
     import torch
 
-    from simkit.features.models.network import random_seed
 
     spec = _spec(name)
     wid = weights_identity(weights, name)  # validates the spec first

@@ -18,11 +18,11 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from simkit.features.backbones import WeightsError, WeightsUnavailableError, weights_note
+from simkit.features.weights import (WeightsError, WeightsUnavailableError, random_seed,
+                                     weights_note)
 
 if TYPE_CHECKING:
     import torch
@@ -47,28 +47,11 @@ def weights_must_fit(what: str) -> Iterator[None]:
 #: The layer name every model has: its image embedding (the input of the classifier for
 #: torchvision and timm models, the image tower's projected output for open_clip).
 EMBEDDING = "embedding"
-_RANDOM_RE = re.compile(r"^random:(\d+)$")
 Emit = Callable[[str, "torch.Tensor"], None]
 
 
 class ModelError(WeightsError):
     """An unknown model or layer; the message lists close names."""
-
-
-def random_seed(weights: str | os.PathLike) -> int | None:
-    """The seed of ``random:SEED`` weights, else ``None``.
-
-    Raises :class:`WeightsError` for a seed past 2**63 - 1: torch's generators hold a
-    signed 64-bit number (a larger seed was an overflow traceback).
-    """
-    from simkit.checks import MAX_SEED
-
-    m = _RANDOM_RE.match(str(weights))
-    # the digits' count first: int() of thousands of digits is itself refused
-    if m and (len(m.group(1)) > len(str(MAX_SEED)) or int(m.group(1)) > MAX_SEED):
-        raise WeightsError(f"--weights {str(weights)[:40]!r}: the seed of random:SEED must "
-                           f"be from 0 to 2**63 - 1 ({MAX_SEED}); e.g. random:0")
-    return int(m.group(1)) if m else None
 
 
 def is_pretrained(weights: str | os.PathLike) -> bool:

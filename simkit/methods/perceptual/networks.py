@@ -37,8 +37,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["NETWORKS", "NetworkSpec", "LossNetwork", "load_network", "RANDOM_NOTE",
+__all__ = ["NETWORKS", "NetworkSpec", "LossNetwork", "load_network", "RANDOM_NOTE", "MIN_SIZE",
            "ensure_registered", "channel_normalize"]
+
+#: The smallest image the loss networks take: AlexNet's layers leave nothing of an image
+#: under 31 px (a torch RuntimeError deep in the network), SqueezeNet's under 17.
+MIN_SIZE = 32
 
 RANDOM_NOTE = ("WARNING: RANDOM loss network (weights {spec}), not ImageNet: every 2AFC, "
                "Agree and Ps number it gives MEANS NOTHING about perceptual similarity; it "
