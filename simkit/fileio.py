@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -34,7 +34,7 @@ from simkit.errors import SimkitError
 
 __all__ = ["atomic_write", "write_csv", "write_text", "WriteError", "OverwriteRefused",
            "write_error", "file_mode", "replace_set", "replace_files", "backup_file",
-           "staging_folder"]
+           "staging_folder", "new_or_replaceable"]
 
 
 @contextlib.contextmanager
@@ -322,3 +322,19 @@ def replace_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         for tmp in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def new_or_replaceable(path: str | Path, is_ours: Callable[[Path], bool], what: str) -> Path:
+    """``path``, refused when it is an existing file that ``is_ours`` does not recognise.
+
+    An output file is replaced when it exists, so a file the user made (a study's
+    ``images.csv`` given as ``--out`` by mistake) would be lost; only an earlier output of
+    the same command (``is_ours(path)`` true) is replaced.
+    """
+    from simkit.errors import UsageError  # what the callers' users are told: a usage mistake
+
+    path = Path(path)
+    if path.is_file() and not is_ours(path):
+        raise UsageError(f"{path} exists and is not {what}; simkit replaces only its own "
+                         f"outputs: choose another file name, or move that file away")
+    return path

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from simkit import checks
+from simkit.fileio import new_or_replaceable
 
 __all__ = ["Subparsers", "at_least", "positive_int", "non_negative_int", "seed", "name_list",
            "int_list", "out_folder", "out_file", "path_arg", "new_or_replaceable", "MAX_SIZE",
@@ -121,22 +122,6 @@ def out_folder(text: str) -> str:
     except NotAFolderError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
-
-
-def new_or_replaceable(path: str | Path, is_ours: Callable[[Path], bool], what: str) -> Path:
-    """``path``, refused when it is an existing file that ``is_ours`` does not recognise.
-
-    An output file is replaced when it exists, so a file the user made (a study's
-    ``images.csv`` given as ``--out`` by mistake) would be lost; only an earlier output of
-    the same command (``is_ours(path)`` true) is replaced.
-    """
-    from simkit.errors import UsageError
-
-    path = Path(path)
-    if path.is_file() and not is_ours(path):
-        raise UsageError(f"{path} exists and is not {what}; simkit replaces only its own "
-                         f"outputs: choose another file name, or move that file away")
-    return path
 
 
 def out_file(text: str) -> str:

@@ -163,18 +163,20 @@ def check_figures_folder(folder: str | os.PathLike) -> Path:
     figure's name that simkit did not write (a user's ``fig1.html`` is never replaced); a
     clear :class:`~simkit.errors.UsageError` otherwise, before any work."""
     from simkit.errors import UsageError
+    from simkit.fileio import new_or_replaceable
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file; give the figures a folder")
+    what = "a figure simkit wrote"
     for name in FIGURE_NAMES:
         page, png = folder / f"{name}.html", folder / f"{name}.png"
-        ours = page.is_file() and _is_figure_page(page)
+        new_or_replaceable(page, _is_figure_page, what)
+        ours = page.is_file()  # and so simkit's, or refused above
         for path in (page, png):
-            if (path.exists() or path.is_symlink()) and not ours:
-                raise UsageError(f"{path} exists and is not a figure simkit wrote; simkit "
-                                 f"replaces only its own figures: choose another folder, or "
-                                 f"move that file away")
+            if (path.exists() or path.is_symlink()) and not (ours and path.is_file()):
+                raise UsageError(f"{path} exists and is not {what}; choose another folder, "
+                                 f"or move that file away")
     return folder
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from simkit.analysis.names import display_name
 from simkit.errors import SimkitError, UsageError
+from simkit.fileio import new_or_replaceable
 from simkit.reports.questions_html import questions_section
 from simkit.reports.tables_html import escape, tables_section
 
@@ -177,10 +178,9 @@ def check_report_path(out: str | os.PathLike) -> Path:
     if out.parent.exists() and not out.parent.is_dir():
         raise UsageError(f"{out.parent} is a file, not a folder; give a report path in a "
                          f"folder")
-    if out.exists() and not (out.is_file() and is_report_file(out)):
-        raise UsageError(f"{out} exists and is not a simkit report; simkit replaces only its "
-                         f"own reports: choose another file name, or move that file away")
-    return out
+    if out.exists() and not out.is_file():  # a FIFO or a device: never opened
+        raise UsageError(f"{out} exists and is not a simkit report; choose another file name")
+    return new_or_replaceable(out, is_report_file, "a simkit report")
 
 
 def write_report(text: str, out: str | os.PathLike) -> Path:
